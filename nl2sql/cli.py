@@ -1,0 +1,95 @@
+"""The `nl2sql` command. Thin: it parses flags, calls the library and prints."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from nl2sql import database
+from nl2sql.errors import NL2SQLError
+
+app = typer.Typer(
+    help="Ask plain-English questions about an orders database.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Create and fill the orders database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+stdout = Console(soft_wrap=True)
+stderr = Console(stderr=True, soft_wrap=True)
+
+
+class OutputFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="Database URL or SQLite file path [default: $NL2SQL_DATABASE_URL, else a local file]",
+        show_default=False,
+    ),
+]
+
+
+@contextmanager
+def reporting_errors(output: OutputFormat = OutputFormat.text) -> Iterator[None]:
+    """Turn an NL2SQLError into one line (or a JSON `error` object) and a non-zero exit."""
+    try:
+        yield
+    except NL2SQLError as error:
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        if output is OutputFormat.json:
+            print(json.dumps({"error": message}))
+        else:
+            stderr.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+        raise typer.Exit(error.exit_code) from None
+
+
+@db_app.command("init")
+def db_init(db: DbOption = None) -> None:
+    """Migrate the database to the latest schema and load the sample data (idempotent)."""
+    with reporting_errors():
+        url = database.resolve_url(db)
+        report = database.init_database(url)
+    where = database.display_url(url)
+    if not report.changed:
+        stdout.print(f"{where} is already up to date; nothing changed.", highlight=False)
+        return
+    loaded = ", ".join(f"{count:,} {name}" for name, count in report.rows_loaded.items() if count)
+    stdout.print(f"Database: {where}", highlight=False)
+    stdout.print(f"Schema migrated to revision {report.migrated_to}.")
+    stdout.print(f"Sample data loaded: {loaded}." if loaded else "Sample data already present.")
+
+
+@db_app.command("generate")
+def db_generate(
+    sqlite: Annotated[Path, typer.Option(help="New SQLite file to create")],
+    orders: Annotated[int, typer.Option(min=1, help="How many orders")] = 1_000_000,
+    seed: Annotated[int, typer.Option(help="Random seed")] = 20261128,
+) -> None:
+    """Generate a large database for benchmarks (deterministic for a given seed)."""
+    from nl2sql.sample_data import main as generate
+
+    generate(["--sqlite", str(sqlite), "--orders", str(orders), "--seed", str(seed)])
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except NL2SQLError as error:  # raised outside a command's own handler
+        stderr.print(f"error: {error}", highlight=False, markup=False)
+        sys.exit(error.exit_code)

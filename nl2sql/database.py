@@ -1,0 +1,297 @@
+"""Where the database lives and how to reach it: URLs, engines, migrations, sample data.
+
+Writes happen only here, in ``init_database`` (migrate + load the sample) — never on the query
+path, which opens read-only engines (``read_only_engine``).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, func, inspect, select
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import make_url
+
+from nl2sql import schema
+from nl2sql.errors import ConfigError, DatabaseError, DatabaseNotEmptyError
+
+DATABASE_URL_ENV = "NL2SQL_DATABASE_URL"
+ALEMBIC_TABLE = "alembic_version"
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _bundled(name: str) -> Path:
+    """A folder shipped inside the wheel, or the repo's top-level folder in a checkout."""
+    inside_wheel = PACKAGE_DIR / "_bundled" / name
+    return inside_wheel if inside_wheel.is_dir() else PACKAGE_DIR.parent / name
+
+
+MIGRATIONS_DIR = _bundled("migrations")
+SAMPLE_DATA_DIR = _bundled("sample_data")
+
+
+def default_sqlite_path() -> Path:
+    """The local database used when no URL is given (XDG data home, like other CLI tools)."""
+    data_home = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data_home) / "nl2sql" / "orders.sqlite3"
+
+
+def resolve_url(db: str | None) -> str:
+    """--db, else NL2SQL_DATABASE_URL, else the default SQLite file. A bare path means SQLite."""
+    value = db or os.environ.get(DATABASE_URL_ENV) or str(default_sqlite_path())
+    if "://" not in value:
+        return f"sqlite:///{Path(value).expanduser().resolve()}"
+    try:
+        make_url(value)
+    except sa_exc.ArgumentError as error:
+        raise ConfigError(
+            f"'{value}' is not a database URL. Use e.g. sqlite:///orders.db or "
+            "postgresql+psycopg://user@host/dbname."
+        ) from error
+    if value.startswith("postgresql://") or value.startswith("postgres://"):
+        value = "postgresql+psycopg://" + value.split("://", 1)[1]  # psycopg 3, not psycopg2
+    return value
+
+
+def display_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def sqlite_path(url: str) -> Path | None:
+    parsed = make_url(url)
+    if (
+        parsed.get_backend_name() != "sqlite"
+        or not parsed.database
+        or parsed.database == ":memory:"
+    ):
+        return None
+    return Path(parsed.database)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine that may write (migrations, sample data). Errors become DatabaseError."""
+    try:
+        return create_engine(url)
+    except (sa_exc.ArgumentError, sa_exc.NoSuchModuleError) as error:
+        raise ConfigError(f"Cannot use database URL {display_url(url)}: {error}") from error
+
+
+@contextmanager
+def connect(engine: Engine) -> Iterator[Connection]:
+    """Open a connection, turning driver failures into one clear DatabaseError."""
+    try:
+        with engine.connect() as connection:
+            yield connection
+    except sa_exc.DBAPIError as error:
+        raise describe_database_error(engine.url.render_as_string(), error) from error
+
+
+def describe_database_error(url: str, error: sa_exc.DBAPIError) -> DatabaseError:
+    """One line that names the database and what went wrong with it."""
+    where = display_url(url)
+    detail = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+    if "file is not a database" in detail:
+        return DatabaseError(
+            f"{where} is not an SQLite database. Point --db at an nl2sql database."
+        )
+    if isinstance(error, sa_exc.OperationalError) and error.connection_invalidated is False:
+        if "unable to open database file" in detail:
+            return DatabaseError(
+                f"Cannot open {where}: the file or its folder is missing or "
+                "not readable. Run 'nl2sql db init' or check --db."
+            )
+    if isinstance(error, sa_exc.OperationalError) and "connect" in detail.lower():
+        return DatabaseError(
+            f"Cannot connect to {where}: {detail}. Check the server is running "
+            "and the URL (--db or NL2SQL_DATABASE_URL) is right."
+        )
+    return DatabaseError(f"Database error on {where}: {detail}")
+
+
+# -- migrations -----------------------------------------------------------------------------
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert head is not None, "migrations folder has no revisions"
+    return head
+
+
+def current_revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    with engine.begin() as connection:
+        config = alembic_config(engine.url.render_as_string(hide_password=False))
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def downgrade(engine: Engine, revision: str = "base") -> None:
+    with engine.begin() as connection:
+        config = alembic_config(engine.url.render_as_string(hide_password=False))
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+
+# -- db init ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InitReport:
+    """What `db init` did, so the CLI can say it plainly."""
+
+    url: str
+    migrated_from: str | None
+    migrated_to: str
+    rows_loaded: dict[str, int]
+
+    @property
+    def changed(self) -> bool:
+        return self.migrated_from != self.migrated_to or any(self.rows_loaded.values())
+
+
+def init_database(url: str) -> InitReport:
+    """Migrate to head and load the sample data, once. Running it again changes nothing."""
+    path = sqlite_path(url)
+    if path is not None:
+        _check_sqlite_file(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(url)
+    try:
+        with connect(engine) as connection:
+            _refuse_foreign_tables(connection, url)
+            before = current_revision(connection)
+        _run_db(lambda: upgrade(engine), url)
+        rows = _run_db(lambda: load_sample_data(engine), url)
+        return InitReport(url, before, head_revision(), rows)
+    finally:
+        engine.dispose()
+
+
+def _run_db(action, url):  # type: ignore[no-untyped-def]
+    try:
+        return action()
+    except sa_exc.DBAPIError as error:
+        raise describe_database_error(url, error) from error
+
+
+def _check_sqlite_file(path: Path) -> None:
+    """Refuse a file that exists but is not SQLite, before SQLAlchemy gives a vague error."""
+    if path.is_dir():
+        raise DatabaseError(f"{path} is a folder, not a database file. Pass a file path to --db.")
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with open(path, "rb") as handle:
+        if handle.read(16) != b"SQLite format 3\x00":
+            raise DatabaseError(
+                f"{path} is not an SQLite database. Point --db at a new file or an nl2sql database."
+            )
+
+
+def _refuse_foreign_tables(connection: Connection, url: str) -> None:
+    ours = set(schema.TABLES) | {ALEMBIC_TABLE}
+    present = set(inspect(connection).get_table_names())
+    foreign = sorted(present - ours)
+    if foreign:
+        raise DatabaseNotEmptyError(
+            f"{display_url(url)} already holds tables nl2sql did not create "
+            f"({', '.join(foreign)}). Use an empty database, or pass another --db."
+        )
+    if present & set(schema.TABLES) and ALEMBIC_TABLE not in present:
+        raise DatabaseNotEmptyError(
+            f"{display_url(url)} has orders tables that were not made by nl2sql's migrations. "
+            "Use an empty database, or pass another --db."
+        )
+
+
+def load_sample_data(engine: Engine, directory: Path = SAMPLE_DATA_DIR) -> dict[str, int]:
+    """Load the CSV sample in one transaction if the tables are empty; return rows loaded."""
+    loaded = dict.fromkeys(schema.TABLES, 0)
+    with engine.begin() as connection:
+        if connection.execute(select(func.count()).select_from(schema.orders)).scalar_one():
+            return loaded
+        for name in ("customers", "products", "orders", "order_items"):
+            table = schema.TABLES[name]
+            for batch in _csv_batches(directory / f"{name}.csv", table):
+                connection.execute(table.insert(), batch)
+                loaded[name] += len(batch)
+    return loaded
+
+
+def _csv_batches(path: Path, table, size: int = 5000) -> Iterator[list[dict]]:  # type: ignore[no-untyped-def]
+    converters = {column.name: _converter(column.type) for column in table.columns}
+    with open(path, newline="") as handle:
+        batch = []
+        for row in csv.DictReader(handle):
+            batch.append({k: (converters[k](v) if v != "" else None) for k, v in row.items()})
+            if len(batch) >= size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+
+def _converter(column_type):  # type: ignore[no-untyped-def]
+    python_type = column_type.python_type
+    if python_type is datetime:
+        return datetime.fromisoformat
+    if python_type is date:
+        return date.fromisoformat
+    if python_type is Decimal:
+        return Decimal
+    return python_type
+
+
+# -- bulk load (benchmarks) ------------------------------------------------------------------
+
+
+def _secondary_indexes() -> list:  # type: ignore[type-arg]
+    return [index for table in schema.TABLES.values() for index in table.indexes]
+
+
+def create_schema_for_bulk_load(url: str) -> None:
+    """Migrate a new database, then drop its indexes: building them once at the end is faster."""
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+        with engine.begin() as connection:
+            for index in _secondary_indexes():
+                index.drop(connection)
+    finally:
+        engine.dispose()
+
+
+def finish_bulk_load(url: str) -> None:
+    """Rebuild the indexes dropped for the load and refresh the planner's statistics."""
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            for index in _secondary_indexes():
+                index.create(connection)
+        if sqlite_path(url) is not None:
+            with sqlite3.connect(sqlite_path(url)) as raw:  # type: ignore[arg-type]
+                raw.execute("ANALYZE")
+    finally:
+        engine.dispose()

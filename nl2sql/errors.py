@@ -1,0 +1,55 @@
+"""Every error nl2sql raises on purpose.
+
+The CLI catches ``NL2SQLError`` and prints its one-line message; nothing else catches broadly.
+Messages name the culprit and the fix.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class NL2SQLError(Exception):
+    """Root of every error nl2sql raises on purpose; its message is one line for a person."""
+
+    exit_code = 1
+
+
+class ConfigError(NL2SQLError):
+    """A flag, environment variable or setting is missing or malformed."""
+
+    exit_code = 2
+
+
+class DatabaseError(NL2SQLError):
+    """The database cannot be reached, is not a database, or refused a statement."""
+
+
+class DatabaseNotEmptyError(DatabaseError):
+    """`db init` was pointed at a database that holds tables nl2sql did not create."""
+
+
+class QueryValidationError(NL2SQLError):
+    """A Query tool call does not fit the schema or its rules.
+
+    ``problems`` holds one entry per problem, each naming the field, so the model (or a test)
+    can see every mistake at once, not just the first.
+    """
+
+    exit_code = 2
+
+    def __init__(self, message: str, problems: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or [{"message": message}]
+
+
+class QueryTimeoutError(DatabaseError):
+    """A query ran past its time limit and was cancelled."""
+
+
+class ModelError(NL2SQLError):
+    """The model endpoint failed, or its reply could not be used."""
+
+
+class AgentStepLimitError(ModelError):
+    """The model kept calling the tool without answering, past the agent's step limit."""

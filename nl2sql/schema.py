@@ -1,0 +1,197 @@
+"""The orders database, defined once.
+
+These SQLAlchemy Core tables are the single source of truth: Alembic migrates from them, the
+Query tool's enums are built from them, and the compiler resolves names against them. Every
+column's ``comment`` is the description the model is shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+)
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import TypeEngine
+
+ORDER_STATUSES: tuple[str, ...] = (
+    "pending",
+    "processing",
+    "shipped",
+    "delivered",
+    "canceled",
+    "returned",
+)
+
+# Stable constraint names make migrations reproducible on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("id", Integer, primary_key=True, comment="Customer id."),
+    Column("name", String(200), nullable=False, comment="Customer's full name."),
+    Column("email", String(320), nullable=False, unique=True, comment="Customer's email address."),
+    Column(
+        "country",
+        String(100),
+        nullable=False,
+        comment="Country the customer lives in, English name (e.g. Germany, United States).",
+    ),
+    Column("city", String(100), nullable=False, comment="City the customer lives in."),
+    Column(
+        "created_at",
+        DateTime,
+        nullable=False,
+        comment="When the customer signed up (UTC).",
+    ),
+    comment="People who place orders.",
+)
+
+products = Table(
+    "products",
+    metadata,
+    Column("id", Integer, primary_key=True, comment="Product id."),
+    Column("name", String(200), nullable=False, comment="Product name."),
+    Column(
+        "category",
+        String(100),
+        nullable=False,
+        comment="Product category (e.g. Electronics, Books, Clothing).",
+    ),
+    Column("price", Numeric(10, 2), nullable=False, comment="Current list price in dollars."),
+    comment="Things the shop sells.",
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", Integer, primary_key=True, comment="Order id."),
+    Column(
+        "customer_id",
+        Integer,
+        ForeignKey("customers.id"),
+        nullable=False,
+        comment="The customer who placed the order.",
+    ),
+    Column(
+        "status",
+        String(20),
+        nullable=False,
+        comment="Order status: " + ", ".join(ORDER_STATUSES) + ".",
+    ),
+    Column("ordered_at", DateTime, nullable=False, comment="When the order was placed (UTC)."),
+    Column(
+        "shipped_at", DateTime, nullable=True, comment="When it shipped (UTC); null if not yet."
+    ),
+    Column(
+        "expected_delivery_date",
+        Date,
+        nullable=False,
+        comment="The delivery date promised to the customer.",
+    ),
+    Column(
+        "delivered_at",
+        DateTime,
+        nullable=True,
+        comment="When it was delivered (UTC); null if not delivered.",
+    ),
+    Column(
+        "canceled_at",
+        DateTime,
+        nullable=True,
+        comment="When it was canceled (UTC); null unless canceled.",
+    ),
+    Column(
+        "total_amount",
+        Numeric(12, 2),
+        nullable=False,
+        comment="Order total in dollars (sum of its line totals).",
+    ),
+    CheckConstraint(
+        "status IN (" + ", ".join(f"'{s}'" for s in ORDER_STATUSES) + ")",
+        name="status_allowed",
+    ),
+    comment="Orders placed by customers.",
+)
+
+order_items = Table(
+    "order_items",
+    metadata,
+    Column("id", Integer, primary_key=True, comment="Order line id."),
+    Column(
+        "order_id",
+        Integer,
+        ForeignKey("orders.id"),
+        nullable=False,
+        comment="The order this line belongs to.",
+    ),
+    Column(
+        "product_id",
+        Integer,
+        ForeignKey("products.id"),
+        nullable=False,
+        comment="The product bought.",
+    ),
+    Column("quantity", Integer, nullable=False, comment="Units bought (at least 1)."),
+    Column(
+        "unit_price",
+        Numeric(10, 2),
+        nullable=False,
+        comment="Price per unit paid, in dollars.",
+    ),
+    CheckConstraint("quantity > 0", name="quantity_positive"),
+    comment="Lines of an order: one product, a quantity and the price paid.",
+)
+
+Index("ix_orders_status", orders.c.status)
+Index("ix_orders_ordered_at", orders.c.ordered_at)
+Index("ix_orders_customer_id", orders.c.customer_id)
+Index("ix_orders_expected_delivery_date", orders.c.expected_delivery_date)
+Index("ix_order_items_order_id", order_items.c.order_id)
+Index("ix_order_items_product_id", order_items.c.product_id)
+Index("ix_customers_country", customers.c.country)
+
+TABLES: dict[str, Table] = {t.name: t for t in (orders, customers, products, order_items)}
+
+
+@dataclass(frozen=True)
+class ComputedColumn:
+    """A column computed in SQL from its table's stored columns, never stored itself."""
+
+    table: str
+    name: str
+    type: TypeEngine
+    description: str
+    expression: Callable[[Table], ColumnElement]
+
+
+COMPUTED_COLUMNS: tuple[ComputedColumn, ...] = (
+    ComputedColumn(
+        table="order_items",
+        name="line_total",
+        type=Numeric(12, 2),
+        description="quantity * unit_price in dollars; sum it for revenue.",
+        expression=lambda t: t.c.quantity * t.c.unit_price,
+    ),
+)
