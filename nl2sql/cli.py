@@ -13,8 +13,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from nl2sql import database
-from nl2sql.errors import NL2SQLError
+from nl2sql import database, render
+from nl2sql.errors import ConfigError, NL2SQLError
+from nl2sql.execute import run_query
+from nl2sql.tooling import tool_definition
 
 app = typer.Typer(
     help="Ask plain-English questions about an orders database.",
@@ -56,6 +58,50 @@ def reporting_errors(output: OutputFormat = OutputFormat.text) -> Iterator[None]
         else:
             stderr.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
         raise typer.Exit(error.exit_code) from None
+
+
+CustomerOption = Annotated[
+    int | None,
+    typer.Option("--customer", help="Only this customer's rows are visible (tenant scope)."),
+]
+FormatOption = Annotated[OutputFormat, typer.Option("--format", help="text or json")]
+
+
+@app.command("run")
+def run_command(
+    spec: Annotated[
+        str, typer.Argument(help="Query tool call as JSON text, @file, or - for stdin")
+    ],
+    db: DbOption = None,
+    customer: CustomerOption = None,
+    output: FormatOption = OutputFormat.text,
+) -> None:
+    """Run one Query tool call directly, with no model."""
+    with reporting_errors(output):
+        arguments = read_spec(spec)
+        result = run_query(arguments, database.ensure_database(db), customer_id=customer)
+    if output is OutputFormat.json:
+        print(json.dumps({"query": result.query, **result.to_json()}, default=str))
+    else:
+        render.result(stdout, result)
+
+
+@app.command("schema")
+def schema_command() -> None:
+    """Print the Query tool definition exactly as it is sent to the model."""
+    print(json.dumps(tool_definition(), indent=2))
+
+
+def read_spec(spec: str) -> str:
+    if spec == "-":
+        return sys.stdin.read()
+    if spec.startswith("@"):
+        path = Path(spec[1:])
+        try:
+            return path.read_text()
+        except OSError as error:
+            raise ConfigError(f"Cannot read {path}: {error.strerror}.") from error
+    return spec
 
 
 @db_app.command("init")

@@ -264,6 +264,16 @@ def _converter(column_type):  # type: ignore[no-untyped-def]
     return python_type
 
 
+def ensure_database(db: str | None) -> str:
+    """The URL to query. The default local file is created and filled on first use."""
+    url = resolve_url(db)
+    if db is None and not os.environ.get(DATABASE_URL_ENV):
+        path = sqlite_path(url)
+        if path is not None and not path.exists():
+            init_database(url)
+    return url
+
+
 # -- bulk load (benchmarks) ------------------------------------------------------------------
 
 

@@ -1,0 +1,652 @@
+"""Compile a validated Query into a SQLAlchemy ``Select`` with bound parameters.
+
+Joins follow foreign keys from the base table. Filters on the "many" side of the base table
+become EXISTS semi-joins, and aggregates over rows that a join repeats are computed over
+de-duplicated rows, so counts and sums of base rows are never inflated. A tenant scope replaces
+every table that reaches customers with a filtered subquery, so no query can see another
+customer's rows.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import (
+    Float,
+    FromClause,
+    Select,
+    and_,
+    distinct,
+    exists,
+    func,
+    not_,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.sql.elements import ColumnElement
+
+from nl2sql import schema
+from nl2sql.dialects import AsDate, DateBucket
+from nl2sql.errors import QueryValidationError
+from nl2sql.query import (
+    LIST_OPERATORS,
+    NULL_OPERATORS,
+    TOOL,
+    Aggregate,
+    ColumnInfo,
+    Operator,
+    QueryTool,
+    TimeGrain,
+)
+from nl2sql.values import DayRange, ValueProblem, coerce
+
+DEFAULT_PAGE_SIZE = 100
+HARD_ROW_CAP = 1000
+
+COMPARISONS: dict[Operator, Callable[[Any, Any], ColumnElement[bool]]] = {
+    Operator.eq: lambda x, v: x == v,
+    Operator.ne: lambda x, v: x != v,
+    Operator.gt: lambda x, v: x > v,
+    Operator.ge: lambda x, v: x >= v,
+    Operator.lt: lambda x, v: x < v,
+    Operator.le: lambda x, v: x <= v,
+}
+
+# A bare date on a timestamp column means the whole day [start, end).
+DAY_COMPARISONS: dict[Operator, Callable[[Any, DayRange], ColumnElement[bool]]] = {
+    Operator.eq: lambda x, d: and_(x >= d.start, x < d.end),
+    Operator.ne: lambda x, d: or_(x < d.start, x >= d.end),
+    Operator.gt: lambda x, d: x >= d.end,
+    Operator.ge: lambda x, d: x >= d.start,
+    Operator.lt: lambda x, d: x < d.start,
+    Operator.le: lambda x, d: x < d.end,
+}
+
+AGGREGATES: dict[Aggregate, Callable[[Any], ColumnElement[Any]]] = {
+    Aggregate.count: func.count,
+    Aggregate.count_distinct: lambda x: func.count(distinct(x)),
+    Aggregate.sum: func.sum,
+    Aggregate.avg: lambda x: func.avg(x, type_=Float),
+    Aggregate.min: func.min,
+    Aggregate.max: func.max,
+}
+# Aggregates whose value changes when a join repeats rows.
+REPEAT_SENSITIVE = frozenset({Aggregate.count, Aggregate.sum, Aggregate.avg})
+NUMERIC_ONLY = frozenset({Aggregate.sum, Aggregate.avg})
+ORDERABLE_KINDS = frozenset({"integer", "number", "date", "datetime", "text"})
+TEXT_OPERATORS = frozenset({Operator.eq, Operator.ne, Operator.contains} | LIST_OPERATORS)
+
+
+@dataclass(frozen=True)
+class Edge:
+    """One foreign-key step: from `source` to `target`, to one row or to many rows."""
+
+    source: str
+    target: str
+    to_many: bool
+    source_column: str
+    target_column: str
+
+
+def foreign_key_edges() -> dict[str, list[Edge]]:
+    edges: dict[str, list[Edge]] = {name: [] for name in schema.TABLES}
+    for table in schema.TABLES.values():
+        for fk in table.foreign_keys:
+            child, parent = table.name, fk.column.table.name
+            edges[child].append(Edge(child, parent, False, fk.parent.name, fk.column.name))
+            edges[parent].append(Edge(parent, child, True, fk.column.name, fk.parent.name))
+    return edges
+
+
+EDGES = foreign_key_edges()
+
+
+def join_paths(base: str) -> dict[str, list[Edge]]:
+    """The foreign-key path from the base table to every table (the schema is a tree)."""
+    paths: dict[str, list[Edge]] = {base: []}
+    queue = deque([base])
+    while queue:
+        current = queue.popleft()
+        for edge in EDGES[current]:
+            if edge.target not in paths:
+                paths[edge.target] = paths[current] + [edge]
+                queue.append(edge.target)
+    return paths
+
+
+Sources = dict[str, FromClause]
+Filter = tuple[int, Any, ColumnInfo]  # (position in conditions, the Condition, its column)
+
+
+@dataclass(frozen=True)
+class Term:
+    """A column as the query uses it: maybe bucketed by a time grain, maybe aggregated."""
+
+    info: ColumnInfo
+    aggregate: Aggregate | None = None
+    grain: TimeGrain | None = None
+
+    @property
+    def label(self) -> str:
+        name = self.info.qualified
+        if self.grain:
+            name = f"{self.grain.value}({name})"
+        return f"{self.aggregate.value}({name})" if self.aggregate else name
+
+
+@dataclass
+class Compiled:
+    """A compiled query and what is needed to run and show it."""
+
+    statement: Select[Any]
+    labels: list[str]
+    kinds: list[str]
+    limit: int
+    tables: set[str] = field(default_factory=set)
+
+
+class Problems:
+    """Collects every problem in a Query so the model can fix them all in one retry."""
+
+    def __init__(self) -> None:
+        self.items: list[dict[str, Any]] = []
+
+    def add(self, where: str, message: str) -> None:
+        self.items.append({"field": where, "message": message})
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            text = "; ".join(f"{p['field']}: {p['message']}" for p in self.items)
+            raise QueryValidationError(f"Invalid query: {text}", self.items)
+
+
+class Compiler:
+    """Turns Query tool calls into scoped, capped SQLAlchemy selects."""
+
+    def __init__(
+        self,
+        tool: QueryTool = TOOL,
+        *,
+        customer_id: int | None = None,
+        default_limit: int = DEFAULT_PAGE_SIZE,
+        max_rows: int = HARD_ROW_CAP,
+    ) -> None:
+        self.tool = tool
+        self.customer_id = customer_id
+        self.default_limit = min(default_limit, max_rows)
+        self.max_rows = max_rows
+
+    def compile(self, query: BaseModel | str | dict[str, Any]) -> Compiled:
+        if not isinstance(query, BaseModel):
+            query = self.tool.parse(query)
+        return _Build(self, query).compile()
+
+
+class _Build:
+    """The state of compiling one Query."""
+
+    def __init__(self, compiler: Compiler, query: Any) -> None:
+        self.compiler = compiler
+        self.query = query
+        self.base = query.table_name.value
+        self.paths = join_paths(self.base)
+        self.problems = Problems()
+
+    # -- entry ------------------------------------------------------------------------------
+
+    def compile(self) -> Compiled:
+        fields = self._fields()
+        sorts = self._sorts()
+        row_filters, group_filters = self._split_conditions()
+        limit = self._limit()
+        self.problems.raise_if_any()
+
+        joined = self._joined_tables(fields, sorts, row_filters, group_filters)
+        sources = {name: self._source(name) for name in joined}
+        from_clause = self._from(joined, sources)
+        where = self._where(row_filters, joined, sources)
+        self.problems.raise_if_any()
+
+        aggregated = (
+            any(t.aggregate for t in fields)
+            or any(s.aggregate for s, _ in sorts)
+            or bool(group_filters)
+        )
+        if aggregated:
+            statement = self._aggregate_select(
+                fields, sorts, group_filters, joined, sources, from_clause, where
+            )
+        else:
+            statement = self._plain_select(fields, sorts, sources, from_clause, where)
+        self.problems.raise_if_any()
+        # Ask for one row more than the page, to know whether the result was cut.
+        statement = statement.limit(limit + 1)
+        return Compiled(
+            statement=statement,
+            labels=[t.label for t in fields],
+            kinds=[result_kind(t) for t in fields],
+            limit=limit,
+            tables=set(joined),
+        )
+
+    # -- reading the query ------------------------------------------------------------------
+
+    def _info(self, column: Any, where: str) -> ColumnInfo | None:
+        info = self.compiler.tool.columns.get(getattr(column, "value", column))
+        if info is None:
+            self.problems.add(where, f"unknown column {column!r}")
+        return info
+
+    def _term(self, item: Any, where: str, grain: Any = None) -> Term | None:
+        info = self._info(item.column, where)
+        if info is None:
+            return None
+        aggregate = item.aggregate
+        if aggregate in NUMERIC_ONLY and info.kind not in ("integer", "number"):
+            self.problems.add(
+                where,
+                f"{aggregate.value} needs a numeric column; "
+                f"{info.qualified} is {info.kind}. Use count or min/max.",
+            )
+        if grain is not None and info.kind not in ("date", "datetime"):
+            self.problems.add(
+                where,
+                f"time_grain {grain.value} needs a date or datetime "
+                f"column; {info.qualified} is {info.kind}.",
+            )
+            grain = None
+        if grain is not None and aggregate is not None:
+            self.problems.add(
+                where, "use either time_grain (to group by it) or an aggregate, not both."
+            )
+        return Term(info, aggregate, grain)
+
+    def _fields(self) -> list[Term]:
+        terms = []
+        for index, item in enumerate(self.query.columns):
+            term = self._term(item, f"columns[{index}]", item.time_grain)
+            if term is not None:
+                terms.append(term)
+        if not self.query.columns:  # no columns: every column of the base table, as a list
+            terms = [
+                Term(info)
+                for info in self.compiler.tool.columns.values()
+                if info.table == self.base
+            ]
+        return terms
+
+    def _sorts(self) -> list[tuple[Term, bool]]:
+        sorts = []
+        for index, item in enumerate(self.query.order_by):
+            term = self._term(item, f"order_by[{index}]")
+            if term is not None:
+                sorts.append((term, item.direction.value == "desc"))
+        return sorts
+
+    def _split_conditions(
+        self,
+    ) -> tuple[list[tuple[int, Any, ColumnInfo]], list[tuple[int, Any, ColumnInfo]]]:
+        rows: list[Filter] = []
+        groups: list[Filter] = []
+        for index, condition in enumerate(self.query.conditions):
+            info = self._info(condition.column, f"conditions[{index}].column")
+            if info is None:
+                continue
+            (groups if condition.aggregate else rows).append((index, condition, info))
+        return rows, groups
+
+    def _limit(self) -> int:
+        limit = self.query.limit
+        if limit is None:
+            return self.compiler.default_limit
+        if limit < 1:
+            self.problems.add("limit", f"must be a positive whole number or null, not {limit}.")
+            return self.compiler.default_limit
+        return min(limit, self.compiler.max_rows)
+
+    # -- tables and joins -------------------------------------------------------------------
+
+    def _many_side(self, table: str) -> bool:
+        return any(edge.to_many for edge in self.paths[table])
+
+    def _joined_tables(self, fields, sorts, row_filters, group_filters) -> list[str]:  # type: ignore[no-untyped-def]
+        needed = {t.info.table for t in fields} | {t.info.table for t, _ in sorts}
+        needed |= {info.table for _, _, info in group_filters}
+        needed |= {info.table for _, _, info in row_filters if not self._many_side(info.table)}
+        tables: set[str] = {self.base}
+        for name in needed:
+            tables.update(edge.target for edge in self.paths[name])
+        return sorted(tables, key=lambda name: len(self.paths[name]))
+
+    def _source(self, name: str) -> FromClause:
+        """The table, or under a tenant scope a subquery holding only that customer's rows."""
+        return scoped_source(name, self.compiler.customer_id)
+
+    def _from(self, joined: list[str], sources: dict[str, FromClause]) -> FromClause:
+        clause = sources[self.base]
+        for name in joined[1:]:
+            edge = self.paths[name][-1]
+            on = sources[edge.source].c[edge.source_column] == sources[name].c[edge.target_column]
+            clause = clause.join(sources[name], on, isouter=edge.to_many)
+        return clause
+
+    # -- conditions -------------------------------------------------------------------------
+
+    def _where(self, row_filters, joined, sources) -> list[ColumnElement[bool]]:  # type: ignore[no-untyped-def]
+        direct: list[Filter] = []
+        branches: dict[Edge, list[Filter]] = {}
+        for index, condition, info in row_filters:
+            if info.table in joined:
+                direct.append((index, condition, info))
+            else:
+                first_many = next(e for e in self.paths[info.table] if e.to_many)
+                branches.setdefault(first_many, []).append((index, condition, info))
+        clauses = [self._condition(i, c, info, sources) for i, c, info in direct]
+        for edge, conditions in branches.items():
+            clauses.append(self._semi_join(edge, conditions, sources))
+        if self.compiler.customer_id is not None and self.base == "products":
+            pass  # products are shared; their scoped sales come through scoped order_items
+        return [c for c in clauses if c is not None]
+
+    def _semi_join(self, edge: Edge, conditions, outer: dict[str, FromClause]):  # type: ignore[no-untyped-def]
+        """EXISTS (rows on the many side that meet every condition of this branch)."""
+        branch_paths = join_paths(edge.target)
+        names = {edge.target}
+        for _, _, info in conditions:
+            names.update(e.target for e in branch_paths[info.table] if e.target != edge.source)
+        ordered = sorted(names, key=lambda n: len(branch_paths[n]))
+        inner: Sources = {name: self._source(name).alias(f"{name}_match") for name in ordered}
+        clause: FromClause = inner[edge.target]
+        for name in ordered[1:]:
+            step = branch_paths[name][-1]
+            clause = clause.join(
+                inner[name],
+                inner[step.source].c[step.source_column] == inner[name].c[step.target_column],
+            )
+        link = inner[edge.target].c[edge.target_column] == outer[edge.source].c[edge.source_column]
+        tests = [self._condition(i, c, info, inner) for i, c, info in conditions]
+        return exists(
+            select(1).select_from(clause).where(link, *[t for t in tests if t is not None])
+        )
+
+    def _condition(
+        self, index: int, condition: Any, info: ColumnInfo, sources: dict[str, FromClause]
+    ):  # type: ignore[no-untyped-def]
+        where = f"conditions[{index}]"
+        expression = column_expression(info, sources[info.table])
+        try:
+            return self._test(expression, info, condition.operator, condition.value, sources, None)
+        except ValueProblem as problem:
+            self.problems.add(where, str(problem))
+            return None
+
+    def _test(
+        self,
+        expression,
+        info: ColumnInfo,
+        operator: Operator,
+        value: Any,
+        sources,
+        aggregate: Aggregate | None,
+    ):  # type: ignore[no-untyped-def]
+        kind = aggregate_value_kind(info, aggregate)
+        if operator in NULL_OPERATORS:
+            return expression.is_(None) if operator is Operator.is_null else expression.is_not(None)
+        if hasattr(value, "column_name"):
+            return self._column_comparison(expression, info, operator, value, sources)
+        if value is None:
+            raise ValueProblem(
+                f"operator '{operator.value}' needs a value; use 'is null' to match missing values."
+            )
+        if operator in LIST_OPERATORS:
+            return self._membership(expression, info, operator, value, kind)
+        if isinstance(value, list):
+            raise ValueProblem(
+                f"operator '{operator.value}' takes one value, not a list; use 'in' for a list."
+            )
+        if operator is Operator.contains:
+            if kind != "text":
+                raise ValueProblem(f"'contains' works on text; {info.qualified} is {kind}.")
+            return expression.icontains(coerce(info, value, kind), autoescape=True)
+        if kind == "text" and operator not in TEXT_OPERATORS and not info.allowed_values:
+            pass  # ordering text is allowed (alphabetical), nothing to check
+        coerced = coerce(info, value, kind)
+        if isinstance(coerced, DayRange):
+            return DAY_COMPARISONS[operator](expression, coerced)
+        return COMPARISONS[operator](expression, coerced)
+
+    def _membership(self, expression, info, operator, value, kind):  # type: ignore[no-untyped-def]
+        if not isinstance(value, list) or not value:
+            raise ValueProblem(f"operator '{operator.value}' needs a non-empty list of values.")
+        coerced = [coerce(info, item, kind) for item in value]
+        days = [c for c in coerced if isinstance(c, DayRange)]
+        exact = [c for c in coerced if not isinstance(c, DayRange)]
+        parts = [DAY_COMPARISONS[Operator.eq](expression, d) for d in days]
+        if exact:
+            parts.append(expression.in_(exact))
+        matched = or_(*parts) if len(parts) > 1 else parts[0]
+        return matched if operator is Operator.in_ else and_(expression.is_not(None), not_(matched))
+
+    def _column_comparison(self, expression, info, operator, value, sources):  # type: ignore[no-untyped-def]
+        other = self.compiler.tool.columns.get(
+            getattr(value.column_name, "value", value.column_name)
+        )
+        if other is None or other.table not in sources:
+            name = getattr(value.column_name, "value", value.column_name)
+            raise ValueProblem(
+                f"cannot compare with {name}: it is not reachable here; compare "
+                "columns of the base table or tables joined to it."
+            )
+        if operator not in COMPARISONS:
+            raise ValueProblem(
+                f"operator '{operator.value}' cannot compare two columns; use one "
+                "of =, !=, >, >=, <, <=."
+            )
+        right = column_expression(other, sources[other.table])
+        if {info.kind, other.kind} == {"date", "datetime"}:  # compare calendar days
+            expression = AsDate(expression) if info.kind == "datetime" else expression
+            right = AsDate(right) if other.kind == "datetime" else right
+        elif (info.kind in ("integer", "number")) != (other.kind in ("integer", "number")):
+            raise ValueProblem(
+                f"cannot compare {info.qualified} ({info.kind}) with "
+                f"{other.qualified} ({other.kind})."
+            )
+        return COMPARISONS[operator](expression, right)
+
+    # -- selects ----------------------------------------------------------------------------
+
+    def _plain_select(self, fields, sorts, sources, from_clause, where) -> Select[Any]:  # type: ignore[no-untyped-def]
+        columns = [self._row_expression(t, sources).label(t.label) for t in fields]
+        order = [self._ordered(self._row_expression(t, sources), desc) for t, desc in sorts]
+        return select(*columns).select_from(from_clause).where(*where).order_by(*order)
+
+    def _row_expression(self, term: Term, sources: dict[str, FromClause]) -> ColumnElement[Any]:
+        expression = column_expression(term.info, sources[term.info.table])
+        return DateBucket(expression, term.grain) if term.grain else expression
+
+    @staticmethod
+    def _ordered(expression: ColumnElement[Any], descending: bool) -> ColumnElement[Any]:
+        return expression.desc() if descending else expression.asc()
+
+    def _aggregate_select(self, fields, sorts, group_filters, joined, sources, from_clause, where):  # type: ignore[no-untyped-def]
+        groups = [t for t in fields if t.aggregate is None]
+        measured = [t for t in fields if t.aggregate] + [t for t, _ in sorts if t.aggregate]
+        measured += [Term(info, c.aggregate) for _, c, info in group_filters]
+        repeated = self._repeated_tables(joined)
+        sensitive = [
+            t
+            for t in measured
+            if t.info.table in repeated and t.aggregate in REPEAT_SENSITIVE and not self._is_key(t)
+        ]
+        if sensitive:
+            return self._deduplicated_select(
+                fields,
+                groups,
+                measured,
+                sorts,
+                group_filters,
+                sensitive,
+                sources,
+                from_clause,
+                where,
+            )
+        resolve = lambda term: self._row_expression(term, sources)  # noqa: E731
+        return self._grouped(
+            fields,
+            groups,
+            sorts,
+            group_filters,
+            resolve,
+            repeated,
+            select_from=from_clause,
+            where=where,
+        )
+
+    def _grouped(self, fields, groups, sorts, group_filters, resolve, repeated, select_from, where):  # type: ignore[no-untyped-def]
+        def measure(term: Term) -> ColumnElement[Any]:
+            argument = resolve(Term(term.info, None, term.grain))
+            if term.aggregate is Aggregate.count and term.info.table in repeated:
+                return func.count(distinct(argument))  # a key repeated by the join: count it once
+            return AGGREGATES[term.aggregate](argument)  # type: ignore[index]
+
+        group_exprs = {(t.info.qualified, t.grain): resolve(t) for t in groups}
+        columns = [
+            (measure(t) if t.aggregate else group_exprs[(t.info.qualified, t.grain)]).label(t.label)
+            for t in fields
+        ]
+        order = []
+        for index, (term, descending) in enumerate(sorts):
+            if term.aggregate:
+                order.append(self._ordered(measure(term), descending))
+                continue
+            match = next((e for (q, _), e in group_exprs.items() if q == term.info.qualified), None)
+            if match is None:
+                self.problems.add(
+                    f"order_by[{index}]",
+                    f"{term.info.qualified} is neither grouped "
+                    "nor aggregated; add it to columns or give it an aggregate.",
+                )
+                continue
+            order.append(self._ordered(match, descending))
+        having = []
+        for index, condition, info in group_filters:
+            try:
+                having.append(
+                    self._test(
+                        measure(Term(info, condition.aggregate)),
+                        info,
+                        condition.operator,
+                        condition.value,
+                        {},
+                        condition.aggregate,
+                    )
+                )
+            except ValueProblem as problem:
+                self.problems.add(f"conditions[{index}]", str(problem))
+        statement = select(*columns).select_from(select_from).where(*where)
+        return statement.group_by(*group_exprs.values()).having(*having).order_by(*order)
+
+    def _deduplicated_select(
+        self, fields, groups, measured, sorts, group_filters, sensitive, sources, from_clause, where
+    ):  # type: ignore[no-untyped-def]
+        """Aggregate over distinct rows of the measured table, so a join cannot repeat them."""
+        owners = {t.info.table for t in measured}
+        if len(owners) > 1:
+            first = sensitive[0]
+            self.problems.add(
+                "columns",
+                (
+                    f"{first.label} would count each {first.info.table} row once per matching "
+                    f"row of the joined tables. Aggregate columns of one table per query, or make "
+                    f"{first.info.table} the base table."
+                ),
+            )
+            return select(true())
+        owner = owners.pop()
+        key = schema.TABLES[owner].primary_key.columns.values()[0].name
+        inner_columns = [sources[owner].c[key].label("row_key")]
+        names: dict[tuple[str, TimeGrain | None], str] = {}
+        for term in groups + [Term(t.info, None, t.grain) for t in measured]:
+            slot = (term.info.qualified, term.grain)
+            if slot not in names:
+                names[slot] = f"v{len(names)}"
+                inner_columns.append(self._row_expression(term, sources).label(names[slot]))
+        inner = select(*inner_columns).distinct().select_from(from_clause).where(*where).subquery()
+        resolve = lambda term: inner.c[names[(term.info.qualified, term.grain)]]  # noqa: E731
+        return self._grouped(
+            fields, groups, sorts, group_filters, resolve, set(), select_from=inner, where=[]
+        )
+
+    def _repeated_tables(self, joined: list[str]) -> set[str]:
+        """Joined tables whose rows the join repeats: another joined table is on their many side."""
+        repeated = set()
+        for name in joined:
+            paths = join_paths(name)
+            if any(any(e.to_many for e in paths[other]) for other in joined if other != name):
+                repeated.add(name)
+        return repeated
+
+    @staticmethod
+    def _is_key(term: Term) -> bool:
+        table = schema.TABLES.get(term.info.table)
+        is_key = table is not None and term.info.name in table.primary_key.columns
+        return term.aggregate is Aggregate.count and is_key
+
+
+def column_expression(info: ColumnInfo, source: FromClause) -> ColumnElement[Any]:
+    if info.computed:
+        computed = next(
+            c for c in schema.COMPUTED_COLUMNS if c.table == info.table and c.name == info.name
+        )
+        return computed.expression(source)  # type: ignore[arg-type]
+    return source.c[info.name]
+
+
+def scoped_source(name: str, customer_id: int | None) -> FromClause:
+    """A table, or only the rows one customer may see, under the table's own name."""
+    table = schema.TABLES[name]
+    if customer_id is None or name == "products":
+        return table
+    if name == "customers":
+        condition = table.c.id == customer_id
+    elif name == "orders":
+        condition = table.c.customer_id == customer_id
+    else:  # order_items: through their order
+        orders = schema.orders
+        condition = table.c.order_id.in_(
+            select(orders.c.id).where(orders.c.customer_id == customer_id)
+        )
+    return select(table).where(condition).subquery(name)
+
+
+def aggregate_value_kind(info: ColumnInfo, aggregate: Aggregate | None) -> str:
+    if aggregate in (Aggregate.count, Aggregate.count_distinct):
+        return "integer"
+    if aggregate is Aggregate.avg:
+        return "number"
+    return info.kind
+
+
+def result_kind(term: Term) -> str:
+    if term.grain:
+        return "date"
+    return aggregate_value_kind(term.info, term.aggregate)
+
+
+def compile_query(query: Any, **options: Any) -> Compiled:
+    """Shortcut: compile with the default tool."""
+    return Compiler(**options).compile(query)
+
+
+__all__ = [
+    "Compiled",
+    "Compiler",
+    "compile_query",
+    "DEFAULT_PAGE_SIZE",
+    "HARD_ROW_CAP",
+]

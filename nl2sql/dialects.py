@@ -1,0 +1,76 @@
+"""The only place where SQLite and PostgreSQL differ: date buckets and date casts.
+
+Each construct compiles per dialect (SQLAlchemy ``@compiles``), so the compiler builds one
+dialect-neutral ``Select`` and both backends return the same values: buckets and dates come back
+as ISO text ``YYYY-MM-DD``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import String
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
+
+from nl2sql.query import TimeGrain
+
+# SQLite keeps timestamps as ISO text, so buckets are string surgery on that text.
+SQLITE_BUCKETS: dict[TimeGrain, str] = {
+    TimeGrain.day: "date({x})",
+    # 'weekday 0' moves forward to Sunday (or stays); six days back is that week's Monday.
+    TimeGrain.week: "date({x}, 'weekday 0', '-6 days')",
+    TimeGrain.month: "strftime('%Y-%m-01', {x})",
+    TimeGrain.quarter: (
+        "(strftime('%Y', {x}) || '-' || "
+        "printf('%02d', ((CAST(strftime('%m', {x}) AS INTEGER) - 1) / 3) * 3 + 1) || '-01')"
+    ),
+    TimeGrain.year: "strftime('%Y-01-01', {x})",
+}
+
+
+class DateBucket(FunctionElement[str]):
+    """The ISO date (text) of the first day of the day/week/month/quarter/year holding x."""
+
+    type = String()
+    inherit_cache = True
+    name = "date_bucket"
+
+    def __init__(self, expression: Any, grain: TimeGrain) -> None:
+        self.grain = grain
+        super().__init__(expression)
+
+
+class AsDate(FunctionElement[str]):
+    """The calendar date of a timestamp, comparable with a DATE column."""
+
+    type = String()
+    inherit_cache = True
+    name = "as_date"
+
+
+def _argument(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> str:
+    (expression,) = element.clauses
+    return compiler.process(expression, **kw)
+
+
+@compiles(DateBucket, "sqlite")
+def _bucket_sqlite(element: DateBucket, compiler: SQLCompiler, **kw: Any) -> str:
+    return SQLITE_BUCKETS[element.grain].format(x=_argument(element, compiler, **kw))
+
+
+@compiles(DateBucket, "postgresql")
+def _bucket_postgresql(element: DateBucket, compiler: SQLCompiler, **kw: Any) -> str:
+    argument = _argument(element, compiler, **kw)
+    return f"to_char(date_trunc('{element.grain.value}', {argument}), 'YYYY-MM-DD')"
+
+
+@compiles(AsDate, "sqlite")
+def _as_date_sqlite(element: AsDate, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"date({_argument(element, compiler, **kw)})"
+
+
+@compiles(AsDate)
+def _as_date_default(element: AsDate, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST({_argument(element, compiler, **kw)} AS DATE)"

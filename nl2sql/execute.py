@@ -1,0 +1,204 @@
+"""Run compiled queries on a read-only connection, with a time limit and a row cap.
+
+SQLite is opened with ``mode=ro`` and ``PRAGMA query_only``; PostgreSQL sessions default to
+read-only transactions. A runaway query is cancelled by SQLite's progress handler or
+PostgreSQL's ``statement_timeout``. Nothing here can write to the database.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+
+from pydantic import BaseModel
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import exc as sa_exc
+
+from nl2sql import database
+from nl2sql.compiler import Compiled, Compiler
+from nl2sql.errors import DatabaseError, QueryTimeoutError
+from nl2sql.query import TOOL, QueryTool
+
+DEFAULT_TIMEOUT_SECONDS = 10.0
+SQLITE_PROGRESS_STEPS = 10_000  # VM instructions between deadline checks
+
+
+@dataclass
+class Result:
+    """The outcome of one query: what the model and the user are shown."""
+
+    columns: list[str]
+    rows: list[list[Any]]
+    row_count: int
+    truncated: bool
+    sql: str
+    elapsed_ms: float = 0.0
+    query: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self, max_rows: int | None = None) -> dict[str, Any]:
+        rows = self.rows if max_rows is None else self.rows[:max_rows]
+        return {
+            "columns": self.columns,
+            "rows": [[json_value(v) for v in row] for row in rows],
+            "row_count": self.row_count,
+            "truncated": self.truncated or len(rows) < len(self.rows),
+            "sql": self.sql,
+        }
+
+
+def json_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def normalize(value: Any, kind: str) -> Any:
+    """One Python type per kind on every backend (SQLite hands back floats and text)."""
+    if value is None:
+        return None
+    if kind == "number":
+        return round(float(value), 2)
+    if kind == "integer":
+        return int(value)
+    if kind == "datetime" and isinstance(value, str):
+        return datetime.fromisoformat(value)
+    if kind == "date" and isinstance(value, str):
+        return date.fromisoformat(value[:10])
+    if kind == "date" and isinstance(value, datetime):
+        return value.date()
+    return value
+
+
+class ReadOnlyDatabase:
+    """A read-only view of one database: compile, run and describe Query tool calls."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        tool: QueryTool = TOOL,
+    ) -> None:
+        self.url = database.resolve_url(url)
+        self.timeout = timeout
+        self.tool = tool
+        self.engine = read_only_engine(self.url, timeout)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> ReadOnlyDatabase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def run(
+        self,
+        query: BaseModel | str | dict[str, Any],
+        *,
+        customer_id: int | None = None,
+        limit_cap: int | None = None,
+    ) -> Result:
+        """Validate, compile and run one Query tool call."""
+        options = {"max_rows": limit_cap} if limit_cap else {}
+        compiler = Compiler(self.tool, customer_id=customer_id, **options)
+        parsed = query if isinstance(query, BaseModel) else self.tool.parse(query)
+        compiled = compiler.compile(parsed)
+        result = self.execute(compiled)
+        result.query = parsed.model_dump(mode="json")
+        return result
+
+    def execute(self, compiled: Compiled) -> Result:
+        started = time.perf_counter()
+        try:
+            with self.engine.connect() as connection:
+                rows = connection.execute(compiled.statement).fetchall()
+                connection.rollback()
+        except sa_exc.OperationalError as error:
+            raise self._explain(error) from error
+        except sa_exc.DBAPIError as error:
+            raise database.describe_database_error(self.url, error) from error
+        truncated = len(rows) > compiled.limit
+        rows = rows[: compiled.limit]
+        table = [
+            [normalize(v, k) for v, k in zip(row, compiled.kinds, strict=True)] for row in rows
+        ]
+        return Result(
+            columns=compiled.labels,
+            rows=table,
+            row_count=len(table),
+            truncated=truncated,
+            sql=display_sql(compiled, self.engine),
+            elapsed_ms=(time.perf_counter() - started) * 1000,
+        )
+
+    def _explain(self, error: sa_exc.OperationalError) -> DatabaseError:
+        text = str(error.orig)
+        if "interrupted" in text or "statement timeout" in text or "canceling statement" in text:
+            return QueryTimeoutError(
+                f"The query ran longer than {self.timeout:g} s and was cancelled. Narrow it "
+                "with conditions (a date range, a status) or a smaller limit."
+            )
+        return database.describe_database_error(self.url, error)
+
+
+def display_sql(compiled: Compiled, engine: Engine) -> str:
+    """The SQL with parameters written in, for people to read. Never executed."""
+    statement = compiled.statement.limit(compiled.limit)  # as asked, not the +1 probe row
+    try:
+        text = statement.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
+        return str(text)
+    except Exception:  # noqa: BLE001 - a type without a literal form: show placeholders instead
+        plain = statement.compile(dialect=engine.dialect)
+        return f"{plain}\n-- parameters: {plain.params}"
+
+
+def read_only_engine(url: str, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> Engine:
+    """An engine that cannot write: read-only at the connection, with a statement time limit."""
+    path = database.sqlite_path(url)
+    if path is not None:
+        return _sqlite_read_only(path, timeout)
+    if url.startswith("postgresql"):
+        options = f"-c default_transaction_read_only=on -c statement_timeout={int(timeout * 1000)}"
+        return create_engine(url, connect_args={"options": options, "connect_timeout": 10})
+    return create_engine(url)
+
+
+def _sqlite_read_only(path: Any, timeout: float) -> Engine:
+    if not path.exists():
+        raise DatabaseError(f"{path} does not exist. Run 'nl2sql db init --db {path}' first.")
+    database._check_sqlite_file(path)
+    engine = create_engine(f"sqlite:///file:{quote(str(path))}?mode=ro&uri=true")
+
+    @event.listens_for(engine, "connect")
+    def _lock_down(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("PRAGMA query_only = ON")
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _arm_deadline(connection: Any, *_args: Any) -> None:
+        deadline = time.monotonic() + timeout
+        raw = connection.connection.driver_connection
+        raw.set_progress_handler(lambda: int(time.monotonic() > deadline), SQLITE_PROGRESS_STEPS)
+
+    return engine
+
+
+def run_query(
+    query: BaseModel | str | dict[str, Any],
+    url: str | None = None,
+    *,
+    customer_id: int | None = None,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+) -> Result:
+    """One-shot convenience: open the database read-only, run one Query, close."""
+    with ReadOnlyDatabase(url, timeout=timeout) as db:
+        return db.run(query, customer_id=customer_id)

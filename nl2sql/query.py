@@ -1,0 +1,331 @@
+"""The Query tool: strict, typed Pydantic models the model fills instead of writing SQL.
+
+The enums are built from the schema (``nl2sql.schema``), minus any hidden columns, so the model
+can only name tables and columns that exist. ``build_tool()`` makes a fresh set of models for
+another configuration; the module-level names (``Query``, ``Column``, ...) are the default tool.
+
+Example:
+    >>> import openai
+    >>> tool = openai.pydantic_function_tool(Query, name="Query", description=TOOL.description)
+    >>> tool["function"]["strict"]
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import Enum, StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from pydantic import Field as PydanticField
+from rapidfuzz import fuzz, process
+from sqlalchemy import Table as SATable
+
+from nl2sql import schema
+from nl2sql.errors import QueryValidationError
+
+
+class Operator(StrEnum):
+    eq = "="
+    ne = "!="
+    gt = ">"
+    ge = ">="
+    lt = "<"
+    le = "<="
+    in_ = "in"
+    not_in = "not in"
+    contains = "contains"
+    is_null = "is null"
+    is_not_null = "is not null"
+
+
+class OrderBy(StrEnum):
+    asc = "asc"
+    desc = "desc"
+
+
+class Aggregate(StrEnum):
+    count = "count"  # type: ignore[assignment]  # shadows str.count; the tool's name for it
+    count_distinct = "count_distinct"
+    sum = "sum"
+    avg = "avg"
+    min = "min"
+    max = "max"
+
+
+class TimeGrain(StrEnum):
+    day = "day"
+    week = "week"
+    month = "month"
+    quarter = "quarter"
+    year = "year"
+
+
+LIST_OPERATORS = frozenset({Operator.in_, Operator.not_in})
+NULL_OPERATORS = frozenset({Operator.is_null, Operator.is_not_null})
+
+
+@dataclass(frozen=True)
+class ColumnInfo:
+    """What the tool knows about one exposed column."""
+
+    qualified: str  # "orders.status"
+    table: str
+    name: str
+    kind: str  # "integer", "number", "text", "date", "datetime"
+    description: str
+    computed: bool = False
+    allowed_values: tuple[str, ...] = ()
+
+
+def column_kind(type_: Any) -> str:
+    python_type = type_.python_type
+    return {
+        int: "integer",
+        float: "number",
+        str: "text",
+    }.get(python_type) or {
+        "Decimal": "number",
+        "datetime": "datetime",
+        "date": "date",
+    }[python_type.__name__]
+
+
+def describe_columns(
+    tables: dict[str, SATable] | None = None, hidden: Iterable[str] = ()
+) -> dict[str, ColumnInfo]:
+    """Every exposed column, stored and computed, keyed by its qualified name."""
+    tables = tables if tables is not None else schema.TABLES
+    hidden_set = set(hidden)
+    infos: dict[str, ColumnInfo] = {}
+    for table in tables.values():
+        for column in table.columns:
+            qualified = f"{table.name}.{column.name}"
+            allowed = schema.ORDER_STATUSES if qualified == "orders.status" else ()
+            infos[qualified] = ColumnInfo(
+                qualified,
+                table.name,
+                column.name,
+                column_kind(column.type),
+                column.comment or "",
+                allowed_values=allowed,
+            )
+    for computed in schema.COMPUTED_COLUMNS:
+        if computed.table in tables:
+            qualified = f"{computed.table}.{computed.name}"
+            infos[qualified] = ColumnInfo(
+                qualified,
+                computed.table,
+                computed.name,
+                column_kind(computed.type),
+                computed.description,
+                computed=True,
+            )
+    unknown = hidden_set - set(infos)
+    if unknown:
+        raise ValueError(f"cannot hide unknown columns: {', '.join(sorted(unknown))}")
+    return {name: info for name, info in infos.items() if name not in hidden_set}
+
+
+@dataclass(frozen=True)
+class QueryTool:
+    """One configuration of the tool: its enums, its models and what the model is told."""
+
+    columns: dict[str, ColumnInfo]
+    Table: type[Enum]
+    Column: type[Enum]
+    Field: type[BaseModel]
+    DynamicValue: type[BaseModel]
+    Condition: type[BaseModel]
+    Sort: type[BaseModel]
+    Query: type[BaseModel]
+    description: str
+
+    def parse(self, arguments: str | dict[str, Any]) -> BaseModel:
+        """Validate tool-call arguments (JSON text or a dict) into a Query.
+
+        Raises QueryValidationError naming every bad field, with allowed values and a
+        "did you mean" for near-miss names.
+        """
+        try:
+            if isinstance(arguments, str):
+                return self.Query.model_validate_json(arguments)
+            return self.Query.model_validate(arguments)
+        except ValidationError as error:
+            raise explain_validation_error(error, self) from None
+
+
+def _closed(name: str, doc: str, **fields: Any) -> type[BaseModel]:
+    return create_model(  # type: ignore[call-overload, no-any-return]
+        name,
+        __config__=ConfigDict(extra="forbid", use_enum_values=False),
+        __doc__=doc,
+        **fields,
+    )
+
+
+def build_tool(tables: dict[str, SATable] | None = None, hidden: Iterable[str] = ()) -> QueryTool:
+    """Build the Query tool for these tables, leaving out the hidden qualified columns."""
+    columns = describe_columns(tables, hidden)
+    table_names = sorted({info.table for info in columns.values()})
+    table_enum = StrEnum("Table", {name: name for name in table_names})  # type: ignore[misc]
+    column_enum = StrEnum(  # type: ignore[misc]
+        "Column", {name.replace(".", "__"): name for name in columns}
+    )
+    F = PydanticField
+
+    field_model = _closed(
+        "Field",
+        "A column to return; with an aggregate it is computed over the groups.",
+        column=(column_enum, F(description="Qualified column, e.g. orders.status.")),
+        aggregate=(Aggregate | None, F(description="Aggregate to apply, or null.")),
+        time_grain=(
+            TimeGrain | None,
+            F(
+                description="For date/datetime columns: bucket to the first day of the "
+                "day/week (Monday)/month/quarter/year, or null."
+            ),
+        ),
+    )
+    dynamic_model = _closed(
+        "DynamicValue",
+        "Compare with another column instead of a literal value.",
+        column_name=(
+            column_enum,
+            F(description="The other column, e.g. orders.expected_delivery_date."),
+        ),
+    )
+    scalar = str | int | float | bool
+    condition_model = _closed(
+        "Condition",
+        "A filter. Conditions are ANDed; one with an aggregate filters groups (HAVING).",
+        column=(column_enum, F(description="Qualified column to filter on.")),
+        aggregate=(Aggregate | None, F(description="Aggregate to filter groups on, or null.")),
+        operator=(Operator, F(description="Comparison operator.")),
+        value=(
+            scalar | None | dynamic_model | list[str | int | float],  # type: ignore[valid-type]
+            F(
+                description="A string, number or boolean; a list for 'in'/'not in'; null for "
+                "'is null'/'is not null'; dates as YYYY-MM-DD (a bare date on a "
+                "datetime column means that whole day); or a DynamicValue."
+            ),
+        ),
+    )
+    sort_model = _closed(
+        "Sort",
+        "Order the rows by a column, optionally aggregated.",
+        column=(column_enum, F(description="Qualified column to sort by.")),
+        aggregate=(Aggregate | None, F(description="Aggregate to sort by, or null.")),
+        direction=(OrderBy, F(description="asc or desc.")),
+    )
+    query_model = _closed(
+        "Query",
+        "A read-only query over the orders database.",
+        table_name=(
+            table_enum,
+            F(description="Base table; other tables are joined along foreign keys automatically."),
+        ),
+        columns=(
+            list[field_model],  # type: ignore[valid-type]
+            F(
+                description="Columns to return; when any has an "  # type: ignore[valid-type]
+                "aggregate, the others are grouped by."
+            ),
+        ),
+        conditions=(list[condition_model], F(description="Filters, ANDed.")),  # type: ignore[valid-type]
+        order_by=(list[sort_model], F(description="Sort order.")),  # type: ignore[valid-type]
+        limit=(int | None, F(description="Maximum rows to return, or null for the default.")),
+    )
+    return QueryTool(
+        columns=columns,
+        Table=table_enum,
+        Column=column_enum,
+        Field=field_model,
+        DynamicValue=dynamic_model,
+        Condition=condition_model,
+        Sort=sort_model,
+        Query=query_model,
+        description=tool_description(columns),
+    )
+
+
+def tool_description(columns: dict[str, ColumnInfo]) -> str:
+    """What the model reads about the database: tables, columns, types and allowed values."""
+    lines = [
+        "Query the shop's orders database (read-only). Fill the fields; never write SQL.",
+        "Columns (table.column: type, meaning):",
+    ]
+    for info in columns.values():
+        extra = f" One of: {', '.join(info.allowed_values)}." if info.allowed_values else ""
+        lines.append(f"- {info.qualified}: {info.kind}. {info.description}{extra}")
+    lines.append(
+        "Money is in dollars. Timestamps are UTC. Revenue is sum of order_items.line_total. "
+        "Late delivery: orders.delivered_at > orders.expected_delivery_date (DynamicValue)."
+    )
+    return "\n".join(lines)
+
+
+def explain_validation_error(error: ValidationError, tool: QueryTool) -> QueryValidationError:
+    """Turn Pydantic's report into short problems that name the field and the fix."""
+    problems = []
+    for item in error.errors(include_url=False):
+        where = _location(item["loc"])
+        problems.append({"field": where or "arguments", "message": _problem_text(dict(item), tool)})
+    # Union members repeat one mistake several times; keep each message once.
+    unique = list({(p["field"], p["message"]): p for p in problems}.values())
+    text = "; ".join(f"{p['field']}: {p['message']}" for p in unique[:6])
+    return QueryValidationError(f"Invalid query: {text}", unique)
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    where = ""
+    for part in loc:
+        if isinstance(part, int):
+            where += f"[{part}]"
+        elif part in ("str", "int", "float", "bool", "list[union[str,int,float]]", "DynamicValue"):
+            break  # the union branch pydantic tried: not a place the caller wrote
+        else:
+            where += f".{part}" if where else str(part)
+    return where
+
+
+def _problem_text(item: dict[str, Any], tool: QueryTool) -> str:
+    kind, given = item["type"], item.get("input")
+    if kind == "json_invalid":
+        return f"arguments are not valid JSON ({item['msg']})."
+    if kind == "extra_forbidden":
+        return "unknown field; remove it."
+    if kind == "missing":
+        return "required field is missing (use null for 'none')."
+    if kind == "enum" and isinstance(given, str):
+        return _unknown_name(given, item, tool)
+    return f"{item['msg']} (got {given!r})." if given is not None else f"{item['msg']}."
+
+
+def _unknown_name(given: str, item: dict[str, Any], tool: QueryTool) -> str:
+    expected = item.get("ctx", {}).get("expected", "")
+    if "." in given or given in tool.columns or any(given in c for c in tool.columns):
+        table = given.split(".")[0]
+        same_table = [c.split(".", 1)[1] for c in tool.columns if c.startswith(table + ".")]
+        message = f"unknown column '{given}'."
+        if same_table:
+            message += f" Columns of {table}: {', '.join(same_table)}."
+        guess = process.extractOne(given, list(tool.columns), scorer=fuzz.ratio, score_cutoff=75)
+        if guess:
+            message += f" Did you mean '{guess[0]}'?"
+        return message
+    return f"'{given}' is not allowed here. Expected {expected}."
+
+
+TOOL = build_tool()
+TOOL_NAME = "Query"
+
+Table = TOOL.Table
+Column = TOOL.Column
+Field = TOOL.Field
+DynamicValue = TOOL.DynamicValue
+Condition = TOOL.Condition
+Sort = TOOL.Sort
+Query = TOOL.Query
