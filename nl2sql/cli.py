@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -13,7 +15,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from nl2sql import database, render
+from nl2sql import database, render, session
+from nl2sql.agent import Agent
 from nl2sql.errors import ConfigError, NL2SQLError
 from nl2sql.execute import run_query
 from nl2sql.tooling import tool_definition
@@ -65,6 +68,83 @@ CustomerOption = Annotated[
     typer.Option("--customer", help="Only this customer's rows are visible (tenant scope)."),
 ]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="text or json")]
+
+
+ModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help="Model name, or 'offline' [default: $NL2SQL_MODEL, else by "
+        "environment: OpenAI, Azure, OPENAI_BASE_URL, offline]",
+        show_default=False,
+    ),
+]
+TodayOption = Annotated[
+    str | None,
+    typer.Option(
+        "--today",
+        help="The date the model is told, YYYY-MM-DD [default: $NL2SQL_TODAY, else the clock]",
+        show_default=False,
+    ),
+]
+VerboseOption = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Show tool calls, SQL, timings and tokens.")
+]
+
+
+@app.command("ask")
+def ask_command(
+    question: Annotated[str, typer.Argument(help="Your question, in plain English")],
+    db: DbOption = None,
+    model: ModelOption = None,
+    today: TodayOption = None,
+    customer: CustomerOption = None,
+    output: FormatOption = OutputFormat.text,
+    verbose: VerboseOption = False,
+) -> None:
+    """Answer one question about the orders database."""
+    with reporting_errors(output):
+        agent = make_agent(db, model, today, customer)
+        if output is OutputFormat.json:
+            turn = agent.ask(question)
+            print(json.dumps(turn.to_json(), default=str))
+        else:
+            turn = session.answer(agent, question, stdout)
+        if verbose:
+            session.report(stderr, turn)
+
+
+@app.command("chat")
+def chat_command(
+    db: DbOption = None,
+    model: ModelOption = None,
+    today: TodayOption = None,
+    customer: CustomerOption = None,
+    output: FormatOption = OutputFormat.text,
+    verbose: VerboseOption = False,
+) -> None:
+    """Interactive conversation: follow-up questions keep their context. /help for commands."""
+    with reporting_errors(output):
+        agent = make_agent(db, model, today, customer)
+    session.chat(agent, stdout, stderr, json_output=output is OutputFormat.json, verbose=verbose)
+
+
+def make_agent(db: str | None, model: str | None, today: str | None, customer: int | None) -> Agent:
+    return Agent(
+        database.ensure_database(db), model=model, today=parse_today(today), customer_id=customer
+    )
+
+
+def parse_today(value: str | None) -> date | None:
+    value = value or os.environ.get("NL2SQL_TODAY")
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(
+            f"--today / NL2SQL_TODAY must be a date like 2026-11-28, not {value!r}."
+        ) from None
 
 
 @app.command("run")

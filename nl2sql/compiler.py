@@ -297,6 +297,8 @@ class _Build:
             info = self._info(condition.column, f"conditions[{index}].column")
             if info is None:
                 continue
+            if condition.aggregate:  # HAVING: the same aggregate rules as columns and order_by
+                self._term(condition, f"conditions[{index}]")
             (groups if condition.aggregate else rows).append((index, condition, info))
         return rows, groups
 
@@ -318,6 +320,13 @@ class _Build:
         needed = {t.info.table for t in fields} | {t.info.table for t, _ in sorts}
         needed |= {info.table for _, _, info in group_filters}
         needed |= {info.table for _, _, info in row_filters if not self._many_side(info.table)}
+        # A column compared with another (DynamicValue) on a to-one table joins that table too.
+        for _, condition, info in row_filters:
+            other = self.compiler.tool.columns.get(
+                getattr(getattr(condition.value, "column_name", None), "value", "")
+            )
+            if other and not self._many_side(info.table) and not self._many_side(other.table):
+                needed.add(other.table)
         tables: set[str] = {self.base}
         for name in needed:
             tables.update(edge.target for edge in self.paths[name])
@@ -451,7 +460,7 @@ class _Build:
         if {info.kind, other.kind} == {"date", "datetime"}:  # compare calendar days
             expression = AsDate(expression) if info.kind == "datetime" else expression
             right = AsDate(right) if other.kind == "datetime" else right
-        elif (info.kind in ("integer", "number")) != (other.kind in ("integer", "number")):
+        elif kind_family(info.kind) != kind_family(other.kind):
             raise ValueProblem(
                 f"cannot compare {info.qualified} ({info.kind}) with "
                 f"{other.qualified} ({other.kind})."
@@ -622,6 +631,11 @@ def scoped_source(name: str, customer_id: int | None) -> FromClause:
             select(orders.c.id).where(orders.c.customer_id == customer_id)
         )
     return select(table).where(condition).subquery(name)
+
+
+def kind_family(kind: str) -> str:
+    """Kinds whose values compare with each other: numbers, calendar values, text."""
+    return {"integer": "number", "datetime": "date"}.get(kind, kind)
 
 
 def aggregate_value_kind(info: ColumnInfo, aggregate: Aggregate | None) -> str:

@@ -36,20 +36,28 @@ def coerce(info: ColumnInfo, value: Any, kind: str | None = None) -> Any:
     return result
 
 
+INTEGER_RANGE = (-(2**63), 2**63 - 1)  # what every backend binds as a 64-bit integer
+
+
 def _integer(info: ColumnInfo, value: Any) -> int:
-    if isinstance(value, int):
-        return value
     if isinstance(value, float) and value.is_integer():
-        return int(value)
+        value = int(value)
+    if isinstance(value, int):
+        if not INTEGER_RANGE[0] <= value <= INTEGER_RANGE[1]:
+            raise ValueProblem(f"{info.qualified}: {value} is out of range for a whole number.")
+        return value
     raise ValueProblem(f"{info.qualified} is a whole number; {value!r} is not.")
 
 
 def _number(info: ColumnInfo, value: Any) -> Decimal:
     if isinstance(value, int | float):
         try:
-            return Decimal(str(value))
-        except InvalidOperation:  # nan / inf
+            number = Decimal(str(value))
+        except InvalidOperation:
             pass
+        else:
+            if number.is_finite():  # Decimal accepts nan / inf; no column holds them
+                return number
     raise ValueProblem(f"{info.qualified} is a number (e.g. 250 or 19.99); {value!r} is not.")
 
 

@@ -1,0 +1,421 @@
+"""The conversation: question -> model -> Query tool calls -> rows -> model -> answer.
+
+``Agent`` (sync, ``OpenAI``) and ``AsyncAgent`` (``AsyncOpenAI``) share one ``Conversation``
+that builds requests and absorbs replies; they differ only in how they wait for the model.
+Errors meant for the model (a bad tool call, a query the database refused) go back as the
+``tool`` message so it can try again, up to ``max_tool_errors`` in a row.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import openai
+from openai.types.chat import ChatCompletion
+from pydantic import BaseModel, ValidationError
+
+from nl2sql.errors import (
+    AgentStepLimitError,
+    DatabaseError,
+    ModelError,
+    QueryValidationError,
+)
+from nl2sql.execute import ReadOnlyDatabase, Result
+from nl2sql.models.backends import Backend, choose_backend, describe_api_error
+from nl2sql.query import TOOL_NAME
+from nl2sql.tooling import tool_definition
+
+MAX_STEPS = 8  # model calls per question
+MAX_TOOL_ERRORS = 3  # failed tool calls in a row before giving up
+TOOL_RESULT_ROWS = 30  # rows of a result the model sees; the user sees them all
+
+TextCallback = Callable[[str], None]
+
+
+@dataclass
+class ToolRun:
+    """One tool call the model made and what came of it."""
+
+    call_id: str
+    arguments: str
+    result: Result | None = None
+    error: str | None = None
+    elapsed_ms: float = 0.0
+
+
+@dataclass
+class Turn:
+    """Everything that happened answering one question (shown with -v)."""
+
+    question: str
+    answer: str = ""
+    tool_runs: list[ToolRun] = field(default_factory=list)
+    model_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    model_ms: float = 0.0
+
+    @property
+    def last_result(self) -> ToolRun | None:
+        return next((run for run in reversed(self.tool_runs) if run.result), None)
+
+    def to_json(self) -> dict[str, Any]:
+        """The pinned `--format json` object (the last query the agent ran)."""
+        run = self.last_result
+        result = run.result.to_json() if run and run.result else {}
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "query": json.loads(run.arguments) if run else None,
+            "sql": result.get("sql"),
+            "columns": result.get("columns", []),
+            "rows": result.get("rows", []),
+            "row_count": result.get("row_count", 0),
+            "truncated": result.get("truncated", False),
+        }
+
+
+def system_prompt(today: date, customer_id: int | None) -> str:
+    lines = [
+        "You answer questions about a shop's orders database by calling the Query tool; "
+        "never write SQL. Today is " + today.isoformat() + " (use it for relative dates).",
+        "Call Query, read the rows it returns, then answer briefly in plain English, stating "
+        "what you counted or listed (filters, date range). If a call returns an error, fix "
+        "the arguments and call again. Ask the user when the question is ambiguous.",
+    ]
+    if customer_id is not None:
+        lines.append(
+            f"You are helping customer #{customer_id}: 'my orders' means their orders, and the "
+            "database only shows their rows."
+        )
+    return "\n".join(lines)
+
+
+class Conversation:
+    """Messages and bookkeeping shared by the sync and async agents."""
+
+    def __init__(
+        self,
+        db: ReadOnlyDatabase,
+        backend: Backend,
+        *,
+        customer_id: int | None,
+        today: date,
+        max_steps: int,
+        max_tool_errors: int,
+    ) -> None:
+        self.db = db
+        self.backend = backend
+        self.customer_id = customer_id
+        self.today = today
+        self.max_steps = max_steps
+        self.max_tool_errors = max_tool_errors
+        self.strict = backend.strict_tools
+        self.messages: list[dict[str, Any]] = []
+        self.reset()
+
+    def reset(self) -> None:
+        self.messages = [{"role": "system", "content": system_prompt(self.today, self.customer_id)}]
+
+    def request(self) -> dict[str, Any]:
+        return {
+            "model": self.backend.model,
+            "messages": self.messages,
+            "tools": [self._tool()],
+        }
+
+    def _tool(self) -> Any:
+        if self.strict:
+            return openai.pydantic_function_tool(
+                self.db.tool.Query, name=TOOL_NAME, description=self.db.tool.description
+            )
+        return tool_definition(self.db.tool, strict=False)
+
+    def absorb(self, turn: Turn, completion: ChatCompletion) -> bool:
+        """Take one model reply; True when the model has answered in text."""
+        turn.model_calls += 1
+        if completion.usage:
+            turn.prompt_tokens += completion.usage.prompt_tokens
+            turn.completion_tokens += completion.usage.completion_tokens
+        if not completion.choices:
+            raise ModelError(f"{self.backend.describe()} returned no choices.")
+        choice = completion.choices[0]
+        check_finish(choice.finish_reason, self.backend)
+        message = choice.message
+        calls = message.tool_calls or []
+        if not calls:
+            turn.answer = message.content or message.refusal or ""
+            self.messages.append({"role": "assistant", "content": turn.answer})
+            return True
+        self.messages.append(assistant_with_calls(message))
+        for call in calls:
+            run = self._run_tool(call)
+            turn.tool_runs.append(run)
+            self.messages.append(
+                {"role": "tool", "tool_call_id": call.id, "content": tool_message(run)}
+            )
+        self._check_error_streak(turn)
+        return False
+
+    def _run_tool(self, call: Any) -> ToolRun:
+        function = call.function
+        run = ToolRun(call_id=call.id, arguments=function.arguments or "")
+        started = time.perf_counter()
+        try:
+            if function.name != TOOL_NAME:
+                raise QueryValidationError(
+                    f"Unknown tool '{function.name}'; the only tool is {TOOL_NAME}."
+                )
+            parsed = getattr(function, "parsed_arguments", None)
+            query = parsed if isinstance(parsed, BaseModel) else self.db.tool.parse(run.arguments)
+            run.result = self.db.run(query, customer_id=self.customer_id)
+        except (QueryValidationError, DatabaseError) as error:
+            run.error = str(error)
+        run.elapsed_ms = (time.perf_counter() - started) * 1000
+        return run
+
+    def _check_error_streak(self, turn: Turn) -> None:
+        streak = 0
+        for run in reversed(turn.tool_runs):
+            if run.error is None:
+                break
+            streak += 1
+        if streak >= self.max_tool_errors:
+            last = turn.tool_runs[-1].error
+            raise ModelError(
+                f"The model could not form a valid query after {streak} attempts. "
+                f"Last error: {last} Try rephrasing the question."
+            )
+
+    def step_limit(self) -> AgentStepLimitError:
+        return AgentStepLimitError(
+            f"The model made {self.max_steps} calls without answering; stopped. Try a simpler "
+            "or more specific question."
+        )
+
+
+def check_finish(reason: str | None, backend: Backend) -> None:
+    if reason == "length":
+        raise ModelError(
+            f"The reply from {backend.describe()} was cut off by its length limit. "
+            "Ask a narrower question or raise the model's max tokens."
+        )
+    if reason == "content_filter":
+        raise ModelError(f"The reply from {backend.describe()} was blocked by its content filter.")
+
+
+def assistant_with_calls(message: Any) -> dict[str, Any]:
+    return {
+        "role": "assistant",
+        "content": message.content,
+        "tool_calls": [
+            {
+                "id": c.id,
+                "type": "function",
+                "function": {"name": c.function.name, "arguments": c.function.arguments},
+            }
+            for c in message.tool_calls
+        ],
+    }
+
+
+def tool_message(run: ToolRun) -> str:
+    """What the model reads back: a capped result, or the error to fix."""
+    if run.result is None:
+        return json.dumps({"error": run.error, "hint": "Fix the arguments and call Query again."})
+    return json.dumps(run.result.to_json(max_rows=TOOL_RESULT_ROWS) | {"sql": None})
+
+
+def unparsed(text: str) -> ChatCompletion:
+    """A completion read without tool-argument parsing (the arguments failed the model)."""
+    return ChatCompletion.model_validate_json(text)
+
+
+class Agent:
+    """Answers questions about the orders database; keeps the conversation for follow-ups.
+
+    Example:
+        >>> agent = Agent(model="offline")                        # doctest: +SKIP
+        >>> agent.ask("How many orders were shipped to Canada last month?").answer  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        db: ReadOnlyDatabase | str | None = None,
+        *,
+        model: str | None = None,
+        backend: Backend | None = None,
+        customer_id: int | None = None,
+        today: date | None = None,
+        max_steps: int = MAX_STEPS,
+        max_tool_errors: int = MAX_TOOL_ERRORS,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> None:
+        self.db = db if isinstance(db, ReadOnlyDatabase) else ReadOnlyDatabase(db)
+        today = today or date.today()
+        self.backend = backend or choose_backend(
+            model, db=self.db, today=today, timeout=timeout, max_retries=max_retries
+        )
+        self.conversation = Conversation(
+            self.db,
+            self.backend,
+            customer_id=customer_id,
+            today=today,
+            max_steps=max_steps,
+            max_tool_errors=max_tool_errors,
+        )
+        self.turns: list[Turn] = []
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        return self.conversation.messages
+
+    def reset(self) -> None:
+        self.conversation.reset()
+        self.turns.clear()
+
+    def ask(self, question: str, *, on_text: TextCallback | None = None) -> Turn:
+        """Answer one question; `on_text` receives the answer as it streams in."""
+        turn = Turn(question)
+        saved = len(self.messages)
+        self.messages.append({"role": "user", "content": question})
+        try:
+            for _ in range(self.conversation.max_steps):
+                if self.conversation.absorb(turn, self._complete(turn, on_text)):
+                    self.turns.append(turn)
+                    return turn
+            raise self.conversation.step_limit()
+        except BaseException:
+            del self.messages[saved:]  # keep the conversation as it was before this question
+            raise
+
+    def _complete(self, turn: Turn, on_text: TextCallback | None) -> ChatCompletion:
+        started = time.perf_counter()
+        try:
+            return self._call_model(on_text)
+        except openai.BadRequestError as error:
+            if self.conversation.strict and mentions_strict(error):
+                self.conversation.strict = False  # server without strict tools: fall back
+                return self._call_model(on_text)
+            raise ModelError(describe_api_error(error, self.backend)) from error
+        except openai.OpenAIError as error:
+            raise ModelError(describe_api_error(error, self.backend)) from error
+        finally:
+            turn.model_ms += (time.perf_counter() - started) * 1000
+
+    def _call_model(self, on_text: TextCallback | None) -> ChatCompletion:
+        completions = self.backend.client.chat.completions
+        request = self.conversation.request()
+        if on_text is None:
+            raw = completions.with_raw_response.parse(**request)
+            try:
+                return raw.parse()
+            except (ValidationError, ValueError):
+                return unparsed(raw.text)
+        with completions.stream(**request, stream_options={"include_usage": True}) as stream:
+            try:
+                for event in stream:
+                    if event.type == "content.delta":
+                        on_text(event.delta)
+                return stream.get_final_completion()
+            except (ValidationError, ValueError):
+                return stream.current_completion_snapshot  # type: ignore[return-value]
+
+
+class AsyncAgent:
+    """The same agent on ``AsyncOpenAI``: for web apps and other async code."""
+
+    def __init__(
+        self,
+        db: ReadOnlyDatabase | str | None = None,
+        *,
+        model: str | None = None,
+        backend: Backend | None = None,
+        customer_id: int | None = None,
+        today: date | None = None,
+        max_steps: int = MAX_STEPS,
+        max_tool_errors: int = MAX_TOOL_ERRORS,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> None:
+        self.db = db if isinstance(db, ReadOnlyDatabase) else ReadOnlyDatabase(db)
+        today = today or date.today()
+        self.backend = backend or choose_backend(
+            model,
+            db=self.db,
+            today=today,
+            timeout=timeout,
+            max_retries=max_retries,
+            asynchronous=True,
+        )
+        self.conversation = Conversation(
+            self.db,
+            self.backend,
+            customer_id=customer_id,
+            today=today,
+            max_steps=max_steps,
+            max_tool_errors=max_tool_errors,
+        )
+        self.turns: list[Turn] = []
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        return self.conversation.messages
+
+    async def ask(self, question: str, *, on_text: TextCallback | None = None) -> Turn:
+        turn = Turn(question)
+        saved = len(self.messages)
+        self.messages.append({"role": "user", "content": question})
+        try:
+            for _ in range(self.conversation.max_steps):
+                if self.conversation.absorb(turn, await self._complete(turn, on_text)):
+                    self.turns.append(turn)
+                    return turn
+            raise self.conversation.step_limit()
+        except BaseException:
+            del self.messages[saved:]
+            raise
+
+    async def _complete(self, turn: Turn, on_text: TextCallback | None) -> ChatCompletion:
+        started = time.perf_counter()
+        try:
+            return await self._call_model(on_text)
+        except openai.BadRequestError as error:
+            if self.conversation.strict and mentions_strict(error):
+                self.conversation.strict = False
+                return await self._call_model(on_text)
+            raise ModelError(describe_api_error(error, self.backend)) from error
+        except openai.OpenAIError as error:
+            raise ModelError(describe_api_error(error, self.backend)) from error
+        finally:
+            turn.model_ms += (time.perf_counter() - started) * 1000
+
+    async def _call_model(self, on_text: TextCallback | None) -> ChatCompletion:
+        completions = self.backend.client.chat.completions
+        request = self.conversation.request()
+        if on_text is None:
+            raw = await completions.with_raw_response.parse(**request)
+            try:
+                return raw.parse()  # type: ignore[no-any-return]
+            except (ValidationError, ValueError):
+                return unparsed(raw.text)
+        async with completions.stream(**request, stream_options={"include_usage": True}) as stream:
+            try:
+                async for event in stream:
+                    if event.type == "content.delta":
+                        on_text(event.delta)
+                return await stream.get_final_completion()  # type: ignore[no-any-return]
+            except (ValidationError, ValueError):
+                return stream.current_completion_snapshot  # type: ignore[no-any-return]
+
+
+def mentions_strict(error: openai.BadRequestError) -> bool:
+    """A 400 that rejects strict tools or their schema (servers without Structured Outputs)."""
+    text = str(error).lower()
+    return "strict" in text or "additionalproperties" in text or "json_schema" in text

@@ -1,0 +1,189 @@
+"""Pick the model endpoint from flags and the environment (DESIGN.md section 3).
+
+Every backend is an ``openai`` client, so the agent has one code path: OpenAI, Azure OpenAI,
+any Chat Completions compatible server, or the offline model served in-process.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import openai
+
+from nl2sql.errors import ConfigError
+
+if TYPE_CHECKING:
+    from nl2sql.execute import ReadOnlyDatabase
+
+OFFLINE = "offline"
+DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
+DEFAULT_AZURE_API_VERSION = "2024-10-21"
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_MAX_RETRIES = 2
+AZURE_SCOPE = "https://cognitiveservices.azure.com/.default"
+
+
+@dataclass
+class Backend:
+    """A configured client and the model to ask."""
+
+    kind: str  # "openai", "azure", "compatible" or "offline"
+    client: Any  # openai.OpenAI / AsyncOpenAI / AzureOpenAI / AsyncAzureOpenAI
+    model: str
+    endpoint: str
+    strict_tools: bool = True
+
+    def describe(self) -> str:
+        return f"{self.kind} model '{self.model}' at {self.endpoint}"
+
+
+def choose_backend(
+    model: str | None = None,
+    *,
+    db: ReadOnlyDatabase | None = None,
+    today: date | None = None,
+    timeout: float | None = None,
+    max_retries: int | None = None,
+    asynchronous: bool = False,
+) -> Backend:
+    """--model / NL2SQL_MODEL first; then OpenAI key, Azure endpoint, base URL; else offline."""
+    env = os.environ
+    model = model or env.get("NL2SQL_MODEL")
+    options: dict[str, Any] = {
+        "timeout": _env_float("NL2SQL_TIMEOUT", DEFAULT_TIMEOUT) if timeout is None else timeout,
+        "max_retries": (
+            _env_int("NL2SQL_MAX_RETRIES", DEFAULT_MAX_RETRIES)
+            if max_retries is None
+            else max_retries
+        ),
+    }
+    if model == OFFLINE or not (
+        env.get("OPENAI_API_KEY") or env.get("AZURE_OPENAI_ENDPOINT") or env.get("OPENAI_BASE_URL")
+    ):
+        from nl2sql.models.offline import offline_backend
+
+        return offline_backend(db, today=today, asynchronous=asynchronous)
+    strict = env.get("NL2SQL_STRICT_TOOLS", "1") not in ("0", "false", "no")
+    if env.get("AZURE_OPENAI_ENDPOINT") and not env.get("OPENAI_API_KEY"):
+        return azure_backend(model, asynchronous=asynchronous, strict=strict, **options)
+    return openai_backend(model, asynchronous=asynchronous, strict=strict, **options)
+
+
+def openai_backend(
+    model: str | None,
+    *,
+    asynchronous: bool = False,
+    strict: bool = True,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    **options: Any,
+) -> Backend:
+    """OpenAI, or a compatible server when OPENAI_BASE_URL (or base_url) is set."""
+    base_url = base_url or os.environ.get("OPENAI_BASE_URL")
+    # Local servers (vLLM, Ollama, llama.cpp) usually need no key, but the SDK insists on one.
+    key = api_key or os.environ.get("OPENAI_API_KEY") or ("not-needed" if base_url else None)
+    factory = openai.AsyncOpenAI if asynchronous else openai.OpenAI
+    client = factory(api_key=key, base_url=base_url, **options)
+    kind = "compatible" if base_url and "api.openai.com" not in base_url else "openai"
+    return Backend(kind, client, model or DEFAULT_OPENAI_MODEL, str(client.base_url), strict)
+
+
+def azure_backend(
+    model: str | None,
+    *,
+    asynchronous: bool = False,
+    strict: bool = True,
+    endpoint: str | None = None,
+    api_key: str | None = None,
+    token_provider: Any = None,
+    api_version: str | None = None,
+    **options: Any,
+) -> Backend:
+    """Azure OpenAI with an API key, or Microsoft Entra ID through azure-identity."""
+    env = os.environ
+    endpoint = endpoint or env.get("AZURE_OPENAI_ENDPOINT")
+    if not endpoint:
+        raise ConfigError(
+            "Azure OpenAI needs AZURE_OPENAI_ENDPOINT (https://NAME.openai.azure.com)."
+        )
+    deployment = model or env.get("AZURE_OPENAI_DEPLOYMENT")
+    if not deployment:
+        raise ConfigError(
+            "Azure OpenAI needs a deployment name: pass --model DEPLOYMENT or set "
+            "AZURE_OPENAI_DEPLOYMENT."
+        )
+    api_key = api_key or env.get("AZURE_OPENAI_API_KEY")
+    if api_key is None and token_provider is None:
+        token_provider = entra_token_provider(asynchronous)
+    factory = openai.AsyncAzureOpenAI if asynchronous else openai.AzureOpenAI
+    client = factory(
+        azure_endpoint=endpoint,
+        api_key=api_key,
+        azure_ad_token_provider=token_provider,
+        api_version=api_version or env.get("OPENAI_API_VERSION") or DEFAULT_AZURE_API_VERSION,
+        **options,
+    )
+    return Backend("azure", client, deployment, str(endpoint), strict)
+
+
+def entra_token_provider(asynchronous: bool) -> Any:
+    """A bearer token provider from azure-identity (the optional `azure` extra)."""
+    try:
+        if asynchronous:
+            from azure.identity.aio import DefaultAzureCredential as AsyncCredential
+            from azure.identity.aio import get_bearer_token_provider as async_provider
+
+            return async_provider(AsyncCredential(), AZURE_SCOPE)
+        from azure.identity import DefaultAzureCredential, get_bearer_token_provider
+    except ImportError as error:
+        raise ConfigError(
+            "Azure OpenAI without AZURE_OPENAI_API_KEY uses Microsoft Entra ID: "
+            "install it with pip install 'nl2sql[azure]', or set "
+            "AZURE_OPENAI_API_KEY."
+        ) from error
+    return get_bearer_token_provider(DefaultAzureCredential(), AZURE_SCOPE)
+
+
+def describe_api_error(error: Exception, backend: Backend) -> str:
+    """One line naming the endpoint and what went wrong, after the SDK's retries ran out."""
+    where = backend.describe()
+    if isinstance(error, openai.APITimeoutError):
+        return f"{where} did not answer in time (after retries). Try again, or raise --timeout."
+    if isinstance(error, openai.APIConnectionError):
+        return f"Cannot reach {where}: {error.__cause__ or error}. Check the URL and network."
+    if isinstance(error, openai.AuthenticationError):
+        return f"{where} rejected the API key (401). Check OPENAI_API_KEY / AZURE_OPENAI_API_KEY."
+    if isinstance(error, openai.RateLimitError):
+        return f"{where} is rate limiting requests (429) and retries ran out. Wait and try again."
+    if isinstance(error, openai.APIStatusError):
+        detail = _error_detail(error)
+        return f"{where} answered HTTP {error.status_code}: {detail}"
+    return f"{where} failed: {error}"
+
+
+def _error_detail(error: openai.APIStatusError) -> str:
+    body = error.body
+    if isinstance(body, dict):
+        message = body.get("message") or (body.get("error") or {}).get("message")
+        if message:
+            return str(message).splitlines()[0]
+    return str(error.message).splitlines()[0]
+
+
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    try:
+        return float(value) if value else default
+    except ValueError as error:
+        raise ConfigError(f"{name} must be a number of seconds, not {value!r}.") from error
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    try:
+        return int(value) if value else default
+    except ValueError as error:
+        raise ConfigError(f"{name} must be a whole number, not {value!r}.") from error

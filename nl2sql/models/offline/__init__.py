@@ -1,0 +1,42 @@
+"""The built-in offline model: a deterministic English parser behind the Chat Completions API.
+
+It is served in-process by an ``httpx2`` transport, so the agent talks to it through the real
+``openai`` client: strict tool parsing, tool messages and streaming all run as they would
+against a hosted model, with no key and no network.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING
+
+import httpx2
+import openai
+
+from nl2sql.models.backends import OFFLINE, Backend
+from nl2sql.models.offline.transport import AsyncOfflineTransport, OfflineTransport
+
+if TYPE_CHECKING:
+    from nl2sql.execute import ReadOnlyDatabase
+
+OFFLINE_BASE_URL = "http://offline.nl2sql.invalid/v1"  # never resolved: the transport answers
+
+
+def offline_backend(
+    db: ReadOnlyDatabase | None, *, today: date | None = None, asynchronous: bool = False
+) -> Backend:
+    """An openai client whose HTTP requests are answered by the offline model in-process."""
+    from nl2sql.models.offline.model import OfflineModel
+
+    model = OfflineModel(db)
+    if asynchronous:
+        async_client = httpx2.AsyncClient(transport=AsyncOfflineTransport(model))
+        client: object = openai.AsyncOpenAI(
+            api_key=OFFLINE, base_url=OFFLINE_BASE_URL, http_client=async_client, max_retries=0
+        )
+    else:
+        sync_client = httpx2.Client(transport=OfflineTransport(model))
+        client = openai.OpenAI(
+            api_key=OFFLINE, base_url=OFFLINE_BASE_URL, http_client=sync_client, max_retries=0
+        )
+    return Backend("offline", client, OFFLINE, "built-in (in-process)")
