@@ -192,6 +192,14 @@ class Conversation:
                 f"Last error: {last} Try rephrasing the question."
             )
 
+    @staticmethod
+    def emit(completion: ChatCompletion, on_text: TextCallback | None) -> ChatCompletion:
+        """Hand a whole (unstreamed) answer to the text callback at once."""
+        if on_text is not None and completion.choices and completion.choices[0].message.content:
+            if not completion.choices[0].message.tool_calls:
+                on_text(completion.choices[0].message.content)
+        return completion
+
     def step_limit(self) -> AgentStepLimitError:
         return AgentStepLimitError(
             f"The model made {self.max_steps} calls without answering; stopped. Try a simpler "
@@ -306,12 +314,20 @@ class Agent:
             raise ModelError(describe_api_error(error, self.backend)) from error
         except openai.OpenAIError as error:
             raise ModelError(describe_api_error(error, self.backend)) from error
+        except ValueError as error:  # a body that is not a Chat Completions reply
+            raise ModelError(f"{self.backend.describe()} sent an unreadable reply: "
+                             f"{str(error).splitlines()[0]}") from error
         finally:
             turn.model_ms += (time.perf_counter() - started) * 1000
 
     def _call_model(self, on_text: TextCallback | None) -> ChatCompletion:
         completions = self.backend.client.chat.completions
         request = self.conversation.request()
+        if not self.conversation.strict:
+            # The SDK only parses strict tools; without them, read the plain reply (not
+            # streamed) and validate the arguments with the same models.
+            completion: ChatCompletion = completions.create(**request)
+            return self.conversation.emit(completion, on_text)
         if on_text is None:
             raw = completions.with_raw_response.parse(**request)
             try:
@@ -321,7 +337,7 @@ class Agent:
         with completions.stream(**request, stream_options={"include_usage": True}) as stream:
             try:
                 for event in stream:
-                    if event.type == "content.delta":
+                    if event.type == "content.delta" and event.delta:
                         on_text(event.delta)
                 return stream.get_final_completion()
             except (ValidationError, ValueError):
@@ -393,12 +409,18 @@ class AsyncAgent:
             raise ModelError(describe_api_error(error, self.backend)) from error
         except openai.OpenAIError as error:
             raise ModelError(describe_api_error(error, self.backend)) from error
+        except ValueError as error:  # a body that is not a Chat Completions reply
+            raise ModelError(f"{self.backend.describe()} sent an unreadable reply: "
+                             f"{str(error).splitlines()[0]}") from error
         finally:
             turn.model_ms += (time.perf_counter() - started) * 1000
 
     async def _call_model(self, on_text: TextCallback | None) -> ChatCompletion:
         completions = self.backend.client.chat.completions
         request = self.conversation.request()
+        if not self.conversation.strict:
+            completion: ChatCompletion = await completions.create(**request)
+            return self.conversation.emit(completion, on_text)
         if on_text is None:
             raw = await completions.with_raw_response.parse(**request)
             try:
@@ -408,7 +430,7 @@ class AsyncAgent:
         async with completions.stream(**request, stream_options={"include_usage": True}) as stream:
             try:
                 async for event in stream:
-                    if event.type == "content.delta":
+                    if event.type == "content.delta" and event.delta:
                         on_text(event.delta)
                 return await stream.get_final_completion()  # type: ignore[no-any-return]
             except (ValidationError, ValueError):
