@@ -1,20 +1,42 @@
-"""nl2sql: plain-English questions about an orders database, answered through a typed tool."""
+"""nl2sql: plain-English questions about an orders database, answered through a typed tool.
 
+Example:
+    >>> from nl2sql import Agent                                   # doctest: +SKIP
+    >>> agent = Agent("sqlite:///orders.sqlite3", model="offline")  # doctest: +SKIP
+    >>> print(agent.ask("How many orders are in transit?").answer)  # doctest: +SKIP
+"""
+
+from nl2sql.agent import Agent, AsyncAgent, Turn
+from nl2sql.compiler import Compiler
 from nl2sql.errors import (
     ConfigError,
     DatabaseError,
     ModelError,
     NL2SQLError,
+    QueryTimeoutError,
     QueryValidationError,
 )
+from nl2sql.execute import ReadOnlyDatabase, Result, run_query
+from nl2sql.query import TOOL, Query, build_tool
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "TOOL",
+    "Agent",
+    "AsyncAgent",
+    "Compiler",
     "ConfigError",
     "DatabaseError",
     "ModelError",
     "NL2SQLError",
+    "Query",
+    "QueryTimeoutError",
     "QueryValidationError",
+    "ReadOnlyDatabase",
+    "Result",
+    "Turn",
     "__version__",
+    "build_tool",
+    "run_query",
 ]
