@@ -244,13 +244,10 @@ def unparsed(text: str) -> ChatCompletion:
     return ChatCompletion.model_validate_json(text)
 
 
-class Agent:
-    """Answers questions about the orders database; keeps the conversation for follow-ups.
+class _AgentBase:
+    """What both agents share: the database, the backend, the conversation and its turns."""
 
-    Example:
-        >>> agent = Agent(model="offline")                        # doctest: +SKIP
-        >>> agent.ask("How many orders were shipped to Canada last month?").answer  # doctest: +SKIP
-    """
+    asynchronous = False
 
     def __init__(
         self,
@@ -268,7 +265,12 @@ class Agent:
         self.db = db if isinstance(db, ReadOnlyDatabase) else ReadOnlyDatabase(db)
         today = today or date.today()
         self.backend = backend or choose_backend(
-            model, db=self.db, today=today, timeout=timeout, max_retries=max_retries
+            model,
+            db=self.db,
+            today=today,
+            timeout=timeout,
+            max_retries=max_retries,
+            asynchronous=self.asynchronous,
         )
         self.conversation = Conversation(
             self.db,
@@ -288,6 +290,29 @@ class Agent:
         self.conversation.reset()
         self.turns.clear()
 
+    def _model_error(self, error: Exception) -> ModelError:
+        if isinstance(error, openai.OpenAIError):
+            return ModelError(describe_api_error(error, self.backend))
+        # ValueError: a body that is not a Chat Completions reply.
+        return ModelError(
+            f"{self.backend.describe()} sent an unreadable reply: {str(error).splitlines()[0]}"
+        )
+
+    def _should_drop_strict(self, error: openai.BadRequestError) -> bool:
+        if self.conversation.strict and mentions_strict(error):
+            self.conversation.strict = False  # a server without strict tools: fall back
+            return True
+        return False
+
+
+class Agent(_AgentBase):
+    """Answers questions about the orders database; keeps the conversation for follow-ups.
+
+    Example:
+        >>> agent = Agent(model="offline")                        # doctest: +SKIP
+        >>> agent.ask("How many orders were shipped to Canada last month?").answer  # doctest: +SKIP
+    """
+
     def ask(self, question: str, *, on_text: TextCallback | None = None) -> Turn:
         """Answer one question; `on_text` receives the answer as it streams in."""
         turn = Turn(question)
@@ -306,17 +331,14 @@ class Agent:
     def _complete(self, turn: Turn, on_text: TextCallback | None) -> ChatCompletion:
         started = time.perf_counter()
         try:
-            return self._call_model(on_text)
-        except openai.BadRequestError as error:
-            if self.conversation.strict and mentions_strict(error):
-                self.conversation.strict = False  # server without strict tools: fall back
+            try:
                 return self._call_model(on_text)
-            raise ModelError(describe_api_error(error, self.backend)) from error
-        except openai.OpenAIError as error:
-            raise ModelError(describe_api_error(error, self.backend)) from error
-        except ValueError as error:  # a body that is not a Chat Completions reply
-            raise ModelError(f"{self.backend.describe()} sent an unreadable reply: "
-                             f"{str(error).splitlines()[0]}") from error
+            except openai.BadRequestError as error:
+                if not self._should_drop_strict(error):
+                    raise
+                return self._call_model(on_text)
+        except (openai.OpenAIError, ValueError) as error:
+            raise self._model_error(error) from error
         finally:
             turn.model_ms += (time.perf_counter() - started) * 1000
 
@@ -344,45 +366,10 @@ class Agent:
                 return stream.current_completion_snapshot  # type: ignore[return-value]
 
 
-class AsyncAgent:
+class AsyncAgent(_AgentBase):
     """The same agent on ``AsyncOpenAI``: for web apps and other async code."""
 
-    def __init__(
-        self,
-        db: ReadOnlyDatabase | str | None = None,
-        *,
-        model: str | None = None,
-        backend: Backend | None = None,
-        customer_id: int | None = None,
-        today: date | None = None,
-        max_steps: int = MAX_STEPS,
-        max_tool_errors: int = MAX_TOOL_ERRORS,
-        timeout: float | None = None,
-        max_retries: int | None = None,
-    ) -> None:
-        self.db = db if isinstance(db, ReadOnlyDatabase) else ReadOnlyDatabase(db)
-        today = today or date.today()
-        self.backend = backend or choose_backend(
-            model,
-            db=self.db,
-            today=today,
-            timeout=timeout,
-            max_retries=max_retries,
-            asynchronous=True,
-        )
-        self.conversation = Conversation(
-            self.db,
-            self.backend,
-            customer_id=customer_id,
-            today=today,
-            max_steps=max_steps,
-            max_tool_errors=max_tool_errors,
-        )
-        self.turns: list[Turn] = []
-
-    @property
-    def messages(self) -> list[dict[str, Any]]:
-        return self.conversation.messages
+    asynchronous = True
 
     async def ask(self, question: str, *, on_text: TextCallback | None = None) -> Turn:
         turn = Turn(question)
@@ -401,17 +388,14 @@ class AsyncAgent:
     async def _complete(self, turn: Turn, on_text: TextCallback | None) -> ChatCompletion:
         started = time.perf_counter()
         try:
-            return await self._call_model(on_text)
-        except openai.BadRequestError as error:
-            if self.conversation.strict and mentions_strict(error):
-                self.conversation.strict = False
+            try:
                 return await self._call_model(on_text)
-            raise ModelError(describe_api_error(error, self.backend)) from error
-        except openai.OpenAIError as error:
-            raise ModelError(describe_api_error(error, self.backend)) from error
-        except ValueError as error:  # a body that is not a Chat Completions reply
-            raise ModelError(f"{self.backend.describe()} sent an unreadable reply: "
-                             f"{str(error).splitlines()[0]}") from error
+            except openai.BadRequestError as error:
+                if not self._should_drop_strict(error):
+                    raise
+                return await self._call_model(on_text)
+        except (openai.OpenAIError, ValueError) as error:
+            raise self._model_error(error) from error
         finally:
             turn.model_ms += (time.perf_counter() - started) * 1000
 
