@@ -1,13 +1,103 @@
-"""Placeholder offline model: replaced by the English parser (issue 5)."""
+"""The offline model: a deterministic English question parser behind the Chat Completions API.
+
+It is stateless: every ``reply(body)`` reads the whole conversation. A user message last -> parse
+it (with today's date from the system message and the previous Query call for follow-ups) and
+return one Query tool call. Tool results last -> write the answer from the rows and from the
+Query arguments, which carry everything it understood.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
+import uuid
+from datetime import date
 from typing import Any
+
+from nl2sql.models.offline.answers import answer, not_understood
+from nl2sql.models.offline.grammar import Context, NotUnderstood, today_from, understand
+from nl2sql.models.offline.values import ValueIndex
+
+log = logging.getLogger(__name__)
 
 
 class OfflineModel:
+    """Reads the database's values once at start-up; answers each request from its messages."""
+
     def __init__(self, db: Any) -> None:
         self.db = db
+        engine = getattr(db, "engine", None)
+        try:
+            self.values = ValueIndex.load(engine)
+        except Exception as error:  # noqa: BLE001 - a model without value lookup still works
+            log.warning("offline model: could not read values from the database: %s", error)
+            self.values = ValueIndex.build({})
 
     def reply(self, body: dict[str, Any]) -> dict[str, Any]:
-        return {"content": "The offline model cannot answer questions yet."}
+        messages: list[dict[str, Any]] = body.get("messages", [])
+        if not messages:
+            return {"content": not_understood("")}
+        last = messages[-1]
+        if last.get("role") == "tool":
+            return {"content": self._answer(messages)}
+        if last.get("role") != "user":
+            return {"content": "I am ready for a question about the orders database."}
+        question = _text(last.get("content"))
+        context = Context(today=_today(messages), scoped=_scoped(messages),
+                          previous=_previous_query(messages[:-1]))
+        try:
+            query = understand(question, context, self.values)
+        except NotUnderstood:
+            return {"content": not_understood(question)}
+        arguments = json.dumps(query)
+        return {"tool_calls": [{"id": f"call_{uuid.uuid4().hex[:16]}",
+                                "function": {"name": "Query", "arguments": arguments}}]}
+
+    def _answer(self, messages: list[dict[str, Any]]) -> str:
+        tool = messages[-1]
+        try:
+            result = json.loads(_text(tool.get("content")))
+        except (TypeError, ValueError):
+            result = {"error": _text(tool.get("content"))}
+        if not isinstance(result, dict) or "error" in result:
+            error = result.get("error") if isinstance(result, dict) else result
+            return f"The query failed, so I cannot answer: {error}"
+        query = _previous_query(messages) or {}
+        return answer(query, result)
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, list):  # content parts
+        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return str(content or "")
+
+
+def _today(messages: list[dict[str, Any]]) -> date:
+    for message in messages:
+        if message.get("role") == "system":
+            found = today_from(_text(message.get("content")))
+            if found:
+                return found
+    return date.today()
+
+
+def _scoped(messages: list[dict[str, Any]]) -> bool:
+    return any(message.get("role") == "system"
+               and "You are helping customer #" in _text(message.get("content"))
+               for message in messages)
+
+
+def _previous_query(messages: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The arguments of the latest Query tool call in the conversation."""
+    for message in reversed(messages):
+        for call in reversed(message.get("tool_calls") or []):
+            function = call.get("function") or {}
+            if function.get("name") != "Query":
+                continue
+            try:
+                parsed = json.loads(function.get("arguments") or "")
+            except ValueError:
+                continue
+            if isinstance(parsed, dict):
+                return parsed
+    return None

@@ -1,0 +1,200 @@
+"""The database's own values (countries, cities, categories, product and customer names), read
+once at start-up, and matching of question words against them (case, plurals, small typos).
+
+Start-up reads only SELECT DISTINCT from the small tables (customers, products), so it stays fast
+on a database with millions of orders.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from rapidfuzz import fuzz, process
+from sqlalchemy import select
+
+from nl2sql import schema
+
+# Everyday names for countries: demonyms and abbreviations (only used if the country exists).
+COUNTRY_ALIASES: dict[str, tuple[str, ...]] = {
+    "United States": ("us", "usa", "u s", "u s a", "america", "american", "americans", "states",
+                      "united states of america"),
+    "United Kingdom": ("uk", "u k", "britain", "great britain", "british", "england", "english"),
+    "Germany": ("german", "germans", "deutschland"),
+    "France": ("french",),
+    "Canada": ("canadian", "canadians"),
+    "Japan": ("japanese",),
+    "Australia": ("australian", "australians", "aussie"),
+    "Brazil": ("brazilian", "brazilians", "brasil"),
+    "Italy": ("italian", "italians"),
+    "Spain": ("spanish", "spaniards"),
+    "Mexico": ("mexican", "mexicans"),
+    "Netherlands": ("dutch", "holland"),
+    "India": ("indian", "indians"),
+    "China": ("chinese",),
+}
+CATEGORY_ALIASES: dict[str, tuple[str, ...]] = {
+    "Clothing": ("clothes", "apparel", "fashion"),
+    "Home & Kitchen": ("home and kitchen", "kitchen", "kitchenware", "home goods"),
+    "Sports": ("sport", "sporting goods", "sports gear"),
+    "Electronics": ("electronic", "gadgets", "tech"),
+    "Toys": ("toy",),
+    "Books": ("book",),
+    "Beauty": ("cosmetics",),
+}
+
+# Words of the question language itself: never part of a fuzzy value match.
+VOCABULARY = frozenset("""
+order orders ordered ordering customer customers product products item items category categories
+country countries city cities status statuses revenue sales sale sold units unit total totals
+amount amounts value values price prices count number many much average mean sum list show
+placed ship shipped shipping delivered delivery deliveries canceled cancelled returned pending
+processing late month months week weeks year years day days quarter quarters today yesterday
+buyer buyers bought buy purchase purchases people client clients spent spend spending top best
+selling popular least most highest lowest biggest largest smallest cheapest expensive latest
+recent newest oldest first last per each every by from with in of the and for to what which who
+how many where when did does do have has had our my me i we their there this that those these
+them all any only just over under above below more less than at least signed joined new open
+between since before after ago past older time on yet still not never been were was is are
+tally headcount total number breakdown distribution copies copy
+""".split())
+STOPWORDS = frozenset(
+    "the a an of in on for to from with by and or our my their its at as is".split())
+
+
+def normalize(text: str) -> str:
+    """Lower case, '&' as 'and', punctuation as spaces, a plural 's' dropped per word."""
+    text = text.lower().replace("&", " and ").replace("'s ", " ")
+    words = re.findall(r"[a-z0-9]+", text)
+    return " ".join(singular(w) for w in words)
+
+
+def singular(word: str) -> str:
+    if len(word) > 3 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+@dataclass(frozen=True)
+class Match:
+    column: str  # qualified column, e.g. "customers.country"
+    value: str  # the value as stored in the database
+    start: int  # word index in the question
+    end: int  # word index one past the match
+    exact: bool
+
+
+@dataclass
+class ValueIndex:
+    """Normalized phrase -> (column, stored value), per column; longest phrases win."""
+
+    exact: dict[str, tuple[str, str]] = field(default_factory=dict)
+    fuzzy: dict[str, dict[str, str]] = field(default_factory=dict)  # column -> {norm: value}
+    choices: dict[str, list[str]] = field(default_factory=dict)  # column -> norms, for rapidfuzz
+    distinct_words: dict[str, tuple[str, str]] = field(default_factory=dict)
+    max_words: int = 4
+
+    @classmethod
+    def load(cls, engine: Any | None) -> ValueIndex:
+        values: dict[str, list[str]] = {}
+        if engine is not None:
+            queries = {
+                "customers.country": select(schema.customers.c.country).distinct(),
+                "customers.city": select(schema.customers.c.city).distinct(),
+                "customers.name": select(schema.customers.c.name).distinct(),
+                "products.category": select(schema.products.c.category).distinct(),
+                "products.name": select(schema.products.c.name).distinct(),
+            }
+            with engine.connect() as connection:
+                for column, query in queries.items():
+                    values[column] = [row[0] for row in connection.execute(query) if row[0]]
+        return cls.build(values)
+
+    @classmethod
+    def build(cls, values: dict[str, list[str]]) -> ValueIndex:
+        index = cls()
+        # Later entries win on a clash: customers' names are least specific, categories most.
+        order = ["customers.name", "customers.city", "customers.country", "products.name",
+                 "products.category"]
+        for column in order:
+            pool: dict[str, str] = {}
+            for value in values.get(column, []):
+                key = normalize(value)
+                if not key:
+                    continue
+                pool[key] = value
+                index.exact[key] = (column, value)
+                index.max_words = max(index.max_words, min(len(key.split()), 6))
+            index.fuzzy[column] = pool
+            index.choices[column] = list(pool)
+        for country, aliases in COUNTRY_ALIASES.items():
+            if country in values.get("customers.country", []):
+                for name in aliases:
+                    index.exact[normalize(name)] = ("customers.country", country)
+        for category, others in CATEGORY_ALIASES.items():
+            if category in values.get("products.category", []):
+                for name in others:
+                    index.exact[normalize(name)] = ("products.category", category)
+        # A distinctive single word of a product name ("keyboard") names that product.
+        counts: dict[str, list[str]] = {}
+        for key, value in index.fuzzy.get("products.name", {}).items():
+            for word in key.split():
+                if len(word) >= 5 and word not in VOCABULARY and not word.isdigit():
+                    counts.setdefault(word, []).append(value)
+        for word, names in counts.items():
+            if len(names) == 1 and word not in index.exact:
+                index.distinct_words[word] = ("products.name", names[0])
+        return index
+
+    def find(self, words: list[str], blocked: set[int]) -> list[Match]:
+        """Non-overlapping matches in the (normalized) words, longest first, left to right."""
+        matches: list[Match] = []
+        taken = set(blocked)
+        for size in range(min(self.max_words, len(words)), 0, -1):
+            for start in range(0, len(words) - size + 1):
+                span = range(start, start + size)
+                if any(i in taken for i in span):
+                    continue
+                phrase = " ".join(words[start:start + size])
+                hit = self._lookup(phrase, size)
+                if hit is None:
+                    continue
+                column, value, exact = hit
+                matches.append(Match(column, value, start, start + size, exact))
+                taken.update(span)
+        matches.sort(key=lambda m: m.start)
+        return matches
+
+    def _lookup(self, phrase: str, size: int) -> tuple[str, str, bool] | None:
+        if phrase in self.exact:
+            column, value = self.exact[phrase]
+            return column, value, True
+        if size == 1 and phrase in self.distinct_words:
+            column, value = self.distinct_words[phrase]
+            return column, value, True
+        parts = phrase.split()
+        if parts[0] in STOPWORDS or parts[-1] in STOPWORDS:
+            return None
+        if any(p in VOCABULARY or p.isdigit() for p in parts) or len(phrase) < 5:
+            return None
+        best: tuple[str, str, float] | None = None
+        for column, pool in self.fuzzy.items():
+            if column == "customers.name" and size < 2:
+                continue  # a first name alone is not enough to pick a customer
+            hit = process.extractOne(phrase, self.choices[column], scorer=fuzz.ratio,
+                                     score_cutoff=self._cutoff(phrase))
+            if hit is not None and len(phrase) < 7 and hit[0][0] != phrase[0]:
+                continue  # short words: a typo keeps the first letter ("tokio"), else no match
+            if hit is not None and (best is None or hit[1] > best[2]):
+                best = (column, pool[hit[0]], hit[1])
+        if best is None:
+            return None
+        return best[0], best[1], False
+
+    @staticmethod
+    def _cutoff(phrase: str) -> float:
+        # One typo in a five-letter word scores 80; shorter words are never fuzzy-matched.
+        return 80.0 if len(phrase) < 7 else 86.0

@@ -1,0 +1,173 @@
+"""The offline model against the development set and the held-out set (tests/fixtures).
+
+Every case runs through the real Agent (offline model, Chat Completions wire protocol, Query tool,
+compiler, read-only SQLite) and its rows are compared with the case's hand-written SQL on the
+same sample database. Run with `pytest -s` to see the accuracy table per kind.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import tomllib
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nl2sql import database
+from nl2sql.agent import Agent
+
+FIXTURES = Path(__file__).parent / "fixtures"
+DEV_BAR = 0.9
+HOLDOUT_BAR = 0.8
+
+
+def load_cases(name: str) -> list[dict[str, Any]]:
+    with open(FIXTURES / name, "rb") as handle:
+        return list(tomllib.load(handle)["case"])
+
+
+@pytest.fixture(scope="module")
+def sample_sqlite(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    path = tmp_path_factory.mktemp("offline") / "orders.sqlite3"
+    url = f"sqlite:///{path}"
+    database.init_database(url)
+    return url, path
+
+
+def same_value(expected: Any, actual: Any) -> bool:
+    if expected is None or actual is None:
+        return expected is None and actual is None
+    if isinstance(expected, int | float) and not isinstance(expected, bool):
+        return isinstance(actual, int | float) and abs(float(actual) - float(expected)) <= 0.01
+    if isinstance(actual, datetime):
+        return str(expected) in (actual.date().isoformat(), actual.isoformat(sep=" "))
+    if isinstance(actual, date):
+        return str(expected) == actual.isoformat()
+    return str(expected) == str(actual)
+
+
+def row_matches(expected: tuple[Any, ...], actual: list[Any]) -> bool:
+    pool = list(actual)
+    for value in expected:
+        hit = next((i for i, a in enumerate(pool) if same_value(value, a)), None)
+        if hit is None:
+            return False
+        pool.pop(hit)
+    return True
+
+
+def rows_match(expected: list[tuple[Any, ...]], actual: list[list[Any]], ordered: bool) -> bool:
+    if len(expected) != len(actual):
+        return False
+    if ordered:
+        return all(row_matches(e, a) for e, a in zip(expected, actual, strict=True))
+    remaining = list(actual)
+    for row in expected:
+        hit = next((i for i, a in enumerate(remaining) if row_matches(row, a)), None)
+        if hit is None:
+            return False
+        remaining.pop(hit)
+    return True
+
+
+@dataclass
+class Outcome:
+    case: dict[str, Any]
+    passed: bool
+    detail: str
+
+
+def chain(case: dict[str, Any], cases: list[dict[str, Any]]) -> list[str]:
+    """The questions to replay before this one (follow_up_of, recursively)."""
+    questions: list[str] = []
+    parent_text = case.get("follow_up_of")
+    while parent_text:
+        questions.insert(0, parent_text)
+        parent = next((c for c in cases if c["question"] == parent_text), None)
+        parent_text = parent.get("follow_up_of") if parent else None
+    return questions
+
+
+def run_case(
+    case: dict[str, Any], cases: list[dict[str, Any]], url: str, connection: sqlite3.Connection
+) -> Outcome:
+    expected = [tuple(row) for row in connection.execute(case["sql"]).fetchall()]
+    agent = Agent(
+        url,
+        model="offline",
+        today=date.fromisoformat(case["today"]),
+        customer_id=case.get("customer_id"),
+    )
+    try:
+        for earlier in chain(case, cases):
+            agent.ask(earlier)
+        turn = agent.ask(case["question"])
+    except Exception as error:  # noqa: BLE001 - a failing case is counted, not raised
+        return Outcome(case, False, f"error: {error}")
+    run = turn.tool_runs[-1] if turn.tool_runs else None
+    if run is None or run.result is None:
+        return Outcome(case, False, f"no result: {turn.answer[:200]}")
+    actual = run.result.rows
+    passed = rows_match(expected, actual, bool(case.get("ordered")))
+    detail = (
+        ""
+        if passed
+        else (
+            f"query={run.arguments}\n    expected={expected[:5]}"
+            f" ({len(expected)} rows)\n    actual={actual[:5]}"
+            f" ({len(actual)} rows)"
+        )
+    )
+    return Outcome(case, passed, detail)
+
+
+def evaluate(name: str, url: str, path: Path) -> list[Outcome]:
+    cases = load_cases(name)
+    connection = sqlite3.connect(path)
+    try:
+        return [run_case(case, cases, url, connection) for case in cases]
+    finally:
+        connection.close()
+
+
+def report(title: str, outcomes: list[Outcome]) -> float:
+    totals = Counter(o.case["kind"] for o in outcomes)
+    passed = Counter(o.case["kind"] for o in outcomes if o.passed)
+    print(f"\n{title}")
+    print(f"{'kind':<16}{'passed':>8}{'total':>8}{'accuracy':>10}")
+    for kind in sorted(totals):
+        print(f"{kind:<16}{passed[kind]:>8}{totals[kind]:>8}{passed[kind] / totals[kind]:>10.1%}")
+    accuracy = sum(passed.values()) / len(outcomes)
+    print(f"{'overall':<16}{sum(passed.values()):>8}{len(outcomes):>8}{accuracy:>10.1%}")
+    for outcome in outcomes:
+        if not outcome.passed:
+            case = outcome.case
+            print(f"  FAIL [{case['kind']}] {case['question']}\n    {outcome.detail}")
+    return accuracy
+
+
+def test_development_set(sample_sqlite: tuple[str, Path]) -> None:
+    accuracy = report("Offline model, development set", evaluate("questions.toml", *sample_sqlite))
+    assert accuracy >= DEV_BAR
+
+
+def test_holdout_set(sample_sqlite: tuple[str, Path]) -> None:
+    outcomes = evaluate("questions_holdout.toml", *sample_sqlite)
+    accuracy = report("Offline model, held-out set", outcomes)
+    assert accuracy >= HOLDOUT_BAR
+
+
+if __name__ == "__main__":  # quick runs while developing: python tests/test_offline_devset.py
+    import sys
+
+    target = Path(sys.argv[2] if len(sys.argv) > 2 else "/tmp/offline.sqlite3")
+    report(
+        sys.argv[1] if len(sys.argv) > 1 else "questions.toml",
+        evaluate(
+            sys.argv[1] if len(sys.argv) > 1 else "questions.toml", f"sqlite:///{target}", target
+        ),
+    )
