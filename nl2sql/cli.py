@@ -64,8 +64,10 @@ def reporting_errors(output: OutputFormat = OutputFormat.text) -> Iterator[None]
 
 
 CustomerOption = Annotated[
-    int | None,
-    typer.Option("--customer", help="Only this customer's rows are visible (tenant scope)."),
+    str | None,
+    typer.Option(
+        "--customer", metavar="ID", help="Only this customer's rows are visible (tenant scope)."
+    ),
 ]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="text or json")]
 
@@ -129,10 +131,24 @@ def chat_command(
     session.chat(agent, stdout, stderr, json_output=output is OutputFormat.json, verbose=verbose)
 
 
-def make_agent(db: str | None, model: str | None, today: str | None, customer: int | None) -> Agent:
+def make_agent(db: str | None, model: str | None, today: str | None, customer: str | None) -> Agent:
     return Agent(
-        database.ensure_database(db), model=model, today=parse_today(today), customer_id=customer
+        database.ensure_database(db),
+        model=model,
+        today=parse_today(today),
+        customer_id=parse_customer(customer),
     )
+
+
+def parse_customer(value: str | None) -> int | None:
+    """A customer id for the tenant scope, checked here so --format json can report it."""
+    if value is None:
+        return None
+    if not value.strip().isdigit() or not 0 < int(value) < 2**31:
+        raise ConfigError(
+            f"--customer takes a customer id (a positive whole number), not {value!r}."
+        )
+    return int(value)
 
 
 def parse_today(value: str | None) -> date | None:
@@ -159,7 +175,8 @@ def run_command(
     """Run one Query tool call directly, with no model."""
     with reporting_errors(output):
         arguments = read_spec(spec)
-        result = run_query(arguments, database.ensure_database(db), customer_id=customer)
+        customer_id = parse_customer(customer)
+        result = run_query(arguments, database.ensure_database(db), customer_id=customer_id)
     if output is OutputFormat.json:
         print(json.dumps({"query": result.query, **result.to_json()}, default=str))
     else:

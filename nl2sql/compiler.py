@@ -204,7 +204,7 @@ class _Build:
         sorts = self._sorts()
         row_filters, group_filters = self._split_conditions()
         limit = self._limit()
-        self.problems.raise_if_any()
+        # No raise yet: conditions are checked too, so every problem is reported in one go.
 
         joined = self._joined_tables(fields, sorts, row_filters, group_filters)
         sources = {name: self._source(name) for name in joined}

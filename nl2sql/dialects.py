@@ -60,6 +60,7 @@ def _bucket_sqlite(element: DateBucket, compiler: SQLCompiler, **kw: Any) -> str
     return SQLITE_BUCKETS[element.grain].format(x=_argument(element, compiler, **kw))
 
 
+@compiles(DateBucket)  # other dialects and str(statement) (logs, debugging): standard SQL form
 @compiles(DateBucket, "postgresql")
 def _bucket_postgresql(element: DateBucket, compiler: SQLCompiler, **kw: Any) -> str:
     argument = _argument(element, compiler, **kw)

@@ -40,14 +40,22 @@ class Result:
     query: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self, max_rows: int | None = None) -> dict[str, Any]:
+        """JSON-ready fields. `truncated`: the query had more rows than `row_count`.
+
+        With `max_rows` (what the model is shown), `rows_shown` says how many of the
+        `row_count` rows are included.
+        """
         rows = self.rows if max_rows is None else self.rows[:max_rows]
-        return {
+        payload = {
             "columns": self.columns,
             "rows": [[json_value(v) for v in row] for row in rows],
             "row_count": self.row_count,
-            "truncated": self.truncated or len(rows) < len(self.rows),
+            "truncated": self.truncated,
             "sql": self.sql,
         }
+        if max_rows is not None:
+            payload["rows_shown"] = len(rows)
+        return payload
 
 
 def json_value(value: Any) -> Any:
@@ -156,7 +164,10 @@ def display_sql(compiled: Compiled, engine: Engine) -> str:
     statement = compiled.statement.limit(compiled.limit)  # as asked, not the +1 probe row
     try:
         text = statement.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
-        return str(text)
+        shown = str(text)
+        if engine.dialect.paramstyle in ("format", "pyformat"):  # psycopg: '%' is written '%%'
+            shown = shown.replace("%%", "%")  # what the server would see
+        return shown
     except Exception:  # noqa: BLE001 - a type without a literal form: show placeholders instead
         plain = statement.compile(dialect=engine.dialect)
         return f"{plain}\n-- parameters: {plain.params}"

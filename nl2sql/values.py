@@ -36,7 +36,8 @@ def coerce(info: ColumnInfo, value: Any, kind: str | None = None) -> Any:
     return result
 
 
-INTEGER_RANGE = (-(2**63), 2**63 - 1)  # what every backend binds as a 64-bit integer
+# Integer columns are 32-bit on PostgreSQL, where their parameters are bound as ::INTEGER.
+INTEGER_RANGE = (-(2**31), 2**31 - 1)
 
 
 def _integer(info: ColumnInfo, value: Any) -> int:
@@ -44,7 +45,10 @@ def _integer(info: ColumnInfo, value: Any) -> int:
         value = int(value)
     if isinstance(value, int):
         if not INTEGER_RANGE[0] <= value <= INTEGER_RANGE[1]:
-            raise ValueProblem(f"{info.qualified}: {value} is out of range for a whole number.")
+            raise ValueProblem(
+                f"{info.qualified}: {value} is out of range; whole numbers go from "
+                f"{INTEGER_RANGE[0]} to {INTEGER_RANGE[1]}."
+            )
         return value
     raise ValueProblem(f"{info.qualified} is a whole number; {value!r} is not.")
 

@@ -88,3 +88,30 @@ def sample_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     url = new_database_url(request.param, tmp_path_factory.mktemp("sample"), request)
     database.init_database(url)
     return url
+
+
+# -- Query tool / compiler / executor suites -------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def sample_engine(sample_url: str) -> Iterator:  # type: ignore[type-arg]
+    """A plain engine on the sample database, for hand-written reference SQL (read it only)."""
+    engine = create_engine(database.resolve_url(sample_url))
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sample_reader(sample_url: str) -> Iterator:  # type: ignore[type-arg]
+    """The read-only executor on the sample database (shared across tests)."""
+    from nl2sql.execute import ReadOnlyDatabase
+
+    db = ReadOnlyDatabase(sample_url)
+    yield db
+    db.close()
+
+
+@pytest.fixture(scope="session")
+def sample_backend(sample_url: str) -> str:
+    """'sqlite' or 'postgresql': the backend of `sample_url`."""
+    return "sqlite" if sample_url.startswith("sqlite") else "postgresql"

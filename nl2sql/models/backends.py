@@ -151,8 +151,10 @@ def describe_api_error(error: Exception, backend: Backend) -> str:
     """One line naming the endpoint and what went wrong, after the SDK's retries ran out."""
     where = backend.describe()
     if isinstance(error, openai.LengthFinishReasonError):
-        return (f"The reply from {where} was cut off by its length limit. Ask a narrower "
-                "question or raise the model's max tokens.")
+        return (
+            f"The reply from {where} was cut off by its length limit. Ask a narrower "
+            "question or raise the model's max tokens."
+        )
     if isinstance(error, openai.ContentFilterFinishReasonError):
         return f"The reply from {where} was blocked by its content filter."
     if isinstance(error, openai.APITimeoutError):

@@ -5,24 +5,59 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-ENTITY_NAMES = {"orders": ("order", "orders"), "customers": ("customer", "customers"),
-                "products": ("product", "products"), "order_items": ("order line", "order lines")}
-DATE_VERBS = {"orders.ordered_at": "placed", "orders.shipped_at": "shipped",
-              "orders.delivered_at": "delivered", "orders.canceled_at": "canceled",
-              "customers.created_at": "signed up"}
-COLUMN_NAMES = {"customers.country": "customer country", "customers.city": "customer city",
-                "customers.name": "customer", "products.category": "category",
-                "products.name": "product", "orders.status": "status",
-                "orders.total_amount": "order total", "products.price": "price",
-                "order_items.quantity": "units", "order_items.line_total": "revenue",
-                "order_items.unit_price": "unit price", "orders.id": "orders",
-                "customers.id": "customers", "products.id": "products"}
-AGGREGATE_NAMES = {"count": "number of", "count_distinct": "number of distinct", "sum": "total",
-                   "avg": "average", "min": "lowest", "max": "highest"}
-OPERATOR_WORDS = {"=": "is", "!=": "is not", ">": "over", ">=": "at least", "<": "under",
-                  "<=": "at most", "in": "is one of", "not in": "is not one of"}
-MONEY = {"orders.total_amount", "order_items.line_total", "products.price",
-         "order_items.unit_price"}
+ENTITY_NAMES = {
+    "orders": ("order", "orders"),
+    "customers": ("customer", "customers"),
+    "products": ("product", "products"),
+    "order_items": ("order line", "order lines"),
+}
+DATE_VERBS = {
+    "orders.ordered_at": "placed",
+    "orders.shipped_at": "shipped",
+    "orders.delivered_at": "delivered",
+    "orders.canceled_at": "canceled",
+    "customers.created_at": "signed up",
+}
+COLUMN_NAMES = {
+    "customers.country": "customer country",
+    "customers.city": "customer city",
+    "customers.name": "customer",
+    "products.category": "category",
+    "products.name": "product",
+    "orders.status": "status",
+    "orders.total_amount": "order total",
+    "products.price": "price",
+    "order_items.quantity": "units",
+    "order_items.line_total": "revenue",
+    "order_items.unit_price": "unit price",
+    "orders.id": "orders",
+    "customers.id": "customers",
+    "products.id": "products",
+}
+AGGREGATE_NAMES = {
+    "count": "number of",
+    "count_distinct": "number of distinct",
+    "sum": "total",
+    "avg": "average",
+    "min": "lowest",
+    "max": "highest",
+}
+OPERATOR_WORDS = {
+    "=": "is",
+    "!=": "is not",
+    ">": "over",
+    ">=": "at least",
+    "<": "under",
+    "<=": "at most",
+    "in": "is one of",
+    "not in": "is not one of",
+}
+MONEY = {
+    "orders.total_amount",
+    "order_items.line_total",
+    "products.price",
+    "order_items.unit_price",
+}
 SHOWN_ROWS = 10
 # What an aggregate is called in a sentence.
 MEASURE_NAMES = {
@@ -37,8 +72,7 @@ MEASURE_NAMES = {
     ("max", "products.price"): "highest price",
     ("min", "products.price"): "lowest price",
 }
-GRAIN_NAMES = {"day": "day", "week": "week", "month": "month", "quarter": "quarter",
-               "year": "year"}
+GRAIN_NAMES = {"day": "day", "week": "week", "month": "month", "quarter": "quarter", "year": "year"}
 
 EXAMPLES = [
     "How many orders were delivered late last month?",
@@ -48,9 +82,12 @@ EXAMPLES = [
 
 
 def not_understood(question: str) -> str:
-    return (f"Sorry, I did not understand \"{question.strip()}\" well enough to query the "
-            "database, and I would rather not guess. I can answer questions like: "
-            + "; ".join(f"\"{e}\"" for e in EXAMPLES) + ".")
+    return (
+        f'Sorry, I did not understand "{question.strip()}" well enough to query the '
+        "database, and I would rather not guess. I can answer questions like: "
+        + "; ".join(f'"{e}"' for e in EXAMPLES)
+        + "."
+    )
 
 
 def describe_conditions(query: dict[str, Any]) -> str:
@@ -170,8 +207,10 @@ def answer(query: dict[str, Any], result: dict[str, Any]) -> str:
             noun = ENTITY_NAMES.get(column.split(".")[0], (one, many))
             n = int(value or 0)
             return f"There {'is' if n == 1 else 'are'} {n} {noun[0] if n == 1 else noun[1]}{scope}."
-        what = MEASURE_NAMES.get((aggregate or "", column),
-                                 f"{AGGREGATE_NAMES[aggregate or 'sum']} {_column_name(column)}")
+        what = MEASURE_NAMES.get(
+            (aggregate or "", column),
+            f"{AGGREGATE_NAMES[aggregate or 'sum']} {_column_name(column)}",
+        )
         if aggregate == "count_distinct":
             what = f"number of distinct {_column_name(column)} values"
         return f"The {what} is {fmt(column, value)}{scope}."
@@ -181,32 +220,54 @@ def answer(query: dict[str, Any], result: dict[str, Any]) -> str:
 
     if measures:  # grouped
         aggregate, _, column = parsed[measures[0]]
-        what = MEASURE_NAMES.get((aggregate or "", column),
-                                 f"{AGGREGATE_NAMES[aggregate or 'count']} {_column_name(column)}")
+        what = MEASURE_NAMES.get(
+            (aggregate or "", column),
+            f"{AGGREGATE_NAMES[aggregate or 'count']} {_column_name(column)}",
+        )
         if aggregate == "count":
             what = f"number of {ENTITY_NAMES.get(column.split('.')[0], (one, many))[1]}"
-        group_names = [f"{GRAIN_NAMES[g]} ({DATE_VERBS.get(c, c)})" if g else _column_name(c)
-                       for i, (_, g, c) in enumerate(parsed) if i in keys]
-        groups = ", ".join(dict.fromkeys(n for n in group_names if n not in ("customers",
-                                                                            "products")))
+        group_names = [
+            f"{GRAIN_NAMES[g]} ({DATE_VERBS.get(c, c)})" if g else _column_name(c)
+            for i, (_, g, c) in enumerate(parsed)
+            if i in keys
+        ]
+        groups = ", ".join(
+            dict.fromkeys(n for n in group_names if n not in ("customers", "products"))
+        )
         lines = []
         for row in rows[:SHOWN_ROWS]:
-            key = " ".join(fmt(columns[i], row[i]) for i in keys
-                           if parsed[i][2] not in ("customers.id", "products.id"))
+            key = " ".join(
+                fmt(columns[i], row[i])
+                for i in keys
+                if parsed[i][2] not in ("customers.id", "products.id")
+            )
             lines.append(f"{key}: {fmt(parsed[measures[0]][2], row[measures[0]])}")
         ranked = bool(order) and query.get("limit") is not None
         if ranked and len(rows) == 1:
             best = "lowest" if order[0]["direction"] == "asc" else "highest"
-            return f"{lines[0].split(':')[0]} has the {best} {what}{scope}: " \
-                   f"{lines[0].split(': ', 1)[1]}."
+            return (
+                f"{lines[0].split(':')[0]} has the {best} {what}{scope}: "
+                f"{lines[0].split(': ', 1)[1]}."
+            )
         best = "lowest" if ranked and order[0]["direction"] == "asc" else "highest"
-        plural = {"customer": "customers", "product": "products", "category": "categories",
-                  "customer country": "countries", "customer city": "cities",
-                  "status": "statuses"}.get(groups, groups)
-        head = (f"The {len(rows)} {plural} with the {best} {what}" if ranked
-                else f"The {what} by {groups}")
-        more = f" (and {count - SHOWN_ROWS} more{'+' if truncated else ''})" \
-            if count > SHOWN_ROWS else ""
+        plural = {
+            "customer": "customers",
+            "product": "products",
+            "category": "categories",
+            "customer country": "countries",
+            "customer city": "cities",
+            "status": "statuses",
+        }.get(groups, groups)
+        head = (
+            f"The {len(rows)} {plural} with the {best} {what}"
+            if ranked
+            else f"The {what} by {groups}"
+        )
+        more = (
+            f" (and {count - SHOWN_ROWS} more{'+' if truncated else ''})"
+            if count > SHOWN_ROWS
+            else ""
+        )
         return f"{head}{scope}:\n" + "\n".join(f"- {line}" for line in lines) + more
 
     # plain rows
@@ -215,15 +276,17 @@ def answer(query: dict[str, Any], result: dict[str, Any]) -> str:
     tail = f", and {more}{'+' if truncated else ''} more" if more > 0 else ""
     if order and query.get("limit"):
         column = order[0]["column"]
-        how = {"orders.total_amount": ("smallest", "biggest"),
-               "products.price": ("cheapest", "most expensive")}.get(
-            column, ("earliest", "latest"))[order[0]["direction"] == "desc"]
+        how = {
+            "orders.total_amount": ("smallest", "biggest"),
+            "products.price": ("cheapest", "most expensive"),
+        }.get(column, ("earliest", "latest"))[order[0]["direction"] == "desc"]
         noun = one if len(rows) == 1 else many
         number = "" if len(rows) == 1 else f"{len(rows)} "
         return f"The {number}{how} {noun}{scope}: " + "; ".join(names) + "."
     noun = one if count == 1 else many
-    return f"I found {count}{'+' if truncated else ''} {noun}{scope}: " + "; ".join(names) \
-        + tail + "."
+    return (
+        f"I found {count}{'+' if truncated else ''} {noun}{scope}: " + "; ".join(names) + tail + "."
+    )
 
 
 def _row_name(base: str, columns: list[str], row: list[Any]) -> str:

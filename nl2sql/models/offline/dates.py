@@ -20,8 +20,17 @@ MONTHS = {
     "september": 9, "sept": 9, "sep": 9, "october": 10, "oct": 10, "november": 11, "nov": 11,
     "december": 12, "dec": 12,
 }  # fmt: skip
-ORDINAL_QUARTERS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3,
-                    "fourth": 4, "4th": 4, "last": 4}
+ORDINAL_QUARTERS = {
+    "first": 1,
+    "1st": 1,
+    "second": 2,
+    "2nd": 2,
+    "third": 3,
+    "3rd": 3,
+    "fourth": 4,
+    "4th": 4,
+    "last": 4,
+}
 UNIT_DAYS = {"day": 1, "week": 7}
 
 _MONTH = "(?:" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
@@ -94,10 +103,18 @@ def _period(unit: str, offset: int, today: date) -> tuple[date, date]:
 
 
 # A "point" is an expression naming one period: a day, a month, a quarter, a year, ...
-HOLIDAYS = {"christmas eve": (12, 24), "christmas": (12, 25), "christmas day": (12, 25),
-            "new year eve": (12, 31), "new years eve": (12, 31), "new year day": (1, 1),
-            "new years day": (1, 1), "halloween": (10, 31), "valentine day": (2, 14),
-            "valentines day": (2, 14)}
+HOLIDAYS = {
+    "christmas eve": (12, 24),
+    "christmas": (12, 25),
+    "christmas day": (12, 25),
+    "new year eve": (12, 31),
+    "new years eve": (12, 31),
+    "new year day": (1, 1),
+    "new years day": (1, 1),
+    "halloween": (10, 31),
+    "valentine day": (2, 14),
+    "valentines day": (2, 14),
+}
 _HOLIDAY = "|".join(sorted(HOLIDAYS, key=len, reverse=True))
 _POINT_PATTERNS: list[str] = [
     rf"(?:on )?(?P<holiday>{_HOLIDAY})(?: (?:of )?(?P<h_year>{_REL_YEAR}))?",
@@ -135,8 +152,11 @@ def _point(match: re.Match[str], today: date) -> tuple[date, date] | None:
     for prefix in ("md", "dm"):
         if g[f"{prefix}_month"]:
             try:
-                day = date(int(g[f"{prefix}_year"]), MONTHS[g[f"{prefix}_month"].rstrip(".")],
-                           int(g[f"{prefix}_day"]))
+                day = date(
+                    int(g[f"{prefix}_year"]),
+                    MONTHS[g[f"{prefix}_month"].rstrip(".")],
+                    int(g[f"{prefix}_day"]),
+                )
             except ValueError:
                 return None
             return day, day
@@ -170,8 +190,13 @@ _N = r"(?P<n>\d+|a|an|one)"
 _UNIT = r"(?P<unit>day|week|month|year)s?"
 _RANGES: list[tuple[str, re.Pattern[str]]] = [
     ("older", re.compile(rf"\b(?:older than|more than|over) {_N} {_UNIT}(?: old| ago)?\b")),
-    ("within", re.compile(rf"\b(?:(?:in|over|during|within) )?(?:the )?(?:past|last|previous) "
-                          rf"{_N} {_UNIT}\b")),
+    (
+        "within",
+        re.compile(
+            rf"\b(?:(?:in|over|during|within) )?(?:the )?(?:past|last|previous) "
+            rf"{_N} {_UNIT}\b"
+        ),
+    ),
     ("ago", re.compile(rf"\b{_N} {_UNIT} ago\b")),
 ]
 _PART_OF = re.compile(rf"\b(?:the )?(?P<side>first|last|final) (?:{_N} )?{_UNIT} (?:of|in) ")
@@ -207,9 +232,12 @@ def find_dates(text: str, today: date) -> list[Found]:
     def add(start: date | None, end: date | None, span: tuple[int, int], label: str = "") -> None:
         if not label:
             label = (
-                f"{start.isoformat()} to {end.isoformat()}" if start and end and start != end
-                else f"on {start.isoformat()}" if start and end
-                else f"before {end + timedelta(days=1)}" if end
+                f"{start.isoformat()} to {end.isoformat()}"
+                if start and end and start != end
+                else f"on {start.isoformat()}"
+                if start and end
+                else f"before {end + timedelta(days=1)}"
+                if end
                 else f"since {start}"
             )
         found.append(Found(DateRange(start, end, label), span))
@@ -230,7 +258,7 @@ def find_dates(text: str, today: date) -> list[Found]:
         before = text[: match.start()].rstrip()
         between = re.search(r"\b(between|from)$", before)
         if between and index + 1 < len(points):
-            gap = text[match.end(): points[index + 1][0].start()].strip()
+            gap = text[match.end() : points[index + 1][0].start()].strip()
             if gap in ("and", "to", "until", "till", "through", "-"):
                 other = points[index + 1][1]
                 assert other is not None
@@ -240,8 +268,11 @@ def find_dates(text: str, today: date) -> list[Found]:
         part = _PART_OF.search(text[: match.start()])
         if part and part.end() == match.start():  # "the first 3 months of 2025"
             n, unit = _number(part["n"] or "1"), part["unit"]
-            delta = relativedelta(months=n) if unit == "month" else timedelta(
-                days=n * UNIT_DAYS.get(unit, 365))
+            delta = (
+                relativedelta(months=n)
+                if unit == "month"
+                else timedelta(days=n * UNIT_DAYS.get(unit, 365))
+            )
             if part["side"] == "first":
                 end = min(end, start + delta - timedelta(days=1))
             else:

@@ -24,45 +24,100 @@ MONTH_WORDS = frozenset(MONTHS)
 
 # -- tables ---------------------------------------------------------------------------------------
 
-NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-                "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20,
-                "fifty": 50, "hundred": 100}  # "one" stays a word: "the one that ..."
-CONTRACTIONS = [(r"\bwon't\b", "will not"), (r"\bcan't\b", "cannot"), (r"n't\b", " not"),
-                (r"'ve\b", " have"), (r"'re\b", " are"), (r"'ll\b", " will"), (r"'d\b", " would"),
-                (r"\b(what|that|there|it|who|where|when|how)'s\b", r"\1 is"), (r"'s\b", "")]
+NUMBER_WORDS = {
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "fifteen": 15,
+    "twenty": 20,
+    "fifty": 50,
+    "hundred": 100,
+}  # "one" stays a word: "the one that ..."
+CONTRACTIONS = [
+    (r"\bwon't\b", "will not"),
+    (r"\bcan't\b", "cannot"),
+    (r"n't\b", " not"),
+    (r"'ve\b", " have"),
+    (r"'re\b", " are"),
+    (r"'ll\b", " will"),
+    (r"'d\b", " would"),
+    (r"\b(what|that|there|it|who|where|when|how)'s\b", r"\1 is"),
+    (r"'s\b", ""),
+]
 
 # Word -> the date column the verb means. Nearest verb before the date wins.
 DATE_VERBS: dict[str, str] = {
-    **dict.fromkeys("placed place placing ordered order orders purchased purchase bought buy "
-                    "sold sell came come received made get got buyer buyers sale sales revenue "
-                    "spent spend spending".split(), "orders.ordered_at"),
-    **dict.fromkeys("shipped ship shipping sent dispatched shipment shipments".split(),
-                    "orders.shipped_at"),
-    **dict.fromkeys("delivered deliver arrived arrive latedelivered".split(),
-                    "orders.delivered_at"),
-    **dict.fromkeys("canceled cancelled cancel cancellation cancellations".split(),
-                    "orders.canceled_at"),
-    **dict.fromkeys("signed signup signups joined join registered register new registration "
-                    "registrations".split(),
-                    "customers.created_at"),
+    **dict.fromkeys(
+        "placed place placing ordered order orders purchased purchase bought buy "
+        "sold sell came come received made get got buyer buyers sale sales revenue "
+        "spent spend spending".split(),
+        "orders.ordered_at",
+    ),
+    **dict.fromkeys(
+        "shipped ship shipping sent dispatched shipment shipments".split(), "orders.shipped_at"
+    ),
+    **dict.fromkeys(
+        "delivered deliver arrived arrive latedelivered".split(), "orders.delivered_at"
+    ),
+    **dict.fromkeys(
+        "canceled cancelled cancel cancellation cancellations".split(), "orders.canceled_at"
+    ),
+    **dict.fromkeys(
+        "signed signup signups joined join registered register new registration "
+        "registrations".split(),
+        "customers.created_at",
+    ),
 }
 # Verbs that are also statuses when no date is attached ("delivered orders", "were returned").
-STATUS_VERBS = {"shipped": "shipped", "delivered": "delivered", "canceled": "canceled",
-                "cancelled": "canceled", "returned": "returned", "pending": "pending",
-                "processing": "processing", "refunded": "returned"}
+STATUS_VERBS = {
+    "shipped": "shipped",
+    "delivered": "delivered",
+    "canceled": "canceled",
+    "cancelled": "canceled",
+    "returned": "returned",
+    "pending": "pending",
+    "processing": "processing",
+    "refunded": "returned",
+}
 STATUS_PHRASES: list[tuple[str, list[str]]] = [
-    (r"\b(?:not|never) (?:been |yet )?(?:shipped|sent|dispatched)(?: out)?(?: yet)?\b"
-     r"|\bunshipped\b|\byet to (?:be )?ship(?:ped)?\b|\bawaiting shipment\b"
-     r"|\bwaiting to (?:be )?ship(?:ped)?\b", ["pending", "processing"]),
-    (r"\b(?:open|outstanding|unfulfilled|not fulfilled|in progress|not yet shipped)\b",
-     ["pending", "processing"]),
-    (r"\b(?:in transit|on the way|on their way|on its way|en route|out for delivery|"
-     r"being shipped|being delivered)\b", ["shipped"]),
+    (
+        r"\b(?:not|never) (?:been |yet )?(?:shipped|sent|dispatched)(?: out)?(?: yet)?\b"
+        r"|\bunshipped\b|\byet to (?:be )?ship(?:ped)?\b|\bawaiting shipment\b"
+        r"|\bwaiting to (?:be )?ship(?:ped)?\b",
+        ["pending", "processing"],
+    ),
+    (
+        r"\b(?:open|outstanding|unfulfilled|not fulfilled|in progress|not yet shipped)\b",
+        ["pending", "processing"],
+    ),
+    (
+        r"\b(?:in transit|on the way|on their way|on its way|en route|out for delivery|"
+        r"being shipped|being delivered)\b",
+        ["shipped"],
+    ),
     (r"\b(?:fulfilled|fulfilled orders)\b", ["shipped", "delivered"]),
     (r"\b(?:being processed|in processing)\b", ["processing"]),
 ]
-NEGATIONS = ("excluding", "except", "without", "not", "non", "other than", "ignoring", "exclude",
-             "but not", "no")
+NEGATIONS = (
+    "excluding",
+    "except",
+    "without",
+    "not",
+    "non",
+    "other than",
+    "ignoring",
+    "exclude",
+    "but not",
+    "no",
+)
 
 LATE_PATTERNS = [
     r"\b(?:not|never) (?:been |being )?(?:delivered |arrived |arriving |shipped |come |came )?"
@@ -78,45 +133,140 @@ LATE_PATTERNS = [
 ON_TIME_PATTERNS = [r"\b(?:delivered |arrived |arriving )?on time\b"]
 
 ENTITY_WORDS: dict[str, str] = {
-    **dict.fromkeys("order purchase parcel package shipment transaction delivery".split(),
-                    "orders"),
-    **dict.fromkeys("customer buyer client shopper user people person who signup registration "
-                    "account".split(), "customers"),
+    **dict.fromkeys(
+        "order purchase parcel package shipment transaction delivery".split(), "orders"
+    ),
+    **dict.fromkeys(
+        "customer buyer client shopper user people person who signup registration account".split(),
+        "customers",
+    ),
     **dict.fromkeys("product item article thing sku".split(), "products"),
 }
 ATTRIBUTE_WORDS: dict[str, str] = {
-    "category": "products.category", "country": "customers.country", "city": "customers.city",
-    "status": "orders.status", "state": "orders.status",
+    "category": "products.category",
+    "country": "customers.country",
+    "city": "customers.city",
+    "status": "orders.status",
+    "state": "orders.status",
 }
-GRAIN_WORDS = {"day": "day", "date": "day", "daily": "day", "week": "week", "weekly": "week",
-               "month": "month", "monthly": "month", "quarter": "quarter", "quarterly": "quarter",
-               "year": "year", "yearly": "year", "annual": "year", "annually": "year"}
+GRAIN_WORDS = {
+    "day": "day",
+    "date": "day",
+    "daily": "day",
+    "week": "week",
+    "weekly": "week",
+    "month": "month",
+    "monthly": "month",
+    "quarter": "quarter",
+    "quarterly": "quarter",
+    "year": "year",
+    "yearly": "year",
+    "annual": "year",
+    "annually": "year",
+}
 GROUP_LEADS = {"by", "per", "each", "every", "across"}
-GROUP_SKIP = {"the", "signup", "sign", "up", "their", "its", "our", "his", "her", "calendar",
-              "delivery", "shipping", "single", "individual"}
+GROUP_SKIP = {
+    "the",
+    "signup",
+    "sign",
+    "up",
+    "their",
+    "its",
+    "our",
+    "his",
+    "her",
+    "calendar",
+    "delivery",
+    "shipping",
+    "single",
+    "individual",
+}
 
-MONEY_WORDS = {"revenue", "sale", "sales", "turnover", "income", "earning", "earnings", "spend",
-               "spent", "spending", "money", "gmv"}
-UNIT_WORDS = {"unit", "quantity", "popular", "bestseller", "bestselling", "copy", "copies",
-              "piece", "pieces"}
+MONEY_WORDS = {
+    "revenue",
+    "sale",
+    "sales",
+    "turnover",
+    "income",
+    "earning",
+    "earnings",
+    "spend",
+    "spent",
+    "spending",
+    "money",
+    "gmv",
+}
+UNIT_WORDS = {
+    "unit",
+    "quantity",
+    "popular",
+    "bestseller",
+    "bestselling",
+    "copy",
+    "copies",
+    "piece",
+    "pieces",
+}
 AVG_WORDS = {"average", "avg", "mean", "typical"}
-MOST = {"most", "highest", "top", "best", "biggest", "largest", "busiest", "greatest",
-        "maximum", "max", "more", "priciest"}
-LEAST = {"least", "fewest", "lowest", "bottom", "worst", "smallest", "minimum", "min", "quietest",
-         "slowest", "cheapest"}
+MOST = {
+    "most",
+    "highest",
+    "top",
+    "best",
+    "biggest",
+    "largest",
+    "busiest",
+    "greatest",
+    "maximum",
+    "max",
+    "more",
+    "priciest",
+}
+LEAST = {
+    "least",
+    "fewest",
+    "lowest",
+    "bottom",
+    "worst",
+    "smallest",
+    "minimum",
+    "min",
+    "quietest",
+    "slowest",
+    "cheapest",
+}
 RECENT = {"latest", "newest", "recent", "recently", "last", "youngest"}
 EARLIEST = {"earliest", "oldest", "first"}
 PRICE_UP = {"expensive", "priciest", "costliest", "pricey"}
 PRICE_DOWN = {"cheapest", "cheap", "inexpensive"}
-LIST_WORDS = {"list", "show", "which", "what", "who", "find", "display", "give", "get", "see",
-              "look", "fetch", "tell"}
+LIST_WORDS = {
+    "list",
+    "show",
+    "which",
+    "what",
+    "who",
+    "find",
+    "display",
+    "give",
+    "get",
+    "see",
+    "look",
+    "fetch",
+    "tell",
+}
 
 AMOUNT_CMP: list[tuple[str, str]] = [
-    (r"more than|over|above|greater than|exceeding|bigger than|larger than|higher than|"
-     r"in excess of|costing more than|worth more than|upwards of", ">"),
+    (
+        r"more than|over|above|greater than|exceeding|bigger than|larger than|higher than|"
+        r"in excess of|costing more than|worth more than|upwards of",
+        ">",
+    ),
     (r"at least|no less than|a minimum of|minimum of|min of", ">="),
-    (r"less than|fewer than|under|below|cheaper than|lower than|smaller than|"
-     r"costing less than", "<"),
+    (
+        r"less than|fewer than|under|below|cheaper than|lower than|smaller than|"
+        r"costing less than",
+        "<",
+    ),
     (r"at most|no more than|a maximum of|maximum of|up to", "<="),
     (r"exactly|equal to", "="),
 ]
@@ -130,8 +280,16 @@ AMOUNT_POST_RE = re.compile(
     r"(?P<dir>more|above|greater|higher|less|fewer|below|lower)"
     r"(?: (?P<noun>orders?|purchases?|products?|items?|units?|customers?))?\b"
 )
-POST_DIRECTION = {"more": ">=", "above": ">=", "greater": ">=", "higher": ">=", "less": "<=",
-                  "fewer": "<=", "below": "<=", "lower": "<="}
+POST_DIRECTION = {
+    "more": ">=",
+    "above": ">=",
+    "greater": ">=",
+    "higher": ">=",
+    "less": "<=",
+    "fewer": "<=",
+    "below": "<=",
+    "lower": "<=",
+}
 
 LIST_COLUMNS: dict[str, list[str]] = {
     "orders": ["orders.id", "orders.ordered_at", "orders.status", "orders.total_amount"],
@@ -149,8 +307,21 @@ FOLLOW_UP_START = re.compile(
     r"restrict|narrow|keep only|instead|make it|which of (?:them|those|these))\b"
 )
 # Verbs whose "by" names who did it ("placed by a customer"), not a grouping.
-AGENT_VERBS = {"placed", "ordered", "bought", "purchased", "made", "sold", "shipped", "delivered",
-               "canceled", "cancelled", "returned", "sent", "done"}
+AGENT_VERBS = {
+    "placed",
+    "ordered",
+    "bought",
+    "purchased",
+    "made",
+    "sold",
+    "shipped",
+    "delivered",
+    "canceled",
+    "cancelled",
+    "returned",
+    "sent",
+    "done",
+}
 
 
 # -- result -------------------------------------------------------------------------------------
@@ -190,8 +361,11 @@ def clean(question: str) -> str:
     text = question.lower().replace("’", "'").replace("‘", "'").replace("&", " and ")
     for pattern, replacement in CONTRACTIONS:
         text = re.sub(pattern, replacement, text)
-    text = re.sub(r"\$\s?(\d[\d,]*(?:\.\d+)?)(k?)",
-                  lambda m: m[1] + ("000" if m[2] else "") + " dollars", text)
+    text = re.sub(
+        r"\$\s?(\d[\d,]*(?:\.\d+)?)(k?)",
+        lambda m: m[1] + ("000" if m[2] else "") + " dollars",
+        text,
+    )
     text = re.sub(r"(?<=\d),(?=\d{3})", "", text)
     text = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", text)  # best-selling -> best selling
     text = re.sub(r"[^a-z0-9\-\s&.]", " ", text)
@@ -201,7 +375,7 @@ def clean(question: str) -> str:
 
 
 def _mask(text: str, span: tuple[int, int], token: str) -> str:
-    return text[: span[0]] + f" {token} " + text[span[1]:]
+    return text[: span[0]] + f" {token} " + text[span[1] :]
 
 
 def parse_text(question: str, today: date, values: ValueIndex) -> Parsed:
@@ -252,8 +426,14 @@ def parse_text(question: str, today: date, values: ValueIndex) -> Parsed:
             text = _mask(text, match.span(), "STATUS")
 
     words = text.split()
-    parsed = Parsed(text=text, words=words, late=late, on_time=on_time, statuses=statuses,
-                    excluded_statuses=excluded)
+    parsed = Parsed(
+        text=text,
+        words=words,
+        late=late,
+        on_time=on_time,
+        statuses=statuses,
+        excluded_statuses=excluded,
+    )
     for index, word in enumerate(words):
         if word.startswith("DATE"):
             parsed.dates.append((ranges[int(word[4:])], index))
@@ -264,7 +444,7 @@ def parse_text(question: str, today: date, values: ValueIndex) -> Parsed:
     blocked = {i for i, w in enumerate(words) if not w.islower() or not w.isalnum()}
     normalized = [singular(w) if w.islower() else w for w in words]
     for hit in values.find(normalized, blocked):
-        negated = _negated(" ".join(words[max(0, hit.start - 3): hit.start]))
+        negated = _negated(" ".join(words[max(0, hit.start - 3) : hit.start]))
         parsed.values.append((hit.column, hit.value, negated))
         for i in range(hit.start, hit.end):
             words[i] = "VALUE"
@@ -291,7 +471,7 @@ def _unknown_names(question: str, words: list[str], parsed: Parsed) -> None:
             if any(p in VOCABULARY or p in MONTH_WORDS or p in ENTITY_WORDS for p in parts):
                 continue
             for start in range(len(words) - len(parts) + 1):
-                if words[start:start + len(parts)] == parts:
+                if words[start : start + len(parts)] == parts:
                     parsed.values.append((column, name, False))
                     for i in range(start, start + len(parts)):
                         words[i] = "VALUE"
@@ -392,8 +572,9 @@ class Interpreter:
             candidates = list(range(len(self.words)))
         else:
             candidates = list(range(index - 1, -1, -1))
-            candidates += [i for i in range(index + 1, len(self.words))
-                           if self.words[i] != "latedelivered"]
+            candidates += [
+                i for i in range(index + 1, len(self.words)) if self.words[i] != "latedelivered"
+            ]
         for i in candidates:
             word = self.words[i]
             column = DATE_VERBS.get(word)
@@ -417,8 +598,10 @@ class Interpreter:
 
     def entity(self) -> str:
         found = self.entities()
-        bought = self.find(r"^(?:what|which) (?:did|do|have|has|does) (?:.* )?"
-                           r"(?:order|buy|bought|purchase|get)(?= DATE| in| during|$)")
+        bought = self.find(
+            r"^(?:what|which) (?:did|do|have|has|does) (?:.* )?"
+            r"(?:order|buy|bought|purchase|get)(?= DATE| in| during|$)"
+        )
         if bought and all(self.words[i] == "order" for i, _ in found):
             return "products"
         if found:
@@ -443,9 +626,11 @@ class Interpreter:
     def filters(self, entity: str) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         if self.has("overdue"):  # promised date passed, still not delivered (nor canceled)
-            out += [cond("orders.delivered_at", "is null", None),
-                    cond("orders.canceled_at", "is null", None),
-                    cond("orders.expected_delivery_date", "<", self.ctx.today.isoformat())]
+            out += [
+                cond("orders.delivered_at", "is null", None),
+                cond("orders.canceled_at", "is null", None),
+                cond("orders.expected_delivery_date", "<", self.ctx.today.isoformat()),
+            ]
         for span, index in self.p.dates:
             out += date_conditions(self.date_column(entity, index), span)
         if self.p.late:
@@ -461,16 +646,22 @@ class Interpreter:
             after = self.words[index + 1] if index + 1 < len(self.words) else ""
             if word == "shipped" and after in ("to", "VALUE"):
                 continue
-            before = " ".join(self.words[max(0, index - 3): index])
+            before = " ".join(self.words[max(0, index - 3) : index])
             (excluded if _negated(before) else statuses).append(status)
         if statuses:
             unique = list(dict.fromkeys(statuses))
-            out.append(cond("orders.status", "=", unique[0]) if len(unique) == 1
-                       else cond("orders.status", "in", unique))
+            out.append(
+                cond("orders.status", "=", unique[0])
+                if len(unique) == 1
+                else cond("orders.status", "in", unique)
+            )
         if excluded:
             unique = list(dict.fromkeys(excluded))
-            out.append(cond("orders.status", "!=", unique[0]) if len(unique) == 1
-                       else cond("orders.status", "not in", unique))
+            out.append(
+                cond("orders.status", "!=", unique[0])
+                if len(unique) == 1
+                else cond("orders.status", "not in", unique)
+            )
         by_column: dict[tuple[str, bool], list[str]] = {}
         for column, value, negated in self.p.values:
             by_column.setdefault((column, negated), []).append(value)
@@ -506,16 +697,23 @@ class Interpreter:
                 continue
             if word not in GROUP_LEADS and not (word == "for" and self._next(index) in ("each",)):
                 continue
-            if word == "by" and index > 0 and self.words[index - 1] in ("sort", "sorted",
-                                                                         "ordered", "rank",
-                                                                         "ranked"):
+            if (
+                word == "by"
+                and index > 0
+                and self.words[index - 1] in ("sort", "sorted", "ordered", "rank", "ranked")
+            ):
                 continue
-            before = " ".join(self.words[max(0, index - 3): index])
-            if word == "by" and re.search(r"\b(?:sort|sorted|rank|ranked|arrange|arranged)\b|"
-                                          r"\border (?:them|those|these|it)\b", before):
+            before = " ".join(self.words[max(0, index - 3) : index])
+            if word == "by" and re.search(
+                r"\b(?:sort|sorted|rank|ranked|arrange|arranged)\b|"
+                r"\border (?:them|those|these|it)\b",
+                before,
+            ):
                 continue  # "sort them by date": ordering, not grouping
-            if word == "by" and (self._next(index) in ("a", "an", "me", "us")
-                                 or (index > 0 and self.words[index - 1] in AGENT_VERBS)):
+            if word == "by" and (
+                self._next(index) in ("a", "an", "me", "us")
+                or (index > 0 and self.words[index - 1] in AGENT_VERBS)
+            ):
                 continue  # "placed by a customer": the agent, not a grouping
             target = self._group_target(index + 1)
             if target is None:
@@ -530,8 +728,11 @@ class Interpreter:
     def _group_target(self, start: int) -> tuple[list[str], str | None] | None:
         for i in range(start, min(start + 4, len(self.words))):
             word = self.words[i]
-            if word == "VALUE" and self.p.value_at.get(i) == "products.category" and (
-                    self._next(i) not in ENTITY_WORDS and self._next(i) not in ATTRIBUTE_WORDS):
+            if (
+                word == "VALUE"
+                and self.p.value_at.get(i) == "products.category"
+                and (self._next(i) not in ENTITY_WORDS and self._next(i) not in ATTRIBUTE_WORDS)
+            ):
                 return ENTITY_GROUP["products"], None  # "each book": every product of Books
             if word in GROUP_SKIP or word == "VALUE" or word in GROUP_LEADS:
                 if word == "signup" or (word == "sign" and self._next(i) == "up"):
@@ -562,12 +763,19 @@ class Interpreter:
                 item["column"] = grain_column
         rank = self.rank_target()
         metric = self.metric(entity)
-        query: dict[str, Any] = {"table_name": entity, "columns": [], "conditions": conditions,
-                                 "order_by": [], "limit": None}
+        query: dict[str, Any] = {
+            "table_name": entity,
+            "columns": [],
+            "conditions": conditions,
+            "order_by": [],
+            "limit": None,
+        }
         threshold = self.threshold(entity)
-        never = self.find(r"\bnever\b|\bno orders?\b|\bwithout (?:any )?(?:orders?|sales)\b|"
-                          r"\bnobody\b|\bno one\b|\bunsold\b|\bno sales\b|"
-                          r"\bnot (?:been )?(?:sold|ordered|bought)\b")
+        never = self.find(
+            r"\bnever\b|\bno orders?\b|\bwithout (?:any )?(?:orders?|sales)\b|"
+            r"\bnobody\b|\bno one\b|\bunsold\b|\bno sales\b|"
+            r"\bnot (?:been )?(?:sold|ordered|bought)\b"
+        )
 
         if never and entity in ("customers", "products") and not groups:
             child = "orders.id" if entity == "customers" else "order_items.id"
@@ -588,21 +796,25 @@ class Interpreter:
             rank = None  # "highest order total per country": an aggregate per group
         if rank is not None:
             target, direction = rank
-            if target in ("orders", "customers", "products") and not groups and (
-                self._row_rank(target)
+            if (
+                target in ("orders", "customers", "products")
+                and not groups
+                and (self._row_rank(target))
             ):
                 return self._row_ranking(target, conditions, direction)
             if target == "GRAIN":
                 group_fields = [g for g in groups if g["aggregate"] is None] or [
-                    field_(grain_column, None, self._rank_grain())]
+                    field_(grain_column, None, self._rank_grain())
+                ]
             elif target in ENTITY_GROUP:
                 group_fields = [field_(c) for c in ENTITY_GROUP[target]]
             elif target in ATTRIBUTE_WORDS.values():
                 group_fields = [field_(target)]
             else:
                 group_fields = groups
-            table, measure = self.measure_for_groups(metric, entity, group_fields, conditions,
-                                                     target)
+            table, measure = self.measure_for_groups(
+                metric, entity, group_fields, conditions, target
+            )
             query["table_name"] = table
             query["columns"] = group_fields + [measure]
             query["order_by"] = [sort(measure["column"], direction, measure["aggregate"])]
@@ -623,17 +835,22 @@ class Interpreter:
                 return self._row_ranking(entity, conditions, row_direction)
             query["columns"] = [field_(c) for c in LIST_COLUMNS[entity]]
             if entity == "customers" and self.find(r"\b(?:ordered|bought|purchased|placed)\b"):
-                if not any(c["column"].startswith(("orders.", "order_items.", "products."))
-                           for c in conditions):
+                if not any(
+                    c["column"].startswith(("orders.", "order_items.", "products."))
+                    for c in conditions
+                ):
                     query["conditions"] = conditions + [cond("orders.id", "is not null", None)]
             return query
 
         table, measure = self.measure_for_groups(metric, entity, [], conditions, None)
         query["table_name"] = table
         query["columns"] = [measure]
-        if (metric in ("count",) and entity == "customers"
-                and self.has("buyer", "ordered", "bought", "purchased", "shopper")
-                and not any(c["column"].startswith(("orders.", "products.")) for c in conditions)):
+        if (
+            metric in ("count",)
+            and entity == "customers"
+            and self.has("buyer", "ordered", "bought", "purchased", "shopper")
+            and not any(c["column"].startswith(("orders.", "products.")) for c in conditions)
+        ):
             query["conditions"] = conditions + [cond("orders.id", "is not null", None)]
         return query
 
@@ -657,16 +874,28 @@ class Interpreter:
         """count, count_distinct:<col>, money, units, avg_value, avg_unit_price, avg_price,
         max_value, min_value ... or None for a list."""
         t = self.text
-        if re.search(r"\b(?:how many|number of|count|what number|total number|tally|headcount)"
-                     r"\b", t):
-            if re.search(r"\b(?:how many|number of|total) (?:unit|item|copy|copie|piece)s?\b",
-                         t) or self.has("unit", "quantity"):
+        if re.search(
+            r"\b(?:how many|number of|count|what number|total number|tally|headcount)"
+            r"\b",
+            t,
+        ):
+            if re.search(
+                r"\b(?:how many|number of|total) (?:unit|item|copy|copie|piece)s?\b", t
+            ) or self.has("unit", "quantity"):
                 return "units"
-            if re.search(r"\b(?:how many|number of) (?:the )?VALUE (?:\w+ ){0,3}(?:sold|bought|"
-                         r"purchased|ordered|sell|buy)\b", t) and not self.entities():
+            if (
+                re.search(
+                    r"\b(?:how many|number of) (?:the )?VALUE (?:\w+ ){0,3}(?:sold|bought|"
+                    r"purchased|ordered|sell|buy)\b",
+                    t,
+                )
+                and not self.entities()
+            ):
                 return "units"  # "how many yoga mats were sold": units of that product
-            counted = self.find(r"\b(?:how many|number of|count of|count the|count)"
-                                r"(?: the)?(?: unique| different| distinct| separate)? (\w+)")
+            counted = self.find(
+                r"\b(?:how many|number of|count of|count the|count)"
+                r"(?: the)?(?: unique| different| distinct| separate)? (\w+)"
+            )
             if counted and counted[1] in ("country", "city", "category"):
                 return "distinct:" + ATTRIBUTE_WORDS[counted[1]]
             return "count"
@@ -684,15 +913,19 @@ class Interpreter:
             return "units"
         if self.has(*MONEY_WORDS) or self.find(r"\bhow much\b|\bbring in\b|\bbrought in\b"):
             return "money"
-        if self.find(r"\b(?:total|sum|combined|overall|aggregate) (?:of |the )?"
-                     r"(?:value|amount|order total|worth|order value|spend)|\bsum of\b|"
-                     r"\btotal (?:order )?value\b|\bthe total\b|\btotal$"):
+        if self.find(
+            r"\b(?:total|sum|combined|overall|aggregate) (?:of |the )?"
+            r"(?:value|amount|order total|worth|order value|spend)|\bsum of\b|"
+            r"\btotal (?:order )?value\b|\bthe total\b|\btotal$"
+        ):
             return "money"
         if self.find(r"\b(?:highest|max|maximum|largest|biggest)\b") and (
-                self.has("price", "total", "amount", "value")):
+            self.has("price", "total", "amount", "value")
+        ):
             return "max:" + self._value_column(entity)
         if self.find(r"\b(?:lowest|min|minimum|smallest)\b") and (
-                self.has("price", "total", "amount", "value")):
+            self.has("price", "total", "amount", "value")
+        ):
             return "min:" + self._value_column(entity)
         return None
 
@@ -701,9 +934,14 @@ class Interpreter:
             return "products.price"
         return "orders.total_amount"
 
-    def measure_for_groups(self, metric: str | None, entity: str, groups: list[dict[str, Any]],
-                           conditions: list[dict[str, Any]], target: str | None
-                           ) -> tuple[str, dict[str, Any]]:
+    def measure_for_groups(
+        self,
+        metric: str | None,
+        entity: str,
+        groups: list[dict[str, Any]],
+        conditions: list[dict[str, Any]],
+        target: str | None,
+    ) -> tuple[str, dict[str, Any]]:
         touches_products = any(c["column"].startswith("products.") for c in groups + conditions)
         if metric is None:
             metric = "count"
@@ -729,8 +967,10 @@ class Interpreter:
 
     def _counted(self, entity: str, target: str | None) -> str:
         """Which rows a count counts: the noun after 'most'/'number of', else the entity."""
-        match = self.find(r"\b(?:most|fewest|least|number of|many|count of|more) (\w+)"
-                          r"|\b(\w+) count\b")
+        match = self.find(
+            r"\b(?:most|fewest|least|number of|many|count of|more) (\w+)"
+            r"|\b(\w+) count\b"
+        )
         noun = match and (match[1] or match[2])
         if noun and ENTITY_WORDS.get(noun):
             return ENTITY_WORDS[noun]
@@ -764,8 +1004,11 @@ class Interpreter:
                 found = ("order_items", "order_items.quantity", "sum")
             elif noun == "customer":
                 found = ("customers", "customers.id", "count")
-            elif noun == "dollar" and self.has("spent", "spend", "revenue", "sale", "sold",
-                                              "spending") and entity != "orders":
+            elif (
+                noun == "dollar"
+                and self.has("spent", "spend", "revenue", "sale", "sold", "spending")
+                and entity != "orders"
+            ):
                 found = ("orders", "orders.total_amount", "sum")
                 if self.has("category", "product"):
                     found = ("order_items", "order_items.line_total", "sum")
@@ -814,8 +1057,10 @@ class Interpreter:
                 target = ATTRIBUTE_WORDS[word]
                 break
             if word in GRAIN_WORDS and word not in ("date",) and words.index(word) >= 0:
-                if self.find(rf"\b(?:which|what) {word}\b|\b{word} (?:was|is|had|has) "
-                             r"(?:the )?(?:busiest|best|worst|biggest)|busiest \w+"):
+                if self.find(
+                    rf"\b(?:which|what) {word}\b|\b{word} (?:was|is|had|has) "
+                    r"(?:the )?(?:busiest|best|worst|biggest)|busiest \w+"
+                ):
                     target = "GRAIN"
                     break
                 continue
@@ -843,10 +1088,12 @@ class Interpreter:
             return not self.has(*MONEY_WORDS, *UNIT_WORDS)
         if target == "products":
             return bool(self.has(*PRICE_UP, *PRICE_DOWN, "price")) and not self.has(
-                *MONEY_WORDS, "selling", "sold", "popular")
+                *MONEY_WORDS, "selling", "sold", "popular"
+            )
         if target == "customers":
             return self._recency_direction() is not None and not self.has(
-                "most", "best", "top", "biggest")
+                "most", "best", "top", "biggest"
+            )
         return False
 
     def _row_direction(self, entity: str) -> str | None:
@@ -855,13 +1102,15 @@ class Interpreter:
             return rank[1]
         return None
 
-    def _row_ranking(self, entity: str, conditions: list[dict[str, Any]],
-                     direction: str) -> dict[str, Any]:
+    def _row_ranking(
+        self, entity: str, conditions: list[dict[str, Any]], direction: str
+    ) -> dict[str, Any]:
         columns = list(LIST_COLUMNS[entity])
         recency = self._recency_direction()
         size_words = MOST | LEAST | PRICE_UP | PRICE_DOWN
         by_size = any(w in size_words for w in self.words if w not in ("most", "least")) or (
-            self.find(r"\b(?:most|least) expensive\b"))
+            self.find(r"\b(?:most|least) expensive\b")
+        )
         if entity == "orders":
             if by_size and not self.find(r"\bmost recent"):
                 column = "orders.total_amount"
@@ -877,9 +1126,13 @@ class Interpreter:
             direction = recency or direction
         if column not in columns:
             columns.append(column)
-        return {"table_name": entity, "columns": [field_(c) for c in columns],
-                "conditions": conditions, "order_by": [sort(column, direction)],
-                "limit": self.p.limit or 1}
+        return {
+            "table_name": entity,
+            "columns": [field_(c) for c in columns],
+            "conditions": conditions,
+            "order_by": [sort(column, direction)],
+            "limit": self.p.limit or 1,
+        }
 
 
 def previous_date_column(query: dict[str, Any]) -> str | None:
@@ -890,8 +1143,13 @@ def previous_date_column(query: dict[str, Any]) -> str | None:
     return None
 
 
-DATE_COLUMNS = ("orders.ordered_at", "orders.shipped_at", "orders.delivered_at",
-                "orders.canceled_at", "customers.created_at")
+DATE_COLUMNS = (
+    "orders.ordered_at",
+    "orders.shipped_at",
+    "orders.delivered_at",
+    "orders.canceled_at",
+    "customers.created_at",
+)
 
 
 def understand(question: str, context: Context, values: ValueIndex) -> dict[str, Any]:
@@ -911,9 +1169,14 @@ def understand(question: str, context: Context, values: ValueIndex) -> dict[str,
 def confident(parsed: Parsed, interpreter: Interpreter) -> bool:
     """Something the grammar knows must anchor the question: an entity, a measure, a value."""
     # A value alone ("weather in Paris") is not enough: something must say what is asked.
-    anchors = (interpreter.entities() or interpreter.metric("orders")
-               or parsed.statuses or parsed.late or interpreter.groups()
-               or interpreter.rank_target())
+    anchors = (
+        interpreter.entities()
+        or interpreter.metric("orders")
+        or parsed.statuses
+        or parsed.late
+        or interpreter.groups()
+        or interpreter.rank_target()
+    )
     return bool(anchors)
 
 
@@ -929,12 +1192,14 @@ def is_follow_up(parsed: Parsed, interpreter: Interpreter) -> bool:
     return metric in (None, "count")  # "what's the count?": of what the conversation is about
 
 
-def follow_up(parsed: Parsed, interpreter: Interpreter, previous: dict[str, Any]
-              ) -> dict[str, Any]:
+def follow_up(parsed: Parsed, interpreter: Interpreter, previous: dict[str, Any]) -> dict[str, Any]:
     """Edit the previous query: add filters, swap the date range, count, list, sort, group."""
-    query = {**previous, "columns": [dict(c) for c in previous["columns"]],
-             "conditions": [dict(c) for c in previous["conditions"]],
-             "order_by": [dict(s) for s in previous["order_by"]]}
+    query = {
+        **previous,
+        "columns": [dict(c) for c in previous["columns"]],
+        "conditions": [dict(c) for c in previous["conditions"]],
+        "order_by": [dict(s) for s in previous["order_by"]],
+    }
     entity = query["table_name"]
     if entity == "order_items":
         entity = "orders"
@@ -944,8 +1209,9 @@ def follow_up(parsed: Parsed, interpreter: Interpreter, previous: dict[str, Any]
     replaced_columns = {c["column"] for c in new if not isinstance(c["value"], dict)}
     if any(c["column"] in DATE_COLUMNS for c in new):
         replaced_columns |= set(DATE_COLUMNS)
-    query["conditions"] = [c for c in query["conditions"]
-                           if c["column"] not in replaced_columns or c["aggregate"]] + new
+    query["conditions"] = [
+        c for c in query["conditions"] if c["column"] not in replaced_columns or c["aggregate"]
+    ] + new
 
     if re.search(r"\bhow many\b|\bcount\b|\bnumber\b", text):
         base = query["table_name"]
@@ -969,8 +1235,11 @@ def follow_up(parsed: Parsed, interpreter: Interpreter, previous: dict[str, Any]
         query["columns"] = groups + measures
         query["order_by"], query["limit"] = [], None
         return query
-    match = re.search(r"\b(?:sort|order|rank|sorted|ordered)\b(?: them| it| those| the \w+)?"
-                      r"(?: by)?(?: (?P<what>\w+))?", text)
+    match = re.search(
+        r"\b(?:sort|order|rank|sorted|ordered)\b(?: them| it| those| the \w+)?"
+        r"(?: by)?(?: (?P<what>\w+))?",
+        text,
+    )
     if match:
         base = query["table_name"]
         if all(c["aggregate"] for c in query["columns"]) and base in LIST_COLUMNS:
@@ -979,24 +1248,32 @@ def follow_up(parsed: Parsed, interpreter: Interpreter, previous: dict[str, Any]
             query["limit"] = None
         column = sort_column(match["what"], query)
         direction = "asc"
-        first = re.search(r"\b(?:(?P<down>desc|descending|biggest|largest|highest|most|newest|"
-                          r"latest|recent|top|reverse|high|big|large|new)|(?P<up>asc|ascending|"
-                          r"smallest|lowest|least|oldest|earliest|low|small|cheapest))\b", text)
+        first = re.search(
+            r"\b(?:(?P<down>desc|descending|biggest|largest|highest|most|newest|"
+            r"latest|recent|top|reverse|high|big|large|new)|(?P<up>asc|ascending|"
+            r"smallest|lowest|least|oldest|earliest|low|small|cheapest))\b",
+            text,
+        )
         if first and first["down"]:
             direction = "desc"
         query["order_by"] = [sort(column, direction)]
         if not any(c["column"] == column for c in query["columns"]) and not any(
-                c["aggregate"] for c in query["columns"]):
+            c["aggregate"] for c in query["columns"]
+        ):
             query["columns"].append(field_(column))
         return query
-    rank = re.search(r"\b(?:best|most|highest|top|biggest|busiest|worst|least|lowest|"
-                     r"fewest|smallest)\b", text)
+    rank = re.search(
+        r"\b(?:best|most|highest|top|biggest|busiest|worst|least|lowest|"
+        r"fewest|smallest)\b",
+        text,
+    )
     measures = [c for c in query["columns"] if c["aggregate"]]
     if rank and measures:
         worst = rank[0] in ("worst", "least", "lowest", "fewest", "smallest")
         measure = measures[0]
-        query["order_by"] = [sort(measure["column"], "asc" if worst else "desc",
-                                  measure["aggregate"])]
+        query["order_by"] = [
+            sort(measure["column"], "asc" if worst else "desc", measure["aggregate"])
+        ]
         query["limit"] = parsed.limit or 1
     return query
 
@@ -1010,7 +1287,8 @@ def sort_column(what: str | None, query: dict[str, Any]) -> str:
         return "products.price" if base == "products" else "orders.total_amount"
     if what in ("date", "time", "day", "recency", "newest", "latest", "oldest"):
         return previous_date_column(query) or (
-            "customers.created_at" if base == "customers" else "orders.ordered_at")
+            "customers.created_at" if base == "customers" else "orders.ordered_at"
+        )
     if what in ("name", "customer"):
         return "customers.name" if base != "products" else "products.name"
     if what in ATTRIBUTE_WORDS:

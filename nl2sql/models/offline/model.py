@@ -43,15 +43,24 @@ class OfflineModel:
         if last.get("role") != "user":
             return {"content": "I am ready for a question about the orders database."}
         question = _text(last.get("content"))
-        context = Context(today=_today(messages), scoped=_scoped(messages),
-                          previous=_previous_query(messages[:-1]))
+        context = Context(
+            today=_today(messages),
+            scoped=_scoped(messages),
+            previous=_previous_query(messages[:-1]),
+        )
         try:
             query = understand(question, context, self.values)
         except NotUnderstood:
             return {"content": not_understood(question)}
         arguments = json.dumps(query)
-        return {"tool_calls": [{"id": f"call_{uuid.uuid4().hex[:16]}",
-                                "function": {"name": "Query", "arguments": arguments}}]}
+        return {
+            "tool_calls": [
+                {
+                    "id": f"call_{uuid.uuid4().hex[:16]}",
+                    "function": {"name": "Query", "arguments": arguments},
+                }
+            ]
+        }
 
     def _answer(self, messages: list[dict[str, Any]]) -> str:
         tool = messages[-1]
@@ -82,9 +91,11 @@ def _today(messages: list[dict[str, Any]]) -> date:
 
 
 def _scoped(messages: list[dict[str, Any]]) -> bool:
-    return any(message.get("role") == "system"
-               and "You are helping customer #" in _text(message.get("content"))
-               for message in messages)
+    return any(
+        message.get("role") == "system"
+        and "You are helping customer #" in _text(message.get("content"))
+        for message in messages
+    )
 
 
 def _previous_query(messages: list[dict[str, Any]]) -> dict[str, Any] | None:

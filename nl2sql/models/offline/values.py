@@ -18,8 +18,17 @@ from nl2sql import schema
 
 # Everyday names for countries: demonyms and abbreviations (only used if the country exists).
 COUNTRY_ALIASES: dict[str, tuple[str, ...]] = {
-    "United States": ("us", "usa", "u s", "u s a", "america", "american", "americans", "states",
-                      "united states of america"),
+    "United States": (
+        "us",
+        "usa",
+        "u s",
+        "u s a",
+        "america",
+        "american",
+        "americans",
+        "states",
+        "united states of america",
+    ),
     "United Kingdom": ("uk", "u k", "britain", "great britain", "british", "england", "english"),
     "Germany": ("german", "germans", "deutschland"),
     "France": ("french",),
@@ -45,7 +54,8 @@ CATEGORY_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 # Words of the question language itself: never part of a fuzzy value match.
-VOCABULARY = frozenset("""
+VOCABULARY = frozenset(
+    """
 order orders ordered ordering customer customers product products item items category categories
 country countries city cities status statuses revenue sales sale sold units unit total totals
 amount amounts value values price prices count number many much average mean sum list show
@@ -58,9 +68,11 @@ how many where when did does do have has had our my me i we their there this tha
 them all any only just over under above below more less than at least signed joined new open
 between since before after ago past older time on yet still not never been were was is are
 tally headcount total number breakdown distribution copies copy
-""".split())
+""".split()
+)
 STOPWORDS = frozenset(
-    "the a an of in on for to from with by and or our my their its at as is".split())
+    "the a an of in on for to from with by and or our my their its at as is".split()
+)
 
 
 def normalize(text: str) -> str:
@@ -117,8 +129,13 @@ class ValueIndex:
     def build(cls, values: dict[str, list[str]]) -> ValueIndex:
         index = cls()
         # Later entries win on a clash: customers' names are least specific, categories most.
-        order = ["customers.name", "customers.city", "customers.country", "products.name",
-                 "products.category"]
+        order = [
+            "customers.name",
+            "customers.city",
+            "customers.country",
+            "products.name",
+            "products.category",
+        ]
         for column in order:
             pool: dict[str, str] = {}
             for value in values.get(column, []):
@@ -158,7 +175,7 @@ class ValueIndex:
                 span = range(start, start + size)
                 if any(i in taken for i in span):
                     continue
-                phrase = " ".join(words[start:start + size])
+                phrase = " ".join(words[start : start + size])
                 hit = self._lookup(phrase, size)
                 if hit is None:
                     continue
@@ -184,8 +201,9 @@ class ValueIndex:
         for column, pool in self.fuzzy.items():
             if column == "customers.name" and size < 2:
                 continue  # a first name alone is not enough to pick a customer
-            hit = process.extractOne(phrase, self.choices[column], scorer=fuzz.ratio,
-                                     score_cutoff=self._cutoff(phrase))
+            hit = process.extractOne(
+                phrase, self.choices[column], scorer=fuzz.ratio, score_cutoff=self._cutoff(phrase)
+            )
             if hit is not None and len(phrase) < 7 and hit[0][0] != phrase[0]:
                 continue  # short words: a typo keeps the first letter ("tokio"), else no match
             if hit is not None and (best is None or hit[1] > best[2]):
