@@ -7,6 +7,7 @@ PostgreSQL's ``statement_timeout``. Nothing here can write to the database.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -20,10 +21,11 @@ from sqlalchemy import exc as sa_exc
 
 from nl2sql import database
 from nl2sql.compiler import Compiled, Compiler
-from nl2sql.errors import DatabaseError, QueryTimeoutError
+from nl2sql.errors import ConfigError, DatabaseError, QueryTimeoutError
 from nl2sql.query import TOOL, QueryTool
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
+QUERY_TIMEOUT_ENV = "NL2SQL_QUERY_TIMEOUT"
 SQLITE_PROGRESS_STEPS = 10_000  # VM instructions between deadline checks
 
 
@@ -92,13 +94,13 @@ class ReadOnlyDatabase:
         self,
         url: str | None = None,
         *,
-        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        timeout: float | None = None,
         tool: QueryTool = TOOL,
     ) -> None:
         self.url = database.resolve_url(url)
-        self.timeout = timeout
+        self.timeout = query_timeout() if timeout is None else timeout
         self.tool = tool
-        self.engine = read_only_engine(self.url, timeout)
+        self.engine = read_only_engine(self.url, self.timeout)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -159,6 +161,22 @@ class ReadOnlyDatabase:
         return database.describe_database_error(self.url, error)
 
 
+def query_timeout() -> float:
+    """Seconds a query may run: NL2SQL_QUERY_TIMEOUT, else the default."""
+    value = os.environ.get(QUERY_TIMEOUT_ENV)
+    if not value:
+        return DEFAULT_TIMEOUT_SECONDS
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if seconds <= 0:
+        raise ConfigError(
+            f"{QUERY_TIMEOUT_ENV} must be a positive number of seconds, not {value!r}."
+        )
+    return seconds
+
+
 def display_sql(compiled: Compiled, engine: Engine) -> str:
     """The SQL with parameters written in, for people to read. Never executed."""
     statement = compiled.statement.limit(compiled.limit)  # as asked, not the +1 probe row
@@ -208,7 +226,7 @@ def run_query(
     url: str | None = None,
     *,
     customer_id: int | None = None,
-    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    timeout: float | None = None,
 ) -> Result:
     """One-shot convenience: open the database read-only, run one Query, close."""
     with ReadOnlyDatabase(url, timeout=timeout) as db:

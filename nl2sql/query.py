@@ -275,7 +275,7 @@ def explain_validation_error(error: ValidationError, tool: QueryTool) -> QueryVa
         problems.append({"field": where or "arguments", "message": _problem_text(dict(item), tool)})
     # Union members repeat one mistake several times; keep each message once.
     unique = list({(p["field"], p["message"]): p for p in problems}.values())
-    text = "; ".join(f"{p['field']}: {p['message']}" for p in unique[:6])
+    text = "; ".join(f"{p['field']}: {p['message'].rstrip('.')}" for p in unique[:6]) + "."
     return QueryValidationError(f"Invalid query: {text}", unique)
 
 
@@ -291,6 +291,19 @@ def _location(loc: tuple[Any, ...]) -> str:
     return where
 
 
+# Every field is required (strict tools); say what "nothing" looks like for each.
+MISSING_HINTS = {
+    "columns": "use [] for every column of the base table",
+    "conditions": "use [] for no filter",
+    "order_by": "use [] for no sorting",
+    "limit": "use null for the default page size",
+    "aggregate": "use null for no aggregate",
+    "time_grain": "use null for no time bucket",
+    "value": "use null with 'is null' / 'is not null'",
+    "table_name": "name the base table: orders, customers, products or order_items",
+}
+
+
 def _problem_text(item: dict[str, Any], tool: QueryTool) -> str:
     kind, given = item["type"], item.get("input")
     if kind == "json_invalid":
@@ -298,7 +311,7 @@ def _problem_text(item: dict[str, Any], tool: QueryTool) -> str:
     if kind == "extra_forbidden":
         return "unknown field; remove it."
     if kind == "missing":
-        return "required field is missing (use null for 'none')."
+        return f"required field is missing; {MISSING_HINTS.get(item['loc'][-1], 'give a value')}."
     if kind == "enum" and isinstance(given, str):
         return _unknown_name(given, item, tool)
     return f"{item['msg']} (got {given!r})." if given is not None else f"{item['msg']}."

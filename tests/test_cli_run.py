@@ -7,15 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from query_builders import INJECTION, cond, field, query, sort, table_counts
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
-from nl2sql import schema
 from nl2sql.cli import app
 from nl2sql.tooling import tool_definition
 
 runner = CliRunner()
-INJECTION = "x'; DROP TABLE orders; --"
 
 
 def spec_json(
@@ -24,23 +23,14 @@ def spec_json(
     conditions: list[tuple[str, str, Any]] | None = None,
     limit: int | None = None,
 ) -> str:
-    return json.dumps(
-        {
-            "table_name": table,
-            "columns": [
-                {"column": c, "aggregate": a, "time_grain": None}
-                for c, a in (columns or [("orders.status", None), ("orders.id", "count")])
-            ],
-            "conditions": [
-                {"column": c, "aggregate": None, "operator": o, "value": v}
-                for c, o, v in (conditions or [])
-            ],
-            "order_by": [{"column": "orders.status", "aggregate": None, "direction": "asc"}]
-            if columns is None
-            else [],
-            "limit": limit,
-        }
-    )
+    """Query arguments as JSON text; by default the number of orders of each status."""
+    if columns is None:
+        fields = [field("orders.status"), field("orders.id", "count")]
+        order_by = [sort("orders.status")]
+    else:
+        fields, order_by = [field(c, a) for c, a in columns], []
+    wheres = [cond(c, o, v) for c, o, v in conditions or []]
+    return json.dumps(query(table, fields, wheres, order_by, limit))
 
 
 def status_counts(engine: Engine, customer: int | None = None) -> list[list[Any]]:
@@ -50,14 +40,6 @@ def status_counts(engine: Engine, customer: int | None = None) -> list[list[Any]
     sql += " GROUP BY status ORDER BY status"
     with engine.connect() as connection:
         return [list(row) for row in connection.execute(text(sql), {"c": customer})]
-
-
-def table_counts(engine: Engine) -> dict[str, int]:
-    with engine.connect() as connection:
-        return {
-            name: connection.execute(text(f"SELECT count(*) FROM {name}")).scalar_one()
-            for name in schema.TABLES
-        }
 
 
 def run_json(*args: str, stdin: str | None = None) -> tuple[int, dict[str, Any], str]:

@@ -11,39 +11,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from query_builders import INJECTION, cond, field, query, sort
 from sqlalchemy.dialects import postgresql, sqlite
 
 from nl2sql.compiler import Compiler
-
-INJECTION = "x'; DROP TABLE orders; --"
-
-
-def field(column: str, aggregate: str | None = None, grain: str | None = None) -> dict[str, Any]:
-    return {"column": column, "aggregate": aggregate, "time_grain": grain}
-
-
-def cond(column: str, operator: str, value: Any, aggregate: str | None = None) -> dict[str, Any]:
-    return {"column": column, "aggregate": aggregate, "operator": operator, "value": value}
-
-
-def sort(column: str, direction: str = "asc", aggregate: str | None = None) -> dict[str, Any]:
-    return {"column": column, "aggregate": aggregate, "direction": direction}
-
-
-def query(
-    table: str,
-    columns: list[dict[str, Any]],
-    conditions: list[dict[str, Any]] | None = None,
-    order_by: list[dict[str, Any]] | None = None,
-    limit: int | None = None,
-) -> dict[str, Any]:
-    return {
-        "table_name": table,
-        "columns": columns,
-        "conditions": conditions or [],
-        "order_by": order_by or [],
-        "limit": limit,
-    }
 
 
 def compile_sqlite(spec: dict[str, Any], **options: Any) -> tuple[str, list[Any]]:

@@ -7,39 +7,12 @@ import json
 from typing import Any
 
 import pytest
+from query_builders import cond, field, query, sort
 
 from nl2sql import schema
 from nl2sql.compiler import Compiler
 from nl2sql.errors import NL2SQLError, QueryValidationError
 from nl2sql.execute import ReadOnlyDatabase
-
-
-def field(column: str, aggregate: str | None = None, grain: str | None = None) -> dict[str, Any]:
-    return {"column": column, "aggregate": aggregate, "time_grain": grain}
-
-
-def cond(column: str, operator: str, value: Any, aggregate: str | None = None) -> dict[str, Any]:
-    return {"column": column, "aggregate": aggregate, "operator": operator, "value": value}
-
-
-def sort(column: str, direction: str = "asc", aggregate: str | None = None) -> dict[str, Any]:
-    return {"column": column, "aggregate": aggregate, "direction": direction}
-
-
-def query(
-    table: str = "orders",
-    columns: list[dict[str, Any]] | None = None,
-    conditions: list[dict[str, Any]] | None = None,
-    order_by: list[dict[str, Any]] | None = None,
-    limit: Any = None,
-) -> dict[str, Any]:
-    return {
-        "table_name": table,
-        "columns": columns if columns is not None else [field("orders.id")],
-        "conditions": conditions or [],
-        "order_by": order_by or [],
-        "limit": limit,
-    }
 
 
 def with_extra(**extra: Any) -> dict[str, Any]:
@@ -69,7 +42,7 @@ CASES: dict[str, tuple[Any, str, list[str]]] = {
         "columns[0].alias",
         ["unknown field"],
     ),
-    "missing field": (without("order_by"), "order_by", ["required field is missing", "null"]),
+    "missing field": (without("order_by"), "order_by", ["required field is missing", "use []"]),
     "unknown table": (
         query(table="invoices"),
         "table_name",

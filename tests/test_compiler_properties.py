@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from query_builders import cond, field, query
 
 from nl2sql import schema
 from nl2sql.compiler import Compiler
@@ -266,7 +267,7 @@ def misfit_conditions(draw: st.DrawFn) -> dict[str, Any]:
         | st.lists(ODD_NUMBERS | st.text(max_size=4), max_size=2)
         | st.booleans()
     )
-    return {"column": column, "aggregate": aggregate, "operator": operator, "value": value}
+    return cond(column, operator, value, aggregate)
 
 
 @st.composite
@@ -362,15 +363,9 @@ def test_random_text_is_a_query_validation_error(text: str) -> None:
 @SETTINGS
 @given(prefix=st.integers(min_value=1, max_value=120))
 def test_truncated_json_is_a_query_validation_error(prefix: int) -> None:
-    spec = {
-        "table_name": "orders",
-        "columns": [{"column": "orders.status", "aggregate": None, "time_grain": None}],
-        "conditions": [
-            {"column": "orders.status", "aggregate": None, "operator": "=", "value": "shipped"}
-        ],
-        "order_by": [],
-        "limit": 5,
-    }
+    spec = query(
+        "orders", [field("orders.status")], [cond("orders.status", "=", "shipped")], limit=5
+    )
     text = json.dumps(spec)
     with pytest.raises(QueryValidationError) as caught:
         TOOL.parse(text[: min(prefix, len(text) - 1)])

@@ -7,50 +7,15 @@ from Python over rows fetched with hand-written SQL: never from the compiler's o
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from query_builders import cond, fetch, field, first_column, query, scalar, sort
+from sqlalchemy import Engine
 
 from nl2sql.execute import ReadOnlyDatabase, Result
-
-
-def field(column: str, aggregate: str | None = None, grain: str | None = None) -> dict[str, Any]:
-    return {"column": column, "aggregate": aggregate, "time_grain": grain}
-
-
-def cond(column: str, operator: str, value: Any, aggregate: str | None = None) -> dict[str, Any]:
-    return {"column": column, "aggregate": aggregate, "operator": operator, "value": value}
-
-
-def sort(column: str, direction: str = "asc", aggregate: str | None = None) -> dict[str, Any]:
-    return {"column": column, "aggregate": aggregate, "direction": direction}
-
-
-def query(
-    table: str,
-    columns: list[dict[str, Any]],
-    conditions: list[dict[str, Any]] | None = None,
-    order_by: list[dict[str, Any]] | None = None,
-    limit: int | None = None,
-) -> dict[str, Any]:
-    return {
-        "table_name": table,
-        "columns": columns,
-        "conditions": conditions or [],
-        "order_by": order_by or [],
-        "limit": limit,
-    }
-
-
-def fetch(engine: Engine, sql: str, **params: Any) -> list[tuple[Any, ...]]:
-    with engine.connect() as connection:
-        return [tuple(row) for row in connection.execute(text(sql), params)]
-
-
-def scalar(engine: Engine, sql: str, **params: Any) -> Any:
-    return fetch(engine, sql, **params)[0][0]
 
 
 def as_datetime(value: Any) -> datetime | None:
@@ -84,6 +49,12 @@ def as_dict(result: Result) -> dict[Any, Any]:
     return {key: row[-1] for key, row in zip(keys, result.rows, strict=True)}
 
 
+def grouped(engine: Engine, sql: str) -> dict[Any, Any]:
+    """Hand-written SQL's rows keyed like `as_dict`: the last column is the value of the group."""
+    rows = fetch(engine, sql)
+    return {(tuple(row[:-1]) if len(row) > 2 else row[0]): row[-1] for row in rows}
+
+
 @pytest.fixture(scope="module")
 def order_times(sample_engine: Engine) -> list[dict[str, Any]]:
     """Every order's timestamps, as Python values, read with hand-written SQL."""
@@ -105,6 +76,171 @@ def order_times(sample_engine: Engine) -> list[dict[str, Any]]:
     ]
 
 
+# -- one value, or one value a group, against hand-written SQL ------------------------------------
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Hand-written SQL and the same question asked as a Query."""
+
+    sql: str
+    spec: dict[str, Any]
+    grouped: bool = False  # one value a group (the SQL's last column), not one value in all
+    to_the_cent: bool = False  # amounts: the backends sum and average floats differently
+
+
+REFERENCES: dict[str, Reference] = {
+    "count distinct": Reference(
+        "SELECT count(DISTINCT customer_id) FROM orders",
+        query("orders", [field("orders.customer_id", "count_distinct")]),
+    ),
+    "sum of computed line total": Reference(
+        "SELECT sum(quantity * unit_price) FROM order_items",
+        query("order_items", [field("order_items.line_total", "sum")]),
+        to_the_cent=True,
+    ),
+    "numeric column comparison across a join": Reference(
+        "SELECT count(*) FROM order_items oi JOIN products p ON p.id = oi.product_id "
+        "WHERE oi.unit_price < p.price",
+        query(
+            "order_items",
+            [field("order_items.id", "count")],
+            [cond("order_items.unit_price", "<", {"column_name": "products.price"})],
+        ),
+    ),
+    "not in on a joined text column": Reference(
+        "SELECT count(*) FROM orders o JOIN customers c ON c.id = o.customer_id "
+        "WHERE c.country NOT IN ('Germany', 'France')",
+        query(
+            "orders",
+            [field("orders.id", "count")],
+            [cond("customers.country", "not in", ["Germany", "France"])],
+        ),
+    ),
+    # no inflation through one-to-many joins
+    "sum of order totals with a category condition": Reference(
+        "SELECT sum(total_amount) FROM orders WHERE id IN ("
+        " SELECT oi.order_id FROM order_items oi JOIN products p ON p.id = oi.product_id"
+        " WHERE p.category = 'Books')",
+        query(
+            "orders",
+            [field("orders.total_amount", "sum")],
+            [cond("products.category", "=", "Books")],
+        ),
+        to_the_cent=True,
+    ),
+    "group by joined country with sum": Reference(
+        "SELECT c.country, sum(o.total_amount) FROM orders o "
+        "JOIN customers c ON c.id = o.customer_id GROUP BY c.country",
+        query("orders", [field("customers.country"), field("orders.total_amount", "sum")]),
+        grouped=True,
+        to_the_cent=True,
+    ),
+    "group by two columns": Reference(
+        "SELECT c.country, o.status, count(*) FROM orders o "
+        "JOIN customers c ON c.id = o.customer_id GROUP BY c.country, o.status",
+        query(
+            "orders",
+            [field("customers.country"), field("orders.status"), field("orders.id", "count")],
+            limit=1000,
+        ),
+        grouped=True,
+    ),
+    # joins in both directions
+    "base customers join orders": Reference(
+        "SELECT c.id, c.name, count(o.id) FROM customers c "
+        "LEFT JOIN orders o ON o.customer_id = c.id GROUP BY c.id, c.name",
+        query(
+            "customers",
+            [field("customers.id"), field("customers.name"), field("orders.id", "count")],
+            limit=1000,
+        ),
+        grouped=True,
+    ),
+    "base customers sum of orders": Reference(
+        "SELECT c.country, sum(o.total_amount) FROM customers c "
+        "JOIN orders o ON o.customer_id = c.id GROUP BY c.country",
+        query("customers", [field("customers.country"), field("orders.total_amount", "sum")]),
+        grouped=True,
+        to_the_cent=True,
+    ),
+    "base order items join customers": Reference(
+        "SELECT c.country, sum(oi.quantity * oi.unit_price) FROM order_items oi "
+        "JOIN orders o ON o.id = oi.order_id JOIN customers c ON c.id = o.customer_id "
+        "GROUP BY c.country",
+        query("order_items", [field("customers.country"), field("order_items.line_total", "sum")]),
+        grouped=True,
+        to_the_cent=True,
+    ),
+    "base products with sales by category": Reference(
+        "SELECT p.category, sum(oi.quantity) FROM products p "
+        "JOIN order_items oi ON oi.product_id = p.id GROUP BY p.category",
+        query("products", [field("products.category"), field("order_items.quantity", "sum")]),
+        grouped=True,
+    ),
+    # no inflation through one-to-many joins
+    "count of orders per category": Reference(
+        "SELECT p.category, count(DISTINCT o.id) FROM orders o "
+        "JOIN order_items oi ON oi.order_id = o.id JOIN products p ON p.id = oi.product_id "
+        "GROUP BY p.category",
+        query("orders", [field("products.category"), field("orders.id", "count")]),
+        grouped=True,
+    ),
+    "count of a non-key column per category": Reference(
+        "SELECT p.category, count(DISTINCT o.id) FROM orders o "
+        "JOIN order_items oi ON oi.order_id = o.id JOIN products p ON p.id = oi.product_id "
+        "WHERE o.shipped_at IS NOT NULL GROUP BY p.category",
+        query("orders", [field("products.category"), field("orders.shipped_at", "count")]),
+        grouped=True,
+    ),
+    "sum of order totals per status with a category condition": Reference(
+        "SELECT status, sum(total_amount) FROM orders WHERE id IN ("
+        " SELECT oi.order_id FROM order_items oi JOIN products p ON p.id = oi.product_id"
+        " WHERE p.category IN ('Books', 'Toys')) GROUP BY status",
+        query(
+            "orders",
+            [field("orders.status"), field("orders.total_amount", "sum")],
+            [cond("products.category", "in", ["Books", "Toys"])],
+        ),
+        grouped=True,
+        to_the_cent=True,
+    ),
+    "customers counted once per order status": Reference(
+        "SELECT o.status, count(DISTINCT c.id) FROM customers c "
+        "LEFT JOIN orders o ON o.customer_id = c.id GROUP BY o.status",
+        query("customers", [field("orders.status"), field("customers.id", "count")]),
+        grouped=True,
+    ),
+    "customers with a returned order": Reference(
+        "SELECT country, count(*) FROM customers WHERE id IN "
+        "(SELECT customer_id FROM orders WHERE status = 'returned') GROUP BY country",
+        query(
+            "customers",
+            [field("customers.country"), field("customers.id", "count")],
+            [cond("orders.status", "=", "returned")],
+        ),
+        grouped=True,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(REFERENCES.values()), ids=list(REFERENCES))
+def test_result_matches_hand_written_sql(
+    sample_reader: ReadOnlyDatabase, sample_engine: Engine, case: Reference
+) -> None:
+    if case.grouped:
+        actual = as_dict(sample_reader.run(case.spec))
+        expected = grouped(sample_engine, case.sql)
+        if case.to_the_cent:
+            expected = pytest.approx({k: money(v) for k, v in expected.items()}, abs=0.01)
+    else:
+        actual = one(sample_reader, case.spec)
+        expected = scalar(sample_engine, case.sql)
+        if case.to_the_cent:
+            expected = pytest.approx(float(expected), abs=0.01)
+    assert actual == expected
+
+
 # -- plain aggregates ------------------------------------------------------------------------------
 
 
@@ -122,12 +258,6 @@ def test_numeric_aggregates(
     actual = one(sample_reader, query("orders", [field("orders.total_amount", aggregate)]))
     assert isinstance(actual, float)
     assert actual == pytest.approx(float(expected), abs=0.01)
-
-
-def test_count_distinct(sample_reader: ReadOnlyDatabase, sample_engine: Engine) -> None:
-    expected = scalar(sample_engine, "SELECT count(DISTINCT customer_id) FROM orders")
-    spec = query("orders", [field("orders.customer_id", "count_distinct")])
-    assert one(sample_reader, spec) == expected
 
 
 def test_count_of_a_nullable_column_skips_nulls(
@@ -160,12 +290,6 @@ def test_min_and_max_of_timestamps_and_dates(
     assert type(result.rows[0][2]) is date
 
 
-def test_sum_of_computed_line_total(sample_reader: ReadOnlyDatabase, sample_engine: Engine) -> None:
-    expected = scalar(sample_engine, "SELECT sum(quantity * unit_price) FROM order_items")
-    actual = one(sample_reader, query("order_items", [field("order_items.line_total", "sum")]))
-    assert actual == pytest.approx(float(expected), abs=0.01)
-
-
 # -- group by and having ---------------------------------------------------------------------------
 
 
@@ -173,41 +297,6 @@ def test_group_by_status(sample_reader: ReadOnlyDatabase, sample_engine: Engine)
     expected = dict(fetch(sample_engine, "SELECT status, count(*) FROM orders GROUP BY status"))
     assert len(expected) == 6
     spec = query("orders", [field("orders.status"), field("orders.id", "count")])
-    assert as_dict(sample_reader.run(spec)) == expected
-
-
-def test_group_by_joined_country_with_sum(
-    sample_reader: ReadOnlyDatabase, sample_engine: Engine
-) -> None:
-    expected = {
-        country: money(total)
-        for country, total in fetch(
-            sample_engine,
-            "SELECT c.country, sum(o.total_amount) FROM orders o "
-            "JOIN customers c ON c.id = o.customer_id GROUP BY c.country",
-        )
-    }
-    spec = query("orders", [field("customers.country"), field("orders.total_amount", "sum")])
-    actual = as_dict(sample_reader.run(spec))
-    assert actual.keys() == expected.keys()
-    for country, total in expected.items():
-        assert actual[country] == pytest.approx(total, abs=0.01)
-
-
-def test_group_by_two_columns(sample_reader: ReadOnlyDatabase, sample_engine: Engine) -> None:
-    expected = {
-        (country, status): count
-        for country, status, count in fetch(
-            sample_engine,
-            "SELECT c.country, o.status, count(*) FROM orders o "
-            "JOIN customers c ON c.id = o.customer_id GROUP BY c.country, o.status",
-        )
-    }
-    spec = query(
-        "orders",
-        [field("customers.country"), field("orders.status"), field("orders.id", "count")],
-        limit=1000,
-    )
     assert as_dict(sample_reader.run(spec)) == expected
 
 
@@ -247,7 +336,7 @@ def test_having_on_sum_without_showing_the_sum(
         [field("orders.status")],
         [cond("orders.total_amount", ">=", threshold, aggregate="sum")],
     )
-    assert {row[0] for row in sample_reader.run(spec).rows} == expected
+    assert first_column(sample_reader.run(spec).rows) == expected
 
 
 def test_having_on_max_timestamp_with_a_bare_date(
@@ -269,7 +358,7 @@ def test_having_on_max_timestamp_with_a_bare_date(
         [field("customers.country")],
         [cond("orders.ordered_at", ">=", day.isoformat(), aggregate="max")],
     )
-    assert {row[0] for row in sample_reader.run(spec).rows} == expected
+    assert first_column(sample_reader.run(spec).rows) == expected
     assert 0 < len(expected) < len(latest)
 
 
@@ -430,22 +519,6 @@ def test_date_column_comparisons_both_ways(
     assert one(sample_reader, spec) == expected
 
 
-def test_numeric_column_comparison_across_a_join(
-    sample_reader: ReadOnlyDatabase, sample_engine: Engine
-) -> None:
-    expected = scalar(
-        sample_engine,
-        "SELECT count(*) FROM order_items oi JOIN products p ON p.id = oi.product_id "
-        "WHERE oi.unit_price < p.price",
-    )
-    spec = query(
-        "order_items",
-        [field("order_items.id", "count")],
-        [cond("order_items.unit_price", "<", {"column_name": "products.price"})],
-    )
-    assert one(sample_reader, spec) == expected
-
-
 def test_shipped_before_ordered_never_happens(sample_reader: ReadOnlyDatabase) -> None:
     spec = query(
         "orders",
@@ -539,7 +612,7 @@ def test_exact_timestamp_matches_exactly(
         [field("orders.id")],
         [cond("orders.ordered_at", "=", moment.isoformat())],
     )
-    assert {row[0] for row in sample_reader.run(spec).rows} == expected
+    assert first_column(sample_reader.run(spec).rows) == expected
     later = query(
         "orders",
         [field("orders.id", "count")],
@@ -569,18 +642,19 @@ def customer_texts(sample_engine: Engine) -> list[tuple[int, str, str, str]]:
     return fetch(sample_engine, "SELECT id, name, email, city FROM customers")
 
 
+def customers_containing(reader: ReadOnlyDatabase, column: str, needle: str) -> set[int]:
+    spec = query(
+        "customers", [field("customers.id")], [cond(column, "contains", needle)], limit=1000
+    )
+    return first_column(reader.run(spec).rows)
+
+
 @pytest.mark.parametrize("needle", ["JOHN", "john", "Son", "a", "ZZZ-no-match"])
 def test_contains_is_case_insensitive(
     sample_reader: ReadOnlyDatabase, customer_texts: list[tuple[Any, ...]], needle: str
 ) -> None:
     expected = {row[0] for row in customer_texts if needle.lower() in row[1].lower()}
-    spec = query(
-        "customers",
-        [field("customers.id")],
-        [cond("customers.name", "contains", needle)],
-        limit=1000,
-    )
-    assert {row[0] for row in sample_reader.run(spec).rows} == expected
+    assert customers_containing(sample_reader, "customers.name", needle) == expected
 
 
 @pytest.mark.parametrize("needle", ["%", "_", "%%", "a%", "_o", "/", "\\"])
@@ -591,13 +665,7 @@ def test_contains_takes_wildcards_literally(
     # the characters do.
     expected = {row[0] for row in customer_texts if needle.lower() in row[2].lower()}
     assert len(expected) < len(customer_texts)
-    spec = query(
-        "customers",
-        [field("customers.id")],
-        [cond("customers.email", "contains", needle)],
-        limit=1000,
-    )
-    assert {row[0] for row in sample_reader.run(spec).rows} == expected
+    assert customers_containing(sample_reader, "customers.email", needle) == expected
 
 
 def test_contains_on_a_joined_column(
@@ -642,22 +710,6 @@ def test_in_and_not_in(sample_reader: ReadOnlyDatabase, sample_engine: Engine) -
     assert inside > 0 and outside > 0
 
 
-def test_not_in_on_a_joined_text_column(
-    sample_reader: ReadOnlyDatabase, sample_engine: Engine
-) -> None:
-    expected = scalar(
-        sample_engine,
-        "SELECT count(*) FROM orders o JOIN customers c ON c.id = o.customer_id "
-        "WHERE c.country NOT IN ('Germany', 'France')",
-    )
-    spec = query(
-        "orders",
-        [field("orders.id", "count")],
-        [cond("customers.country", "not in", ["Germany", "France"])],
-    )
-    assert one(sample_reader, spec) == expected
-
-
 def test_in_with_integers(sample_reader: ReadOnlyDatabase, sample_engine: Engine) -> None:
     expected = {
         row[0] for row in fetch(sample_engine, "SELECT id FROM orders WHERE customer_id IN (3, 5)")
@@ -665,7 +717,7 @@ def test_in_with_integers(sample_reader: ReadOnlyDatabase, sample_engine: Engine
     spec = query(
         "orders", [field("orders.id")], [cond("orders.customer_id", "in", [3, 5.0])], limit=1000
     )
-    assert {row[0] for row in sample_reader.run(spec).rows} == expected
+    assert first_column(sample_reader.run(spec).rows) == expected
 
 
 @pytest.mark.parametrize("operator", ["is null", "is not null"])
@@ -801,71 +853,6 @@ def test_aggregate_result_is_capped_too(
 # -- joins in both directions ----------------------------------------------------------------------
 
 
-def test_base_customers_join_orders(sample_reader: ReadOnlyDatabase, sample_engine: Engine) -> None:
-    expected = {
-        (cid, name): count
-        for cid, name, count in fetch(
-            sample_engine,
-            "SELECT c.id, c.name, count(o.id) FROM customers c "
-            "LEFT JOIN orders o ON o.customer_id = c.id GROUP BY c.id, c.name",
-        )
-    }
-    spec = query(
-        "customers",
-        [field("customers.id"), field("customers.name"), field("orders.id", "count")],
-        limit=1000,
-    )
-    assert as_dict(sample_reader.run(spec)) == expected
-
-
-def test_base_customers_sum_of_orders(
-    sample_reader: ReadOnlyDatabase, sample_engine: Engine
-) -> None:
-    expected = {
-        country: money(total)
-        for country, total in fetch(
-            sample_engine,
-            "SELECT c.country, sum(o.total_amount) FROM customers c "
-            "JOIN orders o ON o.customer_id = c.id GROUP BY c.country",
-        )
-    }
-    spec = query("customers", [field("customers.country"), field("orders.total_amount", "sum")])
-    actual = as_dict(sample_reader.run(spec))
-    assert actual == pytest.approx(expected, abs=0.01)
-
-
-def test_base_order_items_join_customers(
-    sample_reader: ReadOnlyDatabase, sample_engine: Engine
-) -> None:
-    expected = {
-        country: money(total)
-        for country, total in fetch(
-            sample_engine,
-            "SELECT c.country, sum(oi.quantity * oi.unit_price) FROM order_items oi "
-            "JOIN orders o ON o.id = oi.order_id JOIN customers c ON c.id = o.customer_id "
-            "GROUP BY c.country",
-        )
-    }
-    spec = query(
-        "order_items", [field("customers.country"), field("order_items.line_total", "sum")]
-    )
-    assert as_dict(sample_reader.run(spec)) == pytest.approx(expected, abs=0.01)
-
-
-def test_base_products_with_sales_by_category(
-    sample_reader: ReadOnlyDatabase, sample_engine: Engine
-) -> None:
-    expected = dict(
-        fetch(
-            sample_engine,
-            "SELECT p.category, sum(oi.quantity) FROM products p "
-            "JOIN order_items oi ON oi.product_id = p.id GROUP BY p.category",
-        )
-    )
-    spec = query("products", [field("products.category"), field("order_items.quantity", "sum")])
-    assert as_dict(sample_reader.run(spec)) == expected
-
-
 def test_condition_on_a_joined_one_side_table(
     sample_reader: ReadOnlyDatabase, sample_engine: Engine
 ) -> None:
@@ -885,7 +872,7 @@ def test_condition_on_a_joined_one_side_table(
         [cond("customers.country", "=", "Japan"), cond("orders.status", "=", "returned")],
         limit=1000,
     )
-    assert {row[0] for row in sample_reader.run(spec).rows} == expected
+    assert first_column(sample_reader.run(spec).rows) == expected
 
 
 # -- no inflation through one-to-many joins --------------------------------------------------------
@@ -907,36 +894,6 @@ def test_count_of_orders_with_a_books_item(
     assert inflated > expected, "the sample must have orders with several Books lines"
     spec = query("orders", [field("orders.id", "count")], [cond("products.category", "=", "Books")])
     assert one(sample_reader, spec) == expected
-
-
-def test_count_of_orders_per_category(
-    sample_reader: ReadOnlyDatabase, sample_engine: Engine
-) -> None:
-    expected = dict(
-        fetch(
-            sample_engine,
-            "SELECT p.category, count(DISTINCT o.id) FROM orders o "
-            "JOIN order_items oi ON oi.order_id = o.id JOIN products p ON p.id = oi.product_id "
-            "GROUP BY p.category",
-        )
-    )
-    spec = query("orders", [field("products.category"), field("orders.id", "count")])
-    assert as_dict(sample_reader.run(spec)) == expected
-
-
-def test_count_of_a_non_key_column_per_category(
-    sample_reader: ReadOnlyDatabase, sample_engine: Engine
-) -> None:
-    expected = dict(
-        fetch(
-            sample_engine,
-            "SELECT p.category, count(DISTINCT o.id) FROM orders o "
-            "JOIN order_items oi ON oi.order_id = o.id JOIN products p ON p.id = oi.product_id "
-            "WHERE o.shipped_at IS NOT NULL GROUP BY p.category",
-        )
-    )
-    spec = query("orders", [field("products.category"), field("orders.shipped_at", "count")])
-    assert as_dict(sample_reader.run(spec)) == expected
 
 
 DEDUPLICATED_BY_CATEGORY = (
@@ -989,43 +946,6 @@ def test_order_amounts_per_category_ordered_and_filtered_by_the_sum(
     assert [row[0] for row in sample_reader.run(spec).rows] == expected
 
 
-def test_sum_of_order_totals_with_a_category_condition(
-    sample_reader: ReadOnlyDatabase, sample_engine: Engine
-) -> None:
-    expected = scalar(
-        sample_engine,
-        "SELECT sum(total_amount) FROM orders WHERE id IN ("
-        " SELECT oi.order_id FROM order_items oi JOIN products p ON p.id = oi.product_id"
-        " WHERE p.category = 'Books')",
-    )
-    spec = query(
-        "orders",
-        [field("orders.total_amount", "sum")],
-        [cond("products.category", "=", "Books")],
-    )
-    assert one(sample_reader, spec) == pytest.approx(float(expected), abs=0.01)
-
-
-def test_sum_of_order_totals_per_status_with_a_category_condition(
-    sample_reader: ReadOnlyDatabase, sample_engine: Engine
-) -> None:
-    expected = {
-        status: money(total)
-        for status, total in fetch(
-            sample_engine,
-            "SELECT status, sum(total_amount) FROM orders WHERE id IN ("
-            " SELECT oi.order_id FROM order_items oi JOIN products p ON p.id = oi.product_id"
-            " WHERE p.category IN ('Books', 'Toys')) GROUP BY status",
-        )
-    }
-    spec = query(
-        "orders",
-        [field("orders.status"), field("orders.total_amount", "sum")],
-        [cond("products.category", "in", ["Books", "Toys"])],
-    )
-    assert as_dict(sample_reader.run(spec)) == pytest.approx(expected, abs=0.01)
-
-
 def test_line_totals_and_order_counts_per_category_together(
     sample_reader: ReadOnlyDatabase, sample_engine: Engine
 ) -> None:
@@ -1051,38 +971,6 @@ def test_line_totals_and_order_counts_per_category_together(
     for category, (count, revenue) in expected.items():
         assert actual[category][0] == count
         assert actual[category][1] == pytest.approx(revenue, abs=0.01)
-
-
-def test_customers_counted_once_per_order_status(
-    sample_reader: ReadOnlyDatabase, sample_engine: Engine
-) -> None:
-    expected = dict(
-        fetch(
-            sample_engine,
-            "SELECT o.status, count(DISTINCT c.id) FROM customers c "
-            "LEFT JOIN orders o ON o.customer_id = c.id GROUP BY o.status",
-        )
-    )
-    spec = query("customers", [field("orders.status"), field("customers.id", "count")])
-    assert as_dict(sample_reader.run(spec)) == expected
-
-
-def test_customers_with_a_returned_order(
-    sample_reader: ReadOnlyDatabase, sample_engine: Engine
-) -> None:
-    expected = dict(
-        fetch(
-            sample_engine,
-            "SELECT country, count(*) FROM customers WHERE id IN "
-            "(SELECT customer_id FROM orders WHERE status = 'returned') GROUP BY country",
-        )
-    )
-    spec = query(
-        "customers",
-        [field("customers.country"), field("customers.id", "count")],
-        [cond("orders.status", "=", "returned")],
-    )
-    assert as_dict(sample_reader.run(spec)) == expected
 
 
 def test_many_side_conditions_on_different_tables_are_one_semi_join(

@@ -7,43 +7,25 @@ scope and checks that no order or customer of anyone else comes back.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from hypothesis import given
-from sqlalchemy import Engine, text
+from query_builders import cond, fetch, field, first_column
+from query_builders import query as build_query
+from sqlalchemy import Engine
 from test_compiler_properties import SETTINGS, valid_queries
 
 from nl2sql.errors import QueryValidationError
 from nl2sql.execute import ReadOnlyDatabase
 
 
-def field(column: str, aggregate: str | None = None, grain: str | None = None) -> dict[str, Any]:
-    return {"column": column, "aggregate": aggregate, "time_grain": grain}
-
-
-def cond(column: str, operator: str, value: Any, aggregate: str | None = None) -> dict[str, Any]:
-    return {"column": column, "aggregate": aggregate, "operator": operator, "value": value}
-
-
 def query(
-    table: str,
-    columns: list[dict[str, Any]],
-    conditions: list[dict[str, Any]] | None = None,
-    limit: int | None = 1000,
+    table: str, columns: list[dict[str, Any]], conditions: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
-    return {
-        "table_name": table,
-        "columns": columns,
-        "conditions": conditions or [],
-        "order_by": [],
-        "limit": limit,
-    }
-
-
-def fetch(engine: Engine, sql: str, **params: Any) -> list[tuple[Any, ...]]:
-    with engine.connect() as connection:
-        return [tuple(row) for row in connection.execute(text(sql), params)]
+    """Query arguments with room for every row of one customer (the default page is 100)."""
+    return build_query(table, columns, conditions, limit=1000)
 
 
 def rows_of(reader: ReadOnlyDatabase, spec: dict[str, Any], customer: int) -> list[tuple[Any, ...]]:
@@ -63,19 +45,18 @@ class Tenants:
         )
         self.me, self.my_order_count = counts[0]
         self.other = counts[1][0]
-        self.my_orders = {
-            r[0] for r in fetch(engine, "SELECT id FROM orders WHERE customer_id = :c", c=self.me)
-        }
-        self.all_orders = {r[0] for r in fetch(engine, "SELECT id FROM orders")}
-        self.my_items = {
-            r[0]
-            for r in fetch(
+        self.my_orders = first_column(
+            fetch(engine, "SELECT id FROM orders WHERE customer_id = :c", c=self.me)
+        )
+        self.all_orders = first_column(fetch(engine, "SELECT id FROM orders"))
+        self.my_items = first_column(
+            fetch(
                 engine,
                 "SELECT oi.id FROM order_items oi JOIN orders o ON o.id = oi.order_id "
                 "WHERE o.customer_id = :c",
                 c=self.me,
             )
-        }
+        )
         (self.my_email,) = fetch(engine, "SELECT email FROM customers WHERE id = :c", c=self.me)[0]
         assert self.my_order_count > 1 and self.my_orders < self.all_orders
 
@@ -90,7 +71,7 @@ def tenants(sample_engine: Engine) -> Tenants:
 
 def test_base_orders(sample_reader: ReadOnlyDatabase, tenants: Tenants) -> None:
     rows = rows_of(sample_reader, query("orders", [field("orders.id")]), tenants.me)
-    assert {r[0] for r in rows} == tenants.my_orders
+    assert first_column(rows) == tenants.my_orders
 
 
 def test_base_customers(sample_reader: ReadOnlyDatabase, tenants: Tenants) -> None:
@@ -104,7 +85,7 @@ def test_base_customers(sample_reader: ReadOnlyDatabase, tenants: Tenants) -> No
 
 def test_base_order_items(sample_reader: ReadOnlyDatabase, tenants: Tenants) -> None:
     rows = rows_of(sample_reader, query("order_items", [field("order_items.id")]), tenants.me)
-    assert {r[0] for r in rows} == tenants.my_items
+    assert first_column(rows) == tenants.my_items
 
 
 def test_whole_table_listing_is_scoped(sample_reader: ReadOnlyDatabase, tenants: Tenants) -> None:
@@ -113,54 +94,57 @@ def test_whole_table_listing_is_scoped(sample_reader: ReadOnlyDatabase, tenants:
     assert {row[customer_column] for row in result.rows} == {tenants.me}
 
 
-def test_customers_joined_to_orders(
-    sample_reader: ReadOnlyDatabase, sample_engine: Engine, tenants: Tenants
+# name: (hand-written SQL for customer :c, the same question as a Query, how rows compare)
+SCOPED_JOINS: dict[str, tuple[str, dict[str, Any], Callable[[list[tuple[Any, ...]]], Any]]] = {
+    "customers joined to orders": (
+        "SELECT c.id, o.id FROM customers c JOIN orders o ON o.customer_id = c.id WHERE c.id = :c",
+        query("customers", [field("customers.id"), field("orders.id")]),
+        set,
+    ),
+    "order items joined to customers and products": (
+        "SELECT oi.id, c.email, p.category FROM order_items oi "
+        "JOIN orders o ON o.id = oi.order_id JOIN customers c ON c.id = o.customer_id "
+        "JOIN products p ON p.id = oi.product_id WHERE o.customer_id = :c",
+        query(
+            "order_items",
+            [field("order_items.id"), field("customers.email"), field("products.category")],
+        ),
+        set,
+    ),
+    "orders joined to products": (
+        "SELECT p.category, count(DISTINCT o.id) FROM orders o "
+        "JOIN order_items oi ON oi.order_id = o.id JOIN products p ON p.id = oi.product_id "
+        "WHERE o.customer_id = :c GROUP BY p.category",
+        query("orders", [field("products.category"), field("orders.id", "count")]),
+        dict,
+    ),
+    "product sales sum only my lines": (
+        "SELECT p.name, sum(oi.quantity) FROM products p JOIN order_items oi "
+        "ON oi.product_id = p.id JOIN orders o ON o.id = oi.order_id "
+        "WHERE o.customer_id = :c GROUP BY p.name",
+        query(
+            "products",
+            [field("products.name"), field("order_items.quantity", "sum")],
+            [cond("order_items.quantity", "is not null", None)],
+        ),
+        dict,
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("sql", "spec", "shape"), list(SCOPED_JOINS.values()), ids=list(SCOPED_JOINS)
+)
+def test_scoped_joins_match_hand_written_sql(
+    sample_reader: ReadOnlyDatabase,
+    sample_engine: Engine,
+    tenants: Tenants,
+    sql: str,
+    spec: dict[str, Any],
+    shape: Callable[[list[tuple[Any, ...]]], Any],
 ) -> None:
-    expected = set(
-        fetch(
-            sample_engine,
-            "SELECT c.id, o.id FROM customers c JOIN orders o ON o.customer_id = c.id "
-            "WHERE c.id = :c",
-            c=tenants.me,
-        )
-    )
-    spec = query("customers", [field("customers.id"), field("orders.id")])
-    assert set(rows_of(sample_reader, spec, tenants.me)) == expected
-
-
-def test_order_items_joined_to_customers_and_products(
-    sample_reader: ReadOnlyDatabase, sample_engine: Engine, tenants: Tenants
-) -> None:
-    expected = set(
-        fetch(
-            sample_engine,
-            "SELECT oi.id, c.email, p.category FROM order_items oi "
-            "JOIN orders o ON o.id = oi.order_id JOIN customers c ON c.id = o.customer_id "
-            "JOIN products p ON p.id = oi.product_id WHERE o.customer_id = :c",
-            c=tenants.me,
-        )
-    )
-    spec = query(
-        "order_items",
-        [field("order_items.id"), field("customers.email"), field("products.category")],
-    )
-    assert set(rows_of(sample_reader, spec, tenants.me)) == expected
-
-
-def test_orders_joined_to_products(
-    sample_reader: ReadOnlyDatabase, sample_engine: Engine, tenants: Tenants
-) -> None:
-    expected = dict(
-        fetch(
-            sample_engine,
-            "SELECT p.category, count(DISTINCT o.id) FROM orders o "
-            "JOIN order_items oi ON oi.order_id = o.id JOIN products p ON p.id = oi.product_id "
-            "WHERE o.customer_id = :c GROUP BY p.category",
-            c=tenants.me,
-        )
-    )
-    spec = query("orders", [field("products.category"), field("orders.id", "count")])
-    assert dict(rows_of(sample_reader, spec, tenants.me)) == expected  # type: ignore[arg-type]
+    expected = shape(fetch(sample_engine, sql, c=tenants.me))
+    assert shape(rows_of(sample_reader, spec, tenants.me)) == expected
 
 
 def test_aggregates_are_scoped(
@@ -199,18 +183,17 @@ def test_semi_join_under_scope(
         "GROUP BY p.category ORDER BY count(*) DESC, p.category",
         c=tenants.me,
     )[0]
-    expected = {
-        r[0]
-        for r in fetch(
+    expected = first_column(
+        fetch(
             sample_engine,
             "SELECT DISTINCT o.id FROM orders o JOIN order_items oi ON oi.order_id = o.id "
             "JOIN products p ON p.id = oi.product_id WHERE o.customer_id = :c AND p.category = :k",
             c=tenants.me,
             k=category,
         )
-    }
+    )
     spec = query("orders", [field("orders.id")], [cond("products.category", "=", category)])
-    assert {r[0] for r in rows_of(sample_reader, spec, tenants.me)} == expected
+    assert first_column(rows_of(sample_reader, spec, tenants.me)) == expected
 
 
 # -- asking for someone else -----------------------------------------------------------------------
@@ -264,37 +247,34 @@ def test_another_customers_order_id_is_invisible(
 # -- products are shared; their sales are not ------------------------------------------------------
 
 
+def products_sold(engine: Engine, where: str, **params: Any) -> set[int]:
+    """Ids of the products on order lines whose order matches `where` (hand-written SQL)."""
+    return first_column(
+        fetch(
+            engine,
+            "SELECT DISTINCT oi.product_id FROM order_items oi JOIN orders o ON o.id = oi.order_id "
+            f"WHERE {where}",
+            **params,
+        )
+    )
+
+
 def test_products_alone_are_not_scoped(
     sample_reader: ReadOnlyDatabase, sample_engine: Engine, tenants: Tenants
 ) -> None:
-    expected = {r[0] for r in fetch(sample_engine, "SELECT id FROM products")}
+    expected = first_column(fetch(sample_engine, "SELECT id FROM products"))
     spec = query("products", [field("products.id")])
-    assert {r[0] for r in rows_of(sample_reader, spec, tenants.me)} == expected
+    assert first_column(rows_of(sample_reader, spec, tenants.me)) == expected
 
 
 def test_products_filtered_by_order_status_see_only_my_sales(
     sample_reader: ReadOnlyDatabase, sample_engine: Engine, tenants: Tenants
 ) -> None:
-    expected = {
-        r[0]
-        for r in fetch(
-            sample_engine,
-            "SELECT DISTINCT oi.product_id FROM order_items oi JOIN orders o ON o.id = oi.order_id "
-            "WHERE o.customer_id = :c AND o.status = 'delivered'",
-            c=tenants.me,
-        )
-    }
-    everyone = {
-        r[0]
-        for r in fetch(
-            sample_engine,
-            "SELECT DISTINCT oi.product_id FROM order_items oi JOIN orders o ON o.id = oi.order_id "
-            "WHERE o.status = 'delivered'",
-        )
-    }
-    assert expected < everyone
+    delivered = "o.status = 'delivered'"
+    expected = products_sold(sample_engine, f"o.customer_id = :c AND {delivered}", c=tenants.me)
+    assert expected < products_sold(sample_engine, delivered)
     spec = query("products", [field("products.id")], [cond("orders.status", "=", "delivered")])
-    assert {r[0] for r in rows_of(sample_reader, spec, tenants.me)} == expected
+    assert first_column(rows_of(sample_reader, spec, tenants.me)) == expected
 
 
 def test_products_filtered_by_customer_see_only_my_sales(
@@ -303,37 +283,9 @@ def test_products_filtered_by_customer_see_only_my_sales(
     (country,) = fetch(sample_engine, "SELECT country FROM customers WHERE id = :c", c=tenants.me)[
         0
     ]
-    expected = {
-        r[0]
-        for r in fetch(
-            sample_engine,
-            "SELECT DISTINCT oi.product_id FROM order_items oi JOIN orders o ON o.id = oi.order_id "
-            "WHERE o.customer_id = :c",
-            c=tenants.me,
-        )
-    }
+    expected = products_sold(sample_engine, "o.customer_id = :c", c=tenants.me)
     spec = query("products", [field("products.id")], [cond("customers.country", "=", country)])
-    assert {r[0] for r in rows_of(sample_reader, spec, tenants.me)} == expected
-
-
-def test_product_sales_sum_only_my_lines(
-    sample_reader: ReadOnlyDatabase, sample_engine: Engine, tenants: Tenants
-) -> None:
-    expected = dict(
-        fetch(
-            sample_engine,
-            "SELECT p.name, sum(oi.quantity) FROM products p JOIN order_items oi "
-            "ON oi.product_id = p.id JOIN orders o ON o.id = oi.order_id "
-            "WHERE o.customer_id = :c GROUP BY p.name",
-            c=tenants.me,
-        )
-    )
-    spec = query(
-        "products",
-        [field("products.name"), field("order_items.quantity", "sum")],
-        [cond("order_items.quantity", "is not null", None)],
-    )
-    assert dict(rows_of(sample_reader, spec, tenants.me)) == expected  # type: ignore[arg-type]
+    assert first_column(rows_of(sample_reader, spec, tenants.me)) == expected
 
 
 # -- property: nothing of anyone else ever comes back ----------------------------------------------

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from query_builders import INJECTION, cond, field, query, table_counts
 from sqlalchemy import Engine, event, func, select, text, true
 from sqlalchemy import exc as sa_exc
 
@@ -18,36 +19,6 @@ from nl2sql import schema
 from nl2sql.compiler import Compiled
 from nl2sql.errors import DatabaseError, QueryTimeoutError
 from nl2sql.execute import ReadOnlyDatabase, Result, run_query
-
-INJECTION = "x'; DROP TABLE orders; --"
-
-
-def field(column: str, aggregate: str | None = None, grain: str | None = None) -> dict[str, Any]:
-    return {"column": column, "aggregate": aggregate, "time_grain": grain}
-
-
-def cond(column: str, operator: str, value: Any, aggregate: str | None = None) -> dict[str, Any]:
-    return {"column": column, "aggregate": aggregate, "operator": operator, "value": value}
-
-
-def query(
-    table: str,
-    columns: list[dict[str, Any]],
-    conditions: list[dict[str, Any]] | None = None,
-    limit: int | None = None,
-) -> dict[str, Any]:
-    return {
-        "table_name": table,
-        "columns": columns,
-        "conditions": conditions or [],
-        "order_by": [],
-        "limit": limit,
-    }
-
-
-def count_rows(engine: Engine, table: str) -> int:
-    with engine.connect() as connection:
-        return int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
 
 
 @pytest.fixture
@@ -73,21 +44,21 @@ WRITES = [
 def test_executor_engine_cannot_write(
     reader: ReadOnlyDatabase, sample_engine: Engine, statement: str
 ) -> None:
-    before = {name: count_rows(sample_engine, name) for name in schema.TABLES}
+    before = table_counts(sample_engine)
     with pytest.raises(sa_exc.DBAPIError) as caught:
         with reader.engine.connect() as connection:
             connection.execute(text(statement))
             connection.commit()
     message = str(caught.value.orig).lower()
     assert "read" in message and ("only" in message or "readonly" in message), message
-    after = {name: count_rows(sample_engine, name) for name in schema.TABLES}
+    after = table_counts(sample_engine)
     assert after == before
 
 
 def test_connections_are_locked_down(
     reader: ReadOnlyDatabase, sample_engine: Engine, sample_backend: str
 ) -> None:
-    before = count_rows(sample_engine, "products")
+    before = table_counts(sample_engine)
     if sample_backend == "sqlite":
         # query_only can be switched off again, but the file itself is opened with mode=ro.
         with pytest.raises(sa_exc.OperationalError, match="readonly"):
@@ -101,13 +72,13 @@ def test_connections_are_locked_down(
             assert connection.execute(text("SHOW transaction_read_only")).scalar_one() == "on"
             timeout = connection.execute(text("SHOW statement_timeout")).scalar_one()
             assert timeout in ("10s", "10000ms")
-    assert count_rows(sample_engine, "products") == before
+    assert table_counts(sample_engine) == before
 
 
 def test_a_write_statement_through_execute_is_a_database_error(
     reader: ReadOnlyDatabase, sample_engine: Engine
 ) -> None:
-    before = count_rows(sample_engine, "order_items")
+    before = table_counts(sample_engine)
     compiled = Compiled(
         statement=schema.order_items.delete(),  # type: ignore[arg-type]
         labels=["n"],
@@ -116,11 +87,11 @@ def test_a_write_statement_through_execute_is_a_database_error(
     )
     with pytest.raises(DatabaseError):
         reader.execute(compiled)
-    assert count_rows(sample_engine, "order_items") == before
+    assert table_counts(sample_engine) == before
 
 
 def test_injection_attempts_change_nothing(reader: ReadOnlyDatabase, sample_engine: Engine) -> None:
-    before = {name: count_rows(sample_engine, name) for name in schema.TABLES}
+    before = table_counts(sample_engine)
     for spec in [
         query("customers", [field("customers.id")], [cond("customers.name", "=", INJECTION)]),
         query(
@@ -129,7 +100,7 @@ def test_injection_attempts_change_nothing(reader: ReadOnlyDatabase, sample_engi
         query("customers", [field("customers.id")], [cond("customers.email", "in", [INJECTION])]),
     ]:
         assert reader.run(spec).rows == []
-    after = {name: count_rows(sample_engine, name) for name in schema.TABLES}
+    after = table_counts(sample_engine)
     assert after == before
 
 
@@ -334,7 +305,9 @@ def test_result_to_json(reader: ReadOnlyDatabase) -> None:
 
 
 def test_run_records_the_parsed_query(reader: ReadOnlyDatabase) -> None:
-    spec = query("orders", [field("orders.status")], [cond("orders.status", "=", "Shipped")], 3)
+    spec = query(
+        "orders", [field("orders.status")], [cond("orders.status", "=", "Shipped")], limit=3
+    )
     result: Result = reader.run(json.dumps(spec))
     assert result.query == spec  # the arguments as validated, ready to show or log
     assert {row[0] for row in result.rows} == {"shipped"}

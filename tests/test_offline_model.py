@@ -265,3 +265,285 @@ def test_model_without_database_still_parses() -> None:
     assert arguments["conditions"] == [
         {"column": "orders.ordered_at", "aggregate": None, "operator": "=", "value": "2026-11-27"}
     ]
+
+
+# -- families: month-day dates, parts of periods, units, thresholds, asked attributes, follow-ups --
+
+INDEX = ValueIndex.build(SAMPLE_VALUES)
+
+
+def ask(question: str, previous: dict[str, object] | None = None) -> dict[str, object]:
+    query = understand(question, Context(TODAY, previous=previous), INDEX)
+    TOOL.parse(json.dumps(query))  # every produced query is a valid tool call
+    return query
+
+
+def triples(query: dict[str, object], key: str = "conditions") -> list[tuple[object, ...]]:
+    items = query[key]
+    assert isinstance(items, list)
+    if key == "columns":
+        return [(c["column"], c["aggregate"], c["time_grain"]) for c in items]
+    return [(c["column"], c["aggregate"], c["operator"], c["value"]) for c in items]
+
+
+@pytest.mark.parametrize(
+    ("phrase", "expected"),
+    [
+        # a month and a day without a year: the most recent such day not after today
+        ("since september 3", ("2026-09-03", "2026-11-28")),
+        ("since the 3rd of september", ("2026-09-03", "2026-11-28")),
+        ("since dec 1st", ("2025-12-01", "2026-11-28")),  # december 2026 is still to come
+        ("on jan 9", ("2026-01-09", "2026-01-09")),
+        ("on 9 january 2025", ("2025-01-09", "2025-01-09")),
+        ("after october 30", ("2026-10-31", "2026-11-28")),
+        ("before 1 july", (None, "2026-06-30")),
+        ("from april 4 to april 18", ("2026-04-04", "2026-04-18")),
+        ("between mar 3 and apr 2, 2025", ("2025-03-03", "2025-04-02")),  # the year of the end
+        ("between july 10th and 20th, 2025", ("2025-07-10", "2025-07-20")),
+        ("from 5 march to 2 april", ("2026-03-05", "2026-04-02")),
+        ("from dec 20 to jan 6", ("2025-12-20", "2026-01-06")),  # a start after the end
+        # halves and parts of periods
+        ("in the first half of 2025", ("2025-01-01", "2025-06-30")),
+        ("during the second half of this year", ("2026-07-01", "2026-11-28")),  # stops today
+        ("in h2 2024", ("2024-07-01", "2024-12-31")),
+        ("in h1 of last year", ("2025-01-01", "2025-06-30")),
+        ("in the last 2 weeks of september", ("2026-09-17", "2026-09-30")),
+        ("in the first 3 days of last month", ("2026-10-01", "2026-10-03")),
+    ],
+)
+def test_month_day_and_part_of_period_dates(
+    phrase: str, expected: tuple[str | None, str | None]
+) -> None:
+    assert one_range(phrase) == expected
+
+
+def test_a_number_after_a_month_can_still_be_a_count() -> None:
+    query = ask("customers with more than 3 orders in march 2025")
+    assert ("orders.id", "count", ">", 3.0) in triples(query)
+    assert ("orders.ordered_at", None, ">=", "2025-03-01") in triples(query)
+
+
+def test_a_month_day_range_is_one_range_on_the_verbs_column() -> None:
+    query = ask("how many orders were shipped between 12 august and 19 august?")
+    assert triples(query) == [
+        ("orders.shipped_at", None, ">=", "2026-08-12"),
+        ("orders.shipped_at", None, "<=", "2026-08-19"),
+    ]
+
+
+UNITS = ("order_items.quantity", "sum", None)
+
+
+@pytest.mark.parametrize(
+    ("question", "value"),
+    [
+        ("how many yoga mats did we sell last month?", ("products.name", "Yoga Mat")),
+        ("How many smart watches were sold in 2025", ("products.name", "Smart Watch")),
+        ("how many toys did customers buy this year", ("products.category", "Toys")),
+        ("number of electronics sold in q3", ("products.category", "Electronics")),
+        (
+            "how many units of the mechanical keyboard were sold?",
+            ("products.name", "Mechanical Keyboard"),
+        ),
+        ("how many pieces of home and kitchen stuff sold", ("products.category", "Home & Kitchen")),
+    ],
+)
+def test_how_many_products_sold_is_units(question: str, value: tuple[str, str]) -> None:
+    query = ask(question)
+    assert triples(query, "columns") == [UNITS]
+    assert (value[0], None, "=", value[1]) in triples(query)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["how many orders contain a yoga mat", "how many orders included toys last month"],
+)
+def test_orders_containing_a_product_are_still_counted_as_orders(question: str) -> None:
+    assert triples(ask(question), "columns") == [("orders.id", "count", None)]
+
+
+@pytest.mark.parametrize(
+    ("question", "group", "having"),
+    [
+        (
+            "which cities placed more than 40 orders last year?",
+            "customers.city",
+            ("orders.id", "count", ">", 40.0),
+        ),
+        (
+            "countries with at least 15 customers",
+            "customers.country",
+            ("customers.id", "count", ">=", 15.0),
+        ),
+        (
+            "Which categories made over $20,000 in revenue in 2025?",
+            "products.category",
+            ("order_items.line_total", "sum", ">", 20000.0),
+        ),
+        (
+            "categories that sold fewer than 100 units this year",
+            "products.category",
+            ("order_items.quantity", "sum", "<", 100.0),
+        ),
+        (
+            "what countries had 200 orders or more",
+            "customers.country",
+            ("orders.id", "count", ">=", 200.0),
+        ),
+    ],
+)
+def test_thresholds_on_groups_are_having_conditions(
+    question: str, group: str, having: tuple[object, ...]
+) -> None:
+    query = ask(question)
+    columns = triples(query, "columns")
+    assert columns[0] == (group, None, None)
+    assert columns[1][:2] == having[:2]
+    assert having in triples(query)
+
+
+@pytest.mark.parametrize(
+    ("question", "column", "condition"),
+    [
+        ("when will order 2301 arrive?", "orders.expected_delivery_date", ("orders.id", 2301)),
+        ("when was order #57 shipped", "orders.shipped_at", ("orders.id", 57)),
+        ("when did order number 9 get delivered", "orders.delivered_at", ("orders.id", 9)),
+        (
+            "what city does Clara Martin live in",
+            "customers.city",
+            ("customers.name", "Clara Martin"),
+        ),
+        ("when did Ava Johnson join?", "customers.created_at", ("customers.name", "Ava Johnson")),
+        (
+            "what category is the smart watch in",
+            "products.category",
+            ("products.name", "Smart Watch"),
+        ),
+    ],
+)
+def test_the_asked_attribute_is_in_the_columns(
+    question: str, column: str, condition: tuple[str, object]
+) -> None:
+    query = ask(question)
+    assert column in [c[0] for c in triples(query, "columns")]
+    assert (condition[0], None, "=", condition[1]) in triples(query)
+    assert not any(c[0] == "orders.status" for c in triples(query))  # "shipped" is the verb
+
+
+def test_expected_arrival_of_the_latest_order() -> None:
+    query = ask("what's the estimated delivery date of my newest order?")
+    assert "orders.expected_delivery_date" in [c[0] for c in triples(query, "columns")]
+    assert query["order_by"] == [
+        {"column": "orders.ordered_at", "aggregate": None, "direction": "desc"}
+    ]
+    assert query["limit"] == 1
+
+
+def result_rows(agent: Agent, question: str) -> list[list[object]]:
+    turn = agent.ask(question)
+    run = turn.tool_runs[-1]
+    assert run.result is not None, turn.answer
+    return run.result.rows
+
+
+def sql_rows(path: Path, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(path) as connection:
+        return connection.execute(sql).fetchall()
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "sql"),
+    [
+        (
+            "How many orders were placed in Q3 2025?",
+            "and the same quarter this year?",
+            "SELECT count(*) FROM orders WHERE ordered_at >= '2026-07-01' "
+            "AND ordered_at < '2026-10-01'",
+        ),
+        (
+            "revenue in march 2026",
+            "what about the same month a year earlier?",
+            "SELECT round(sum(total_amount), 2) FROM orders WHERE ordered_at >= '2025-03-01' "
+            "AND ordered_at < '2025-04-01'",
+        ),
+        (
+            "how many orders did we get this month",
+            "same period last year?",
+            "SELECT count(*) FROM orders WHERE ordered_at >= '2025-11-01' "
+            "AND ordered_at < '2025-11-29'",
+        ),
+        (
+            "How many orders were canceled in the first half of 2025?",
+            "and the same period in 2024",
+            "SELECT count(*) FROM orders WHERE canceled_at >= '2024-01-01' "
+            "AND canceled_at < '2024-07-01'",
+        ),
+    ],
+)
+def test_same_period_follow_ups_move_the_period(
+    sample: tuple[str, Path], first: str, second: str, sql: str
+) -> None:
+    url, path = sample
+    agent = Agent(url, model="offline", today=TODAY)
+    agent.ask(first)
+    rows = result_rows(agent, second)
+    assert len(rows) == 1
+    assert rows[0][0] == pytest.approx(sql_rows(path, sql)[0][0], abs=0.01)
+
+
+@pytest.mark.parametrize(
+    "grouped",
+    [
+        "orders by status",
+        "revenue by country last year",
+        "top 3 products by units sold",
+        "monthly order counts in 2025",
+        "average order value per category",
+    ],
+)
+@pytest.mark.parametrize(
+    "follow",
+    [
+        "only for orders placed this month",
+        "sort them by date",
+        "order them by name",
+        "sort by amount, largest first",
+        "just the delivered ones",
+        "and only the ones ordered in the second half of 2025?",
+        "what about the same period last year?",
+        "list them",
+    ],
+)
+def test_follow_ups_on_grouped_queries_stay_valid(
+    sample: tuple[str, Path], grouped: str, follow: str
+) -> None:
+    url, _ = sample
+    agent = Agent(url, model="offline", today=TODAY)
+    result_rows(agent, grouped)
+    result_rows(agent, follow)  # the compiler accepted the edited query
+
+
+def test_a_filter_follow_up_keeps_the_grouping(sample: tuple[str, Path]) -> None:
+    url, path = sample
+    agent = Agent(url, model="offline", today=TODAY)
+    agent.ask("split our orders by status")
+    rows = result_rows(agent, "and only those placed in the last 30 days?")
+    expected = sql_rows(
+        path,
+        "SELECT status, count(*) FROM orders WHERE ordered_at >= '2026-10-30' GROUP BY status",
+    )
+    assert sorted(map(tuple, rows)) == sorted(expected)
+
+
+@pytest.mark.parametrize("follow", ["list them", "how many are there?", "by country", "by city"])
+def test_follow_ups_on_a_having_query_keep_its_groups(
+    sample: tuple[str, Path], follow: str
+) -> None:
+    url, _ = sample
+    agent = Agent(url, model="offline", today=TODAY)
+    agent.ask("which customers placed more than 5 orders in 2025")
+    turn = agent.ask(follow)
+    query = json.loads(turn.tool_runs[-1].arguments)
+    assert turn.tool_runs[-1].result is not None
+    assert any(not c["aggregate"] for c in query["columns"])  # still grouped
+    assert ("orders.id", "count", ">", 5.0) in triples(query)

@@ -3,6 +3,11 @@
 Conventions (tests/fixtures/questions.toml): ranges that include today stop at today, weeks run
 Monday..Sunday, "last month/quarter/year" is the previous calendar period, "past N days" is the
 N days ending today inclusive, "older than N days" is strictly before today - N.
+
+A date without a year ("august 15", "10 feb", "since nov 2") is the most recent such day not after
+today, and a month without a year the most recent such month; in "between X and Y" an end without
+a year takes the other end's year. "The first/second half of <year>" and "h1/h2 <year>" are
+January..June and July..December.
 """
 
 from __future__ import annotations
@@ -116,11 +121,19 @@ HOLIDAYS = {
     "valentines day": (2, 14),
 }
 _HOLIDAY = "|".join(sorted(HOLIDAYS, key=len, reverse=True))
+# Words after "<month> <number>" that make the number a count, not a day ("march 5 orders").
+_NOT_DAY = r"(?! (?:orders?|customers?|products?|items?|units?|times|dollars?|days?|weeks?))"
+_DAY = r"(?:the )?(?P<{0}_day>\d{{1,2}})(?:st|nd|rd|th)?"
 _POINT_PATTERNS: list[str] = [
     rf"(?:on )?(?P<holiday>{_HOLIDAY})(?: (?:of )?(?P<h_year>{_REL_YEAR}))?",
     r"(?P<iso>\d{4}-\d{1,2}-\d{1,2})",
-    rf"(?P<md_month>{_MONTH}) (?P<md_day>\d{{1,2}})(?:st|nd|rd|th)?,? (?P<md_year>{_YEAR})",
-    rf"(?P<dm_day>\d{{1,2}})(?:st|nd|rd|th)? (?:of )?(?P<dm_month>{_MONTH}),? (?P<dm_year>{_YEAR})",
+    # a month and a day, the year optional: "february 10", "feb 10th, 2026", "10 february"
+    rf"(?P<md_month>{_MONTH}) {_DAY.format('md')}(?:,? (?P<md_year>{_YEAR}))?{_NOT_DAY}",
+    rf"{_DAY.format('dm')} (?:of )?(?P<dm_month>{_MONTH})(?:,? (?P<dm_year>{_YEAR}))?",
+    # halves of a year: "the first half of 2026", "second half of last year", "h1 2025"
+    rf"(?:the )?(?P<half>first|1st|second|2nd|latter) half(?: of)?"
+    rf"(?: (?:the year|(?P<half_year>{_REL_YEAR})))?",
+    rf"(?P<hn>h[12])(?: of)?(?: (?P<hn_year>{_REL_YEAR}))?",
     r"(?P<q>q[1-4])(?: of)?(?: (?P<q_year>" + _REL_YEAR + "))?",
     r"(?:the )?(?P<qo>first|1st|second|2nd|third|3rd|fourth|4th) quarter(?: of)?"
     r"(?: (?P<qo_year>" + _REL_YEAR + "))?",
@@ -132,10 +145,84 @@ _POINT_PATTERNS: list[str] = [
     r"(?P<year>" + _YEAR + r")(?! dollars| usd| units| orders)",
 ]
 _POINT = re.compile(r"\b(?:" + "|".join(_POINT_PATTERNS) + r")\b")
+_YEAR_GROUPS = ("h_year", "md_year", "dm_year", "half_year", "hn_year", "q_year", "qo_year")
 
 
-def _point(match: re.Match[str], today: date) -> tuple[date, date] | None:
+def explicit_year(match: re.Match[str], today: date) -> int | None:
+    """The year a point names itself ("feb 10, 2026", "q2 last year"), else None."""
     g = match.groupdict()
+    for name in (*_YEAR_GROUPS, "m_year"):
+        if g[name]:
+            return _year_of(g[name], today)
+    if g["iso"]:
+        return int(g["iso"][:4])
+    if g["year"]:
+        return int(g["year"])
+    return None
+
+
+def _recent_day(month: int, day: int, today: date, year: int | None) -> date:
+    """A month-day: in the year given, else the most recent such date not after today."""
+    if year is not None:
+        return date(year, month, day)
+    found = date(today.year, month, day) if (month, day) != (2, 29) else date(today.year, 2, 28)
+    return found if found <= today else found.replace(year=today.year - 1)
+
+
+def _day_point(g: dict[str, Any], today: date, year: int | None) -> tuple[date, date] | None:
+    for prefix in ("md", "dm"):
+        if g[f"{prefix}_month"]:
+            given = g[f"{prefix}_year"]
+            try:
+                day = _recent_day(
+                    MONTHS[g[f"{prefix}_month"].rstrip(".")],
+                    int(g[f"{prefix}_day"]),
+                    today,
+                    int(given) if given else year,
+                )
+            except ValueError:
+                return None
+            return day, day
+    return None
+
+
+def _half_point(g: dict[str, Any], today: date, year: int | None) -> tuple[date, date]:
+    second = (g["half"] or "") in ("second", "2nd", "latter") or g["hn"] == "h2"
+    text = g["half_year"] or g["hn_year"]
+    chosen = _year_of(text, today) if text else (year if year is not None else today.year)
+    return (
+        (date(chosen, 7, 1), date(chosen, 12, 31))
+        if second
+        else (
+            date(chosen, 1, 1),
+            date(chosen, 6, 30),
+        )
+    )
+
+
+def _point(match: re.Match[str], today: date, year: int | None = None) -> tuple[date, date] | None:
+    """The period one point names; `year` is used when the point gives none ("between feb 10
+    and feb 25, 2026": the first end takes the second end's year)."""
+    g = match.groupdict()
+    if g["md_month"] or g["dm_month"]:
+        return _day_point(g, today, year)
+    if g["half"] or g["hn"]:
+        return _half_point(g, today, year)
+    if g["q"] or g["qo"]:
+        quarter = int(g["q"][1]) if g["q"] else ORDINAL_QUARTERS[g["qo"]]
+        text = g["q_year"] or g["qo_year"]
+        return quarter_range(_year_of(text, today) if text or year is None else year, quarter)
+    if g["month"]:
+        month = MONTHS[g["month"].rstrip(".")]
+        if month == 5 and g["month"] == "may" and not g["m_year"]:
+            return None  # "may" is usually the verb
+        if g["m_year"] is None and year is not None:
+            return month_range(year, month)
+        return month_range(_year_of(g["m_year"], today, month), month)
+    return _simple_point(g, today)
+
+
+def _simple_point(g: dict[str, Any], today: date) -> tuple[date, date] | None:
     if g["iso"]:
         try:
             day = date.fromisoformat("-".join(p.zfill(2) for p in g["iso"].split("-")))
@@ -149,37 +236,13 @@ def _point(match: re.Match[str], today: date) -> tuple[date, date] | None:
         if g["h_year"] is None and holiday > today:
             holiday = date(year - 1, month, day_of_month)  # the latest one so far
         return holiday, holiday
-    for prefix in ("md", "dm"):
-        if g[f"{prefix}_month"]:
-            try:
-                day = date(
-                    int(g[f"{prefix}_year"]),
-                    MONTHS[g[f"{prefix}_month"].rstrip(".")],
-                    int(g[f"{prefix}_day"]),
-                )
-            except ValueError:
-                return None
-            return day, day
-    if g["q"]:
-        quarter = int(g["q"][1])
-        return quarter_range(_year_of(g["q_year"], today), quarter)
-    if g["qo"]:
-        return quarter_range(_year_of(g["qo_year"], today), ORDINAL_QUARTERS[g["qo"]])
-    if g["month"]:
-        month = MONTHS[g["month"].rstrip(".")]
-        if month == 5 and g["month"] == "may" and not g["m_year"]:
-            return None  # "may" is usually the verb
-        return month_range(_year_of(g["m_year"], today, month), month)
     if g["rel"]:
         offset = -1 if g["rel"] in ("last", "previous", "past") else 0
         return _period(g["rel_unit"], offset, today)
     if g["today"]:
         return today, today
-    if g["dby"]:
-        day = today - timedelta(days=2)
-        return day, day
-    if g["yesterday"]:
-        day = today - timedelta(days=1)
+    if g["dby"] or g["yesterday"]:
+        day = today - timedelta(days=2 if g["dby"] else 1)
         return day, day
     if g["year"]:
         return date(int(g["year"]), 1, 1), date(int(g["year"]), 12, 31)
@@ -194,7 +257,7 @@ _RANGES: list[tuple[str, re.Pattern[str]]] = [
         "within",
         re.compile(
             rf"\b(?:(?:in|over|during|within) )?(?:the )?(?:past|last|previous) "
-            rf"{_N} {_UNIT}\b"
+            rf"{_N} {_UNIT}\b(?! of\b)"  # "the last 10 days of october": a part of october
         ),
     ),
     ("ago", re.compile(rf"\b{_N} {_UNIT} ago\b")),
@@ -219,6 +282,50 @@ def _relative(kind: str, match: re.Match[str], today: date, add: Any) -> None:
     else:
         day = _shift(today, n, unit)
         add(day, day, match.span())
+
+
+_RANGE_GAP = r"\s*(?:and|to|until|till|through|thru|-)\s*"
+_SAME_MONTH_END = re.compile(
+    rf"{_RANGE_GAP}(?:the )?(?P<day>\d{{1,2}})(?:st|nd|rd|th)?(?:,? (?P<year>{_YEAR}))?\b"
+    rf"(?! (?:of )?{_MONTH})"  # "10 february and 3 march": 3 is march's day
+)
+
+
+def _range_end(
+    text: str, points: list[tuple[re.Match[str], Any]], index: int, today: date
+) -> tuple[date, date, int] | None:
+    """'between X and Y' / 'from X to Y' starting at points[index]: (first day, last day, where
+    the phrase ends). An end without a year takes the other end's year ("between february 10
+    and february 25, 2026"); "feb 10 to 25" is the same month; a start after its end is the
+    year before."""
+    match = points[index][0]
+    first_year = explicit_year(match, today)
+    same_month = _SAME_MONTH_END.match(text, match.end())
+    if (match["md_month"] or match["dm_month"]) and same_month:
+        year = int(same_month["year"]) if same_month["year"] else first_year
+        first = _point(match, today, year)
+        month = MONTHS[(match["md_month"] or match["dm_month"]).rstrip(".")]
+        if first is None:
+            return None
+        try:
+            last = date(first[0].year, month, int(same_month["day"]))
+        except ValueError:
+            return None
+        return first[0], last, same_month.end()
+    if index + 1 >= len(points):
+        return None
+    other = points[index + 1][0]
+    if not re.fullmatch(_RANGE_GAP, text[match.end() : other.start()]):
+        return None
+    other_year = explicit_year(other, today)
+    start_period = _point(match, today, other_year if first_year is None else None)
+    end_period = _point(other, today, first_year if other_year is None else None)
+    if start_period is None or end_period is None:
+        return None
+    start, end = start_period[0], end_period[1]
+    if start > end and first_year is None:
+        start -= relativedelta(years=1)
+    return start, end, other.end()
 
 
 def find_dates(text: str, today: date) -> list[Found]:
@@ -257,14 +364,12 @@ def find_dates(text: str, today: date) -> list[Found]:
         start, end = period
         before = text[: match.start()].rstrip()
         between = re.search(r"\b(between|from)$", before)
-        if between and index + 1 < len(points):
-            gap = text[match.end() : points[index + 1][0].start()].strip()
-            if gap in ("and", "to", "until", "till", "through", "-"):
-                other = points[index + 1][1]
-                assert other is not None
-                used.add(index + 1)
-                add(start, other[1], (between.start(), points[index + 1][0].end()))
-                continue
+        paired = _range_end(text, points, index, today) if between else None
+        if between and paired is not None:
+            first, last, stop = paired
+            used.update(i for i, (m, _) in enumerate(points) if match.end() <= m.start() < stop)
+            add(first, last, (between.start(), stop))
+            continue
         part = _PART_OF.search(text[: match.start()])
         if part and part.end() == match.start():  # "the first 3 months of 2025"
             n, unit = _number(part["n"] or "1"), part["unit"]

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from nl2sql.models.offline.asked import asked_column, find_ids
 from nl2sql.models.offline.dates import MONTHS, DateRange, find_dates
 from nl2sql.models.offline.values import VOCABULARY, ValueIndex, singular
 
@@ -207,6 +208,11 @@ UNIT_WORDS = {
     "piece",
     "pieces",
 }
+# "how many <product / category / products> did we sell": units (sum of quantity), not orders.
+UNITS_SOLD = re.compile(
+    r"\b(?:how many|number of) (?:the |our )?(?:VALUE |product |copy |copie )+"
+    r"(?:\w+ ){0,4}?(?:sold|sell|bought|buy|purchased|ordered)\b"
+)
 AVG_WORDS = {"average", "avg", "mean", "typical"}
 MOST = {
     "most",
@@ -276,7 +282,8 @@ AMOUNT_RE = re.compile(
     r"(?: (?P<noun>orders?|purchases?|products?|items?|units?|times|customers?))?\b"
 )
 AMOUNT_POST_RE = re.compile(
-    r"\b\$? ?(?P<n>\d+(?:\.\d+)?)(?: ?(?P<cur>dollars?|usd|bucks))? or "
+    r"\b\$? ?(?P<n>\d+(?:\.\d+)?)(?: ?(?P<cur>dollars?|usd|bucks))?"
+    r"(?: (?P<pre>orders?|purchases?|products?|items?|units?|customers?))? or "
     r"(?P<dir>more|above|greater|higher|less|fewer|below|lower)"
     r"(?: (?P<noun>orders?|purchases?|products?|items?|units?|customers?))?\b"
 )
@@ -342,6 +349,8 @@ class Parsed:
     values: list[tuple[str, str, bool]] = field(default_factory=list)  # column, value, negated
     limit: int | None = None
     value_at: dict[int, str] = field(default_factory=dict)  # word index -> column matched there
+    source: str = ""  # the cleaned question before masking
+    ids: list[tuple[str, int]] = field(default_factory=list)  # ("orders.id", 123): "order 123"
 
     def has(self, *words: str) -> bool:
         return any(w in self.words for w in words)
@@ -379,7 +388,8 @@ def _mask(text: str, span: tuple[int, int], token: str) -> str:
 
 
 def parse_text(question: str, today: date, values: ValueIndex) -> Parsed:
-    text = clean(question)
+    text = source = clean(question)
+    text, ids = find_ids(text)
     late = on_time = False
     for pattern in LATE_PATTERNS:
         match = re.search(pattern, text)
@@ -410,7 +420,8 @@ def parse_text(question: str, today: date, values: ValueIndex) -> Parsed:
                 op = next(AMOUNT_CMP[i][1] for i in range(len(AMOUNT_CMP)) if match[f"c{i}"])
             else:
                 op = POST_DIRECTION[match["dir"]]
-            noun = singular(match["noun"]) if match["noun"] else None
+            noun_text = match["noun"] or match.groupdict().get("pre")  # "200 orders or more"
+            noun = singular(noun_text) if noun_text else None
             if noun is None and match["cur"]:
                 noun = "dollar"
             amounts.append((op, float(match["n"]), noun))
@@ -433,6 +444,8 @@ def parse_text(question: str, today: date, values: ValueIndex) -> Parsed:
         on_time=on_time,
         statuses=statuses,
         excluded_statuses=excluded,
+        source=source,
+        ids=ids,
     )
     for index, word in enumerate(words):
         if word.startswith("DATE"):
@@ -594,7 +607,7 @@ class Interpreter:
         entity = self.entity()
         conditions = self.filters(entity)
         shape = self.shape(entity, conditions)
-        return shape
+        return with_asked_column(shape, asked_column(self.text))
 
     def entity(self) -> str:
         found = self.entities()
@@ -606,7 +619,11 @@ class Interpreter:
             return "products"
         if found:
             return found[0][1]
-        return "orders"
+        for _, _, noun, _ in self.p.amounts:  # "which countries had over 100 orders"
+            if noun in ENTITY_WORDS:
+                return ENTITY_WORDS[noun]
+        asked = asked_column(self.text)
+        return asked.split(".")[0] if asked else "orders"
 
     def date_column(self, entity: str, index: int | None) -> str:
         column = self.verb_column(index)
@@ -614,7 +631,12 @@ class Interpreter:
             column = previous_date_column(self.ctx.previous)
         if column is None:
             column = "customers.created_at" if entity == "customers" else "orders.ordered_at"
-            if entity == "customers" and self.has("buyer", "shopper") | self.money_or_units():
+            counts_orders = any(
+                noun in ("order", "purchase", "unit", "item") for _, _, noun, _ in self.p.amounts
+            )  # "customers with more than 3 orders in march": the orders are dated
+            if entity == "customers" and (
+                self.has("buyer", "shopper") or self.money_or_units() or counts_orders
+            ):
                 column = "orders.ordered_at"
         if column == "orders.ordered_at" and entity == "customers" and self.has("signed", "joined"):
             column = "customers.created_at"
@@ -633,16 +655,22 @@ class Interpreter:
             ]
         for span, index in self.p.dates:
             out += date_conditions(self.date_column(entity, index), span)
+        out += [cond(column, "=", number) for column, number in self.p.ids]
         if self.p.late:
             out.append(dict(LATE))
         if self.p.on_time:
             out.append(dict(ON_TIME))
         statuses = list(self.p.statuses)
         excluded = list(self.p.excluded_statuses)
+        asked = asked_column(self.text)
         for index, word in enumerate(self.words):
             status = STATUS_VERBS.get(word)
-            if status is None or index in self.used_verbs:
-                continue
+            if (
+                status is None
+                or index in self.used_verbs
+                or (asked and DATE_VERBS.get(word) == asked)
+            ):
+                continue  # "when was it shipped" asks for shipped_at, not for status shipped
             after = self.words[index + 1] if index + 1 < len(self.words) else ""
             if word == "shipped" and after in ("to", "VALUE"):
                 continue
@@ -883,14 +911,7 @@ class Interpreter:
                 r"\b(?:how many|number of|total) (?:unit|item|copy|copie|piece)s?\b", t
             ) or self.has("unit", "quantity"):
                 return "units"
-            if (
-                re.search(
-                    r"\b(?:how many|number of) (?:the )?VALUE (?:\w+ ){0,3}(?:sold|bought|"
-                    r"purchased|ordered|sell|buy)\b",
-                    t,
-                )
-                and not self.entities()
-            ):
+            if UNITS_SOLD.search(t) and not self.find(r"\b(?:never|not|no)\b"):
                 return "units"  # "how many yoga mats were sold": units of that product
             counted = self.find(
                 r"\b(?:how many|number of|count of|count the|count)"
@@ -1007,7 +1028,7 @@ class Interpreter:
             elif (
                 noun == "dollar"
                 and self.has("spent", "spend", "revenue", "sale", "sold", "spending")
-                and entity != "orders"
+                and (entity != "orders" or self.has("country", "city", "category"))
             ):
                 found = ("orders", "orders.total_amount", "sum")
                 if self.has("category", "product"):
@@ -1135,6 +1156,15 @@ class Interpreter:
         }
 
 
+def with_asked_column(query: dict[str, Any], asked: str | None) -> dict[str, Any]:
+    """A row query shows the attribute the question asks for ("when will it arrive?")."""
+    columns = query["columns"]
+    if asked and not any(c["aggregate"] for c in columns):
+        if not any(c["column"] == asked for c in columns):
+            columns.append(field_(asked))
+    return query
+
+
 def previous_date_column(query: dict[str, Any]) -> str | None:
     for condition in query.get("conditions", []):
         column = condition["column"]
@@ -1157,6 +1187,8 @@ def understand(question: str, context: Context, values: ValueIndex) -> dict[str,
     parsed = parse_text(question, context.today, values)
     interpreter = Interpreter(parsed, context)
     if context.previous is not None and is_follow_up(parsed, interpreter):
+        from nl2sql.models.offline.followups import follow_up  # it builds on this module
+
         return follow_up(parsed, interpreter, context.previous)
     if not confident(parsed, interpreter):
         raise NotUnderstood(question)
@@ -1176,126 +1208,25 @@ def confident(parsed: Parsed, interpreter: Interpreter) -> bool:
         or parsed.late
         or interpreter.groups()
         or interpreter.rank_target()
+        or interpreter.threshold(interpreter.entity())  # "which cities had over 20 orders"
+        or parsed.ids  # "order 123"
+        or (asked_column(interpreter.text) and (parsed.values or interpreter.has("my")))
     )
     return bool(anchors)
 
 
 def is_follow_up(parsed: Parsed, interpreter: Interpreter) -> bool:
     text = " ".join(parsed.words)
-    if FOLLOW_UP_START.search(text):
-        return True
+    if FOLLOW_UP_START.search(text) or re.fullmatch(r"(?:by|per|for each) \w+(?: \w+)?", text):
+        return True  # "by country?": regroup what was asked
     if re.search(r"\b(?:them|those|that|these|it)\b", text) and not interpreter.entities():
         return True
     if interpreter.entities() or interpreter.groups() or parsed.values or parsed.dates:
         return False
+    if interpreter.threshold(interpreter.entity()):  # "cities with at least 20 customers"
+        return False
     metric = interpreter.metric("orders")
     return metric in (None, "count")  # "what's the count?": of what the conversation is about
-
-
-def follow_up(parsed: Parsed, interpreter: Interpreter, previous: dict[str, Any]) -> dict[str, Any]:
-    """Edit the previous query: add filters, swap the date range, count, list, sort, group."""
-    query = {
-        **previous,
-        "columns": [dict(c) for c in previous["columns"]],
-        "conditions": [dict(c) for c in previous["conditions"]],
-        "order_by": [dict(s) for s in previous["order_by"]],
-    }
-    entity = query["table_name"]
-    if entity == "order_items":
-        entity = "orders"
-    text = " ".join(parsed.words)
-    new = interpreter.filters(entity if entity in LIST_COLUMNS else "orders")
-    new += interpreter.amount_conditions(entity)
-    replaced_columns = {c["column"] for c in new if not isinstance(c["value"], dict)}
-    if any(c["column"] in DATE_COLUMNS for c in new):
-        replaced_columns |= set(DATE_COLUMNS)
-    query["conditions"] = [
-        c for c in query["conditions"] if c["column"] not in replaced_columns or c["aggregate"]
-    ] + new
-
-    if re.search(r"\bhow many\b|\bcount\b|\bnumber\b", text):
-        base = query["table_name"]
-        query["columns"] = [field_(f"{base}.id", "count")]
-        query["order_by"], query["limit"] = [], None
-        return query
-    if re.search(r"\b(?:list|show|display|give)\b(?: me)? (?:them|those|these|all|the)\b", text):
-        base = query["table_name"]
-        if base in LIST_COLUMNS:
-            query["columns"] = [field_(c) for c in LIST_COLUMNS[base]]
-            query["order_by"], query["limit"] = [], None
-        return query
-    groups = interpreter.groups()
-    if groups:
-        for item in groups:
-            if item["column"] == "GRAIN":
-                item["column"] = previous_date_column(previous) or "orders.ordered_at"
-        measures = [c for c in query["columns"] if c["aggregate"]]
-        if not measures:
-            measures = [field_(f"{query['table_name']}.id", "count")]
-        query["columns"] = groups + measures
-        query["order_by"], query["limit"] = [], None
-        return query
-    match = re.search(
-        r"\b(?:sort|order|rank|sorted|ordered)\b(?: them| it| those| the \w+)?"
-        r"(?: by)?(?: (?P<what>\w+))?",
-        text,
-    )
-    if match:
-        base = query["table_name"]
-        if all(c["aggregate"] for c in query["columns"]) and base in LIST_COLUMNS:
-            # sorting a bare count or total: sort the rows it counted
-            query["columns"] = [field_(c) for c in LIST_COLUMNS[base]]
-            query["limit"] = None
-        column = sort_column(match["what"], query)
-        direction = "asc"
-        first = re.search(
-            r"\b(?:(?P<down>desc|descending|biggest|largest|highest|most|newest|"
-            r"latest|recent|top|reverse|high|big|large|new)|(?P<up>asc|ascending|"
-            r"smallest|lowest|least|oldest|earliest|low|small|cheapest))\b",
-            text,
-        )
-        if first and first["down"]:
-            direction = "desc"
-        query["order_by"] = [sort(column, direction)]
-        if not any(c["column"] == column for c in query["columns"]) and not any(
-            c["aggregate"] for c in query["columns"]
-        ):
-            query["columns"].append(field_(column))
-        return query
-    rank = re.search(
-        r"\b(?:best|most|highest|top|biggest|busiest|worst|least|lowest|"
-        r"fewest|smallest)\b",
-        text,
-    )
-    measures = [c for c in query["columns"] if c["aggregate"]]
-    if rank and measures:
-        worst = rank[0] in ("worst", "least", "lowest", "fewest", "smallest")
-        measure = measures[0]
-        query["order_by"] = [
-            sort(measure["column"], "asc" if worst else "desc", measure["aggregate"])
-        ]
-        query["limit"] = parsed.limit or 1
-    return query
-
-
-def sort_column(what: str | None, query: dict[str, Any]) -> str:
-    base = query["table_name"]
-    measures = [c for c in query["columns"] if c["aggregate"]]
-    if what in ("amount", "total", "value", "size", "price", "cost", "revenue", "spend"):
-        if measures:
-            return str(measures[0]["column"])
-        return "products.price" if base == "products" else "orders.total_amount"
-    if what in ("date", "time", "day", "recency", "newest", "latest", "oldest"):
-        return previous_date_column(query) or (
-            "customers.created_at" if base == "customers" else "orders.ordered_at"
-        )
-    if what in ("name", "customer"):
-        return "customers.name" if base != "products" else "products.name"
-    if what in ATTRIBUTE_WORDS:
-        return ATTRIBUTE_WORDS[what]
-    if measures:
-        return str(measures[0]["column"])
-    return "orders.total_amount" if base == "orders" else f"{base}.id"
 
 
 def today_from(system: str) -> date | None:

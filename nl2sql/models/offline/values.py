@@ -67,7 +67,7 @@ recent newest oldest first last per each every by from with in of the and for to
 how many where when did does do have has had our my me i we their there this that those these
 them all any only just over under above below more less than at least signed joined new open
 between since before after ago past older time on yet still not never been were was is are
-tally headcount total number breakdown distribution copies copy
+tally headcount total number breakdown distribution copies copy piece pieces
 """.split()
 )
 STOPWORDS = frozenset(

@@ -1,0 +1,68 @@
+"""What a question asks about particular rows: an attribute ("when is my last order expected to
+arrive?", "which city is Ava Johnson in?") and rows named by their id ("order 123", "customer
+#42").
+
+The asked attribute is added to the columns of a row query, so the answer carries it; when no
+entity noun is in the question, the attribute's table is the entity ("which city is X in" is
+about a customer).
+"""
+
+from __future__ import annotations
+
+import re
+
+# (pattern over the masked, singularised words, the column it asks for). First match wins.
+ASKED_ATTRIBUTES: list[tuple[str, str]] = [
+    (
+        r"\b(?:expected|supposed|due|scheduled|estimated|promised|going) (?:to )?"
+        r"(?:arrive|be delivered|get delivered|deliver|land|come)\b"
+        r"|\b(?:expected|estimated|promised|scheduled|planned) (?:delivery|arrival)\b"
+        r"|\bdelivery date\b|\bdue date\b|\beta\b|\bwhen will\b.*\b(?:arrive|deliver|come)\b",
+        "orders.expected_delivery_date",
+    ),
+    (r"\bwhen\b.*\b(?:ship|shipped|sent|dispatched)\b", "orders.shipped_at"),
+    (r"\bwhen\b.*\b(?:deliver|delivered|arrive|arrived|came)\b", "orders.delivered_at"),
+    (r"\bwhen\b.*\b(?:cancel|canceled|cancelled)\b", "orders.canceled_at"),
+    (
+        r"\bwhen\b.*\b(?:sign|signed|join|joined|register|registered|signup)\b",
+        "customers.created_at",
+    ),
+    (
+        r"\bwhen\b.*\b(?:placed|place|ordered|order|made|bought|purchased)\b",
+        "orders.ordered_at",
+    ),
+    (r"\b(?:what|which) city\b|\bwhere\b.*\b(?:live|based|located|from)\b", "customers.city"),
+    (r"\b(?:what|which) country\b", "customers.country"),
+    (r"\b(?:what|which) category\b", "products.category"),
+    (r"\b(?:what|which) (?:is|was) the status\b|\bstatus of\b", "orders.status"),
+]
+# "order 123", "order #123", "order number 123", "customer id 7": the rows named by id.
+ID_REFERENCE = re.compile(
+    r"\b(?P<noun>order|customer|product) (?:number |no |id |with id )?(?P<id>\d{1,7})\b"
+    r"(?! (?:days?|weeks?|months?|years?|dollars?|units?|items?|orders?|customers?))"
+)
+ID_TABLES = {"order": "orders", "customer": "customers", "product": "products"}
+
+
+def asked_column(text: str) -> str | None:
+    """The column a question asks for about its rows, if it names one."""
+    for pattern, column in ASKED_ATTRIBUTES:
+        if re.search(pattern, text):
+            return column
+    return None
+
+
+def find_ids(text: str) -> tuple[str, list[tuple[str, int]]]:
+    """Id references in the cleaned question: the text with each number masked as IDREF, and
+    (id column, id) pairs. A year-like number after a bare noun ("orders 2025") is a date."""
+    found: list[tuple[str, int]] = []
+
+    def mask(match: re.Match[str]) -> str:
+        number = match["id"]
+        bare = match.group(0) == f"{match['noun']} {number}"
+        if bare and re.fullmatch(r"(?:19|20)\d\d", number):
+            return match.group(0)
+        found.append((f"{ID_TABLES[match['noun']]}.id", int(number)))
+        return f"{match['noun']} IDREF"
+
+    return ID_REFERENCE.sub(mask, text), found

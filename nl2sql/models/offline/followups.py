@@ -1,0 +1,259 @@
+"""Follow-up questions: edits of the previous Query ("only delivered ones", "sort them by date",
+"and the same quarter in 2026?", "break that down by country").
+
+Every edit ends in `make_valid`, so an edit never leaves a query the compiler rejects: a grouped
+query sorts only by its groups or its measures, a row query never sorts by an aggregate.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from typing import Any
+
+from dateutil.relativedelta import relativedelta
+
+from nl2sql.models.offline.dates import DateRange, month_range, quarter_range
+from nl2sql.models.offline.grammar import (
+    ATTRIBUTE_WORDS,
+    DATE_COLUMNS,
+    LIST_COLUMNS,
+    Interpreter,
+    Parsed,
+    date_conditions,
+    field_,
+    previous_date_column,
+    sort,
+)
+
+SORT_RE = re.compile(
+    r"\b(?:sort|sorted|rank|ranked|arrange|arranged)\b(?: them| it| those| these| the \w+)?"
+    r"(?: by)?(?: (?P<what>\w+))?"
+    r"|\border(?:ed)? (?:them|it|those|these|the result)(?: by (?P<what2>\w+))?"
+    r"|\border(?:ed)? by (?P<what3>\w+)"  # not "orders placed ...": the noun
+)
+DIRECTION_RE = re.compile(
+    r"\b(?:(?P<down>desc|descending|biggest|largest|highest|most|newest|"
+    r"latest|recent|top|reverse|high|big|large|new)|(?P<up>asc|ascending|"
+    r"smallest|lowest|least|oldest|earliest|low|small|cheapest))\b"
+)
+RANK_RE = re.compile(
+    r"\b(?:best|most|highest|top|biggest|busiest|worst|least|lowest|fewest|smallest)\b"
+)
+# "the same quarter in 2026", "same period last year", "the same month a year earlier"
+SAME_RE = re.compile(r"\bsame (?P<unit>quarter|month|week|year|period|time|day|dates?|days)\b")
+YEAR_SHIFTS: list[tuple[str, int]] = [
+    (r"\b(?:last|previous|prior) year\b|\ba year (?:earlier|before|ago|prior)\b", -1),
+    (r"\bthe year before\b", -1),
+    (r"\b(?:next|following) year\b|\ba year later\b|\bthe year after\b", 1),
+]
+
+
+def follow_up(parsed: Parsed, interpreter: Interpreter, previous: dict[str, Any]) -> dict[str, Any]:
+    """Edit the previous query: add filters, swap the date range, count, list, sort, group."""
+    query = {
+        **previous,
+        "columns": [dict(c) for c in previous["columns"]],
+        "conditions": [dict(c) for c in previous["conditions"]],
+        "order_by": [dict(s) for s in previous["order_by"]],
+    }
+    _replace_conditions(query, parsed, interpreter, previous)
+    return make_valid(_reshape(query, parsed, interpreter, previous))
+
+
+def _replace_conditions(
+    query: dict[str, Any], parsed: Parsed, interpreter: Interpreter, previous: dict[str, Any]
+) -> None:
+    entity = query["table_name"]
+    if entity == "order_items":
+        entity = "orders"
+    shifted = same_period(parsed, previous, interpreter.ctx.today)
+    if shifted is not None:
+        parsed.dates = []
+    new = interpreter.filters(entity if entity in LIST_COLUMNS else "orders")
+    new += interpreter.amount_conditions(entity)
+    if shifted is not None:
+        column = previous_date_column(previous) or "orders.ordered_at"
+        new += date_conditions(column, shifted)
+    replaced_columns = {c["column"] for c in new if not isinstance(c["value"], dict)}
+    if any(c["column"] in DATE_COLUMNS for c in new):
+        replaced_columns |= set(DATE_COLUMNS)
+    query["conditions"] = [
+        c for c in query["conditions"] if c["column"] not in replaced_columns or c["aggregate"]
+    ] + new
+
+
+def _reshape(
+    query: dict[str, Any], parsed: Parsed, interpreter: Interpreter, previous: dict[str, Any]
+) -> dict[str, Any]:
+    text = " ".join(parsed.words)
+    base = query["table_name"]
+    sorting = SORT_RE.search(text)
+    counting = re.search(r"\bhow many\b|\bcount\b|\bnumber\b", text) and not sorting
+    listing = re.search(
+        r"\b(?:list|show|display|give)\b(?: me)? (?:them|those|these|all|the)\b", text
+    )
+    if (counting or listing) and any(c["aggregate"] for c in query["conditions"]):
+        return query  # "customers with over 5 orders" -> "list them": the groups are the rows
+    if counting:
+        query["columns"] = [field_(f"{base}.id", "count")]
+        query["order_by"], query["limit"] = [], None
+        return query
+    if listing:
+        if base in LIST_COLUMNS:
+            query["columns"] = [field_(c) for c in LIST_COLUMNS[base]]
+            query["order_by"], query["limit"] = [], None
+        return query
+    groups = interpreter.groups()
+    if groups:
+        return _regroup(query, groups, previous)
+    if sorting:
+        return _resort(query, sorting["what"] or sorting["what2"] or sorting["what3"], text)
+    rank = RANK_RE.search(text)
+    measures = [c for c in query["columns"] if c["aggregate"]]
+    if rank and measures:
+        worst = rank[0] in ("worst", "least", "lowest", "fewest", "smallest")
+        measure = measures[0]
+        query["order_by"] = [
+            sort(measure["column"], "asc" if worst else "desc", measure["aggregate"])
+        ]
+        query["limit"] = parsed.limit or 1
+    return query
+
+
+def _regroup(
+    query: dict[str, Any], groups: list[dict[str, Any]], previous: dict[str, Any]
+) -> dict[str, Any]:
+    for item in groups:
+        if item["column"] == "GRAIN":
+            item["column"] = previous_date_column(previous) or "orders.ordered_at"
+    measures = [c for c in query["columns"] if c["aggregate"]]
+    if not measures:
+        measures = [field_(f"{query['table_name']}.id", "count")]
+    query["columns"] = groups + measures
+    query["order_by"], query["limit"] = [], None
+    return query
+
+
+def _resort(query: dict[str, Any], what: str | None, text: str) -> dict[str, Any]:
+    base = query["table_name"]
+    if all(c["aggregate"] for c in query["columns"]) and base in LIST_COLUMNS:
+        # sorting a bare count or total: sort the rows it counted
+        query["columns"] = [field_(c) for c in LIST_COLUMNS[base]]
+        query["limit"] = None
+    column = sort_column(what, query)
+    first = DIRECTION_RE.search(text)
+    direction = "desc" if first and first["down"] else "asc"
+    grouped = any(c["aggregate"] for c in query["columns"])
+    measure = next((c for c in query["columns"] if c["aggregate"] and c["column"] == column), None)
+    query["order_by"] = [sort(column, direction, measure["aggregate"] if measure else None)]
+    if not grouped and not any(c["column"] == column for c in query["columns"]):
+        query["columns"].append(field_(column))
+    return query
+
+
+def sort_column(what: str | None, query: dict[str, Any]) -> str:
+    base = query["table_name"]
+    measures = [c for c in query["columns"] if c["aggregate"]]
+    if what in ("amount", "total", "value", "size", "price", "cost", "revenue", "spend"):
+        if measures:
+            return str(measures[0]["column"])
+        return "products.price" if base == "products" else "orders.total_amount"
+    if what in ("date", "time", "day", "recency", "newest", "latest", "oldest"):
+        return previous_date_column(query) or (
+            "customers.created_at" if base == "customers" else "orders.ordered_at"
+        )
+    if what in ("name", "customer", "product"):
+        named = [c["column"] for c in query["columns"] if c["column"].endswith(".name")]
+        if named:
+            return str(named[0])
+        return "customers.name" if base != "products" else "products.name"
+    if what in ATTRIBUTE_WORDS:
+        return ATTRIBUTE_WORDS[what]
+    if what in ("count", "number") and measures:
+        return str(measures[0]["column"])
+    if measures:
+        return str(measures[0]["column"])
+    return "orders.total_amount" if base == "orders" else f"{base}.id"
+
+
+# .. validity ......................................................................................
+
+
+def make_valid(query: dict[str, Any]) -> dict[str, Any]:
+    """Drop sorts the compiler would reject: in a grouped query every sort must name a grouped
+    column or carry an aggregate; in a row query no sort may carry one. A grouped query left
+    without a sort is sorted by its time buckets, if any."""
+    columns = query["columns"]
+    grouped = any(c["aggregate"] for c in columns)
+    plain = {c["column"] for c in columns if not c["aggregate"]}
+    kept = []
+    for item in query["order_by"]:
+        if grouped:
+            valid = bool(item["aggregate"]) or item["column"] in plain
+        else:
+            valid = not item["aggregate"]
+        if valid:
+            kept.append(item)
+    if grouped and not kept and query["order_by"]:
+        kept = [sort(c["column"], "asc") for c in columns if c["time_grain"]]
+    query["order_by"] = kept
+    return query
+
+
+# .. "the same quarter in 2026" ....................................................................
+
+
+def previous_range(previous: dict[str, Any]) -> DateRange | None:
+    """The date range of the previous query on its date column, if it had one."""
+    column = previous_date_column(previous)
+    start: date | None = None
+    end: date | None = None
+    for condition in previous.get("conditions", []):
+        if condition["column"] != column or condition["aggregate"]:
+            continue
+        value = condition["value"]
+        if not isinstance(value, str):
+            continue
+        day = date.fromisoformat(value[:10])
+        if condition["operator"] in ("=", ">=", ">"):
+            start = day if condition["operator"] != ">" else day + timedelta(days=1)
+        if condition["operator"] in ("=", "<=", "<"):
+            end = day if condition["operator"] != "<" else day - timedelta(days=1)
+    if start is None or end is None:
+        return None
+    return DateRange(start, end, f"{start.isoformat()} to {end.isoformat()}")
+
+
+def same_period(parsed: Parsed, previous: dict[str, Any], today: date) -> DateRange | None:
+    """The previous query's period moved to another year: "the same quarter in 2026", "the same
+    period last year". An explicit year is that year; "last year" / "a year earlier" is one year
+    before the previous period. "Same quarter/month/year" is that whole calendar period; "same
+    period/time/days" the same days. A period reaching past today stops at today."""
+    same = SAME_RE.search(parsed.source)
+    earlier = previous_range(previous)
+    if same is None or earlier is None:
+        return None
+    years = re.search(r"\b((?:19|20)\d\d)\b", parsed.source)
+    if years:
+        delta = int(years[1]) - earlier.start.year  # type: ignore[union-attr]
+    elif re.search(r"\bthis year\b", parsed.source):
+        delta = today.year - earlier.start.year  # type: ignore[union-attr]
+    else:
+        shifts = [n for pattern, n in YEAR_SHIFTS if re.search(pattern, parsed.source)]
+        if not shifts:
+            return None
+        delta = shifts[0]
+    assert earlier.start is not None and earlier.end is not None
+    start = earlier.start + relativedelta(years=delta)
+    end = earlier.end + relativedelta(years=delta)
+    unit = same["unit"]
+    if unit == "month":
+        start, end = month_range(start.year, start.month)
+    elif unit == "quarter":
+        start, end = quarter_range(start.year, (start.month - 1) // 3 + 1)
+    elif unit == "year":
+        start, end = date(start.year, 1, 1), date(start.year, 12, 31)
+    if start <= today:
+        end = min(end, today)
+    return DateRange(start, end, f"{start.isoformat()} to {end.isoformat()}")

@@ -1,0 +1,62 @@
+"""Builders for Query tool arguments and helpers for hand-written reference SQL, shared by the
+compiler, executor and CLI suites (imported as ``from query_builders import ...``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, text
+
+from nl2sql import schema
+
+INJECTION = "x'; DROP TABLE orders; --"
+
+
+def field(column: str, aggregate: str | None = None, grain: str | None = None) -> dict[str, Any]:
+    return {"column": column, "aggregate": aggregate, "time_grain": grain}
+
+
+def cond(column: str, operator: str, value: Any, aggregate: str | None = None) -> dict[str, Any]:
+    return {"column": column, "aggregate": aggregate, "operator": operator, "value": value}
+
+
+def sort(column: str, direction: str = "asc", aggregate: str | None = None) -> dict[str, Any]:
+    return {"column": column, "aggregate": aggregate, "direction": direction}
+
+
+def query(
+    table: str = "orders",
+    columns: Any = None,
+    conditions: list[Any] | None = None,
+    order_by: list[Any] | None = None,
+    limit: Any = None,
+) -> dict[str, Any]:
+    """Query tool arguments; ``columns`` defaults to ``orders.id``. Values are not checked, so
+    the invalid-input tests can pass anything."""
+    return {
+        "table_name": table,
+        "columns": columns if columns is not None else [field("orders.id")],
+        "conditions": conditions or [],
+        "order_by": order_by or [],
+        "limit": limit,
+    }
+
+
+def fetch(engine: Engine, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+    """Rows of hand-written SQL, as tuples."""
+    with engine.connect() as connection:
+        return [tuple(row) for row in connection.execute(text(sql), params)]
+
+
+def scalar(engine: Engine, sql: str, **params: Any) -> Any:
+    return fetch(engine, sql, **params)[0][0]
+
+
+def table_counts(engine: Engine) -> dict[str, int]:
+    """The number of rows in every table of the schema (to check that nothing was written)."""
+    return {name: scalar(engine, f"SELECT count(*) FROM {name}") for name in schema.TABLES}
+
+
+def first_column(rows: Any) -> set[Any]:
+    """The distinct values of the first column of some rows (fetched or returned)."""
+    return {row[0] for row in rows}
