@@ -27,6 +27,7 @@ LAST_DAY = date(2026, 11, 28)
 SNAPSHOT = datetime.combine(LAST_DAY, datetime.max.time()).replace(microsecond=0)
 SAMPLE_ORDERS = 2400
 SAMPLE_SEED = 20261128
+HOUR = timedelta(hours=1)
 
 CITIES: dict[str, tuple[str, ...]] = {
     "United States": ("New York", "Chicago", "Austin", "Seattle", "Boston", "Denver"),
@@ -244,33 +245,10 @@ class Generator:
         return items, total
 
     def _order(self, order_id: int, customer_id: int, ordered_at: datetime, cents: int) -> tuple:
-        rng = self.rng
-        hours = timedelta(hours=1)
-        promised = ordered_at.date() + timedelta(days=rng.randint(4, 9))
-        status, shipped_at, delivered_at, canceled_at = "delivered", None, None, None
-
-        # Time to pick the order; a few get stuck for weeks before anyone touches them.
-        stuck = rng.random() < 0.025
-        processing_at = ordered_at + hours * (
-            rng.uniform(200, 900) if stuck else rng.uniform(0.2, 8)
-        )
-        ship_hours = rng.uniform(300, 1100) if rng.random() < 0.02 else rng.uniform(6, 60)
-        transit_hours = rng.uniform(500, 900) if rng.random() < 0.02 else rng.uniform(20, 90)
-        if rng.random() < 0.08:  # a carrier delay: these usually arrive late
-            transit_hours += rng.uniform(48, 200)
-        if SNAPSHOT - ordered_at < timedelta(days=60) and rng.random() < 0.06:
-            # Stuck: never picked, never shipped, or lost in transit, until someone notices.
-            stage = rng.choice(("pick", "ship", "transit"))
-            never = (SNAPSHOT - ordered_at).total_seconds() / 3600 + 1
-            if stage == "pick":
-                processing_at = ordered_at + hours * never
-            elif stage == "ship":
-                ship_hours = never
-            else:
-                transit_hours = never
-
-        if rng.random() < 0.05:
-            canceled_at = min(ordered_at + hours * rng.uniform(0.5, 72), SNAPSHOT)
+        promised = ordered_at.date() + timedelta(days=self.rng.randint(4, 9))
+        plan = self._plan(ordered_at)
+        if self.rng.random() < 0.05:
+            canceled_at = min(ordered_at + HOUR * self.rng.uniform(0.5, 72), SNAPSHOT)
             return self._order_row(
                 order_id,
                 customer_id,
@@ -282,18 +260,7 @@ class Generator:
                 canceled_at,
                 cents,
             )
-        if processing_at > SNAPSHOT:
-            status = "pending"
-        elif (shipped := processing_at + hours * ship_hours) > SNAPSHOT:
-            status = "processing"
-        else:
-            shipped_at = shipped
-            arrival = shipped + hours * transit_hours
-            if arrival > SNAPSHOT:
-                status = "shipped"
-            else:
-                delivered_at = arrival
-                status = "returned" if rng.random() < 0.04 else "delivered"
+        status, shipped_at, delivered_at = self._progress(plan)
         return self._order_row(
             order_id,
             customer_id,
@@ -302,9 +269,47 @@ class Generator:
             shipped_at,
             promised,
             delivered_at,
-            canceled_at,
+            None,
             cents,
         )
+
+    def _plan(self, ordered_at: datetime) -> tuple[datetime, float, float]:
+        """When the order is picked, and how many hours shipping and transit will take."""
+        rng = self.rng
+        # A few orders wait for weeks before anyone picks them.
+        stuck = rng.random() < 0.025
+        picked_at = ordered_at + HOUR * (rng.uniform(200, 900) if stuck else rng.uniform(0.2, 8))
+        ship_hours = rng.uniform(300, 1100) if rng.random() < 0.02 else rng.uniform(6, 60)
+        transit_hours = rng.uniform(500, 900) if rng.random() < 0.02 else rng.uniform(20, 90)
+        if rng.random() < 0.08:  # a carrier delay: these usually arrive late
+            transit_hours += rng.uniform(48, 200)
+        if SNAPSHOT - ordered_at < timedelta(days=60) and rng.random() < 0.06:
+            # Stuck now: never picked, never shipped, or lost in transit, until someone notices.
+            stage = rng.choice(("pick", "ship", "transit"))
+            never = (SNAPSHOT - ordered_at).total_seconds() / 3600 + 1
+            if stage == "pick":
+                picked_at = ordered_at + HOUR * never
+            elif stage == "ship":
+                ship_hours = never
+            else:
+                transit_hours = never
+        return picked_at, ship_hours, transit_hours
+
+    def _progress(
+        self, plan: tuple[datetime, float, float]
+    ) -> tuple[str, datetime | None, datetime | None]:
+        """How far the order got by the snapshot: (status, shipped_at, delivered_at)."""
+        picked_at, ship_hours, transit_hours = plan
+        if picked_at > SNAPSHOT:
+            return "pending", None, None
+        shipped_at = picked_at + HOUR * ship_hours
+        if shipped_at > SNAPSHOT:
+            return "processing", None, None
+        arrival = shipped_at + HOUR * transit_hours
+        if arrival > SNAPSHOT:
+            return "shipped", shipped_at, None
+        returned = self.rng.random() < 0.04
+        return ("returned" if returned else "delivered"), shipped_at, arrival
 
     @staticmethod
     def _order_row(
