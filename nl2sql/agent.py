@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 from nl2sql.errors import (
     AgentStepLimitError,
     DatabaseError,
+    DatabaseUnavailableError,
     ModelError,
     QueryValidationError,
 )
@@ -174,6 +175,8 @@ class Conversation:
             parsed = getattr(function, "parsed_arguments", None)
             query = parsed if isinstance(parsed, BaseModel) else self.db.tool.parse(run.arguments)
             run.result = self.db.run(query, customer_id=self.customer_id)
+        except DatabaseUnavailableError:
+            raise  # no query can succeed: the user must fix the database, not the model
         except (QueryValidationError, DatabaseError) as error:
             run.error = str(error)
         run.elapsed_ms = (time.perf_counter() - started) * 1000

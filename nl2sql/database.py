@@ -25,7 +25,12 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
 from nl2sql import schema
-from nl2sql.errors import ConfigError, DatabaseError, DatabaseNotEmptyError
+from nl2sql.errors import (
+    ConfigError,
+    DatabaseError,
+    DatabaseNotEmptyError,
+    DatabaseUnavailableError,
+)
 
 DATABASE_URL_ENV = "NL2SQL_DATABASE_URL"
 ALEMBIC_TABLE = "alembic_version"
@@ -103,18 +108,22 @@ def describe_database_error(url: str, error: sa_exc.DBAPIError) -> DatabaseError
     """One line that names the database and what went wrong with it."""
     where = display_url(url)
     detail = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+    if "no such table" in detail or ("relation" in detail and "does not exist" in detail):
+        return DatabaseUnavailableError(
+            f"{where} has no orders tables ({detail}). Run 'nl2sql db init --db {where}' first."
+        )
     if "file is not a database" in detail:
-        return DatabaseError(
+        return DatabaseUnavailableError(
             f"{where} is not an SQLite database. Point --db at an nl2sql database."
         )
     if isinstance(error, sa_exc.OperationalError) and error.connection_invalidated is False:
         if "unable to open database file" in detail:
-            return DatabaseError(
+            return DatabaseUnavailableError(
                 f"Cannot open {where}: the file or its folder is missing or "
                 "not readable. Run 'nl2sql db init' or check --db."
             )
     if isinstance(error, sa_exc.OperationalError) and "connect" in detail.lower():
-        return DatabaseError(
+        return DatabaseUnavailableError(
             f"Cannot connect to {where}: {detail}. Check the server is running "
             "and the URL (--db or NL2SQL_DATABASE_URL) is right."
         )

@@ -25,6 +25,13 @@ class DatabaseError(NL2SQLError):
     """The database cannot be reached, is not a database, or refused a statement."""
 
 
+class DatabaseUnavailableError(DatabaseError):
+    """The database cannot be reached, is not a database, or lacks the orders tables.
+
+    No query can succeed, so the agent stops instead of letting the model retry.
+    """
+
+
 class DatabaseNotEmptyError(DatabaseError):
     """`db init` was pointed at a database that holds tables nl2sql did not create."""
 

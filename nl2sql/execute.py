@@ -21,7 +21,7 @@ from sqlalchemy import exc as sa_exc
 
 from nl2sql import database
 from nl2sql.compiler import Compiled, Compiler
-from nl2sql.errors import ConfigError, DatabaseError, QueryTimeoutError
+from nl2sql.errors import ConfigError, DatabaseError, DatabaseUnavailableError, QueryTimeoutError
 from nl2sql.query import TOOL, QueryTool
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
@@ -204,7 +204,9 @@ def read_only_engine(url: str, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> Engi
 
 def _sqlite_read_only(path: Any, timeout: float) -> Engine:
     if not path.exists():
-        raise DatabaseError(f"{path} does not exist. Run 'nl2sql db init --db {path}' first.")
+        raise DatabaseUnavailableError(
+            f"{path} does not exist. Run 'nl2sql db init --db {path}' first."
+        )
     database._check_sqlite_file(path)
     engine = create_engine(f"sqlite:///file:{quote(str(path))}?mode=ro&uri=true")
 

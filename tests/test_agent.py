@@ -364,3 +364,29 @@ def test_backend_choice_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_pa
 def test_backend_dataclass_describes_itself() -> None:
     backend = Backend("openai", None, "gpt-x", "https://api.example/v1")
     assert backend.describe() == "openai model 'gpt-x' at https://api.example/v1"
+
+
+def test_unusable_database_stops_the_turn(tmp_path: Path, chat_server: ChatServer) -> None:
+    import sqlite3
+
+    from nl2sql.errors import DatabaseUnavailableError
+
+    empty = tmp_path / "empty.sqlite3"
+    with sqlite3.connect(empty) as connection:
+        connection.execute("CREATE TABLE notes (body TEXT)")
+    chat_server.push(tool_call_reply([("a", "Query", SHIPPED)]))
+    agent = make_agent(f"sqlite:///{empty}", chat_server)
+    with pytest.raises(DatabaseUnavailableError, match="has no orders tables.*nl2sql db init"):
+        agent.ask("how many shipped?")
+    assert len(chat_server.requests) == 1  # not fed back to the model: it cannot fix this
+    assert [m["role"] for m in agent.messages] == ["system"]
+
+
+def test_the_tool_sent_is_the_one_nl2sql_schema_prints(
+    sample_db: str, chat_server: ChatServer
+) -> None:
+    from nl2sql.tooling import tool_definition
+
+    chat_server.push(text_reply("ok"))
+    make_agent(sample_db, chat_server).ask("hi")
+    assert chat_server.requests[0].tools == [json.loads(json.dumps(tool_definition()))]
