@@ -11,6 +11,7 @@ from nl2sql.compiler import Compiler
 from nl2sql.errors import (
     ConfigError,
     DatabaseError,
+    DatabaseUnavailableError,
     ModelError,
     NL2SQLError,
     QueryTimeoutError,
@@ -28,6 +29,7 @@ __all__ = [
     "Compiler",
     "ConfigError",
     "DatabaseError",
+    "DatabaseUnavailableError",
     "ModelError",
     "NL2SQLError",
     "Query",

@@ -5,7 +5,8 @@ import nl2sql
 
 def test_public_names_are_pinned() -> None:
     assert sorted(nl2sql.__all__) == sorted([
-        "TOOL", "Agent", "AsyncAgent", "Compiler", "ConfigError", "DatabaseError", "ModelError",
+        "TOOL", "Agent", "AsyncAgent", "Compiler", "ConfigError", "DatabaseError",
+        "DatabaseUnavailableError", "ModelError",
         "NL2SQLError", "Query", "QueryTimeoutError", "QueryValidationError", "ReadOnlyDatabase",
         "Result", "Turn", "__version__", "build_tool", "run_query",
     ])
@@ -14,6 +15,7 @@ def test_public_names_are_pinned() -> None:
 
 
 def test_every_error_is_an_nl2sql_error() -> None:
-    for name in ("ConfigError", "DatabaseError", "ModelError", "QueryTimeoutError",
+    for name in ("ConfigError", "DatabaseError", "DatabaseUnavailableError", "ModelError",
+                 "QueryTimeoutError",
                  "QueryValidationError"):
         assert issubclass(getattr(nl2sql, name), nl2sql.NL2SQLError)
