@@ -347,10 +347,15 @@ def test_backend_choice_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_pa
         monkeypatch.delenv(name, raising=False)
     assert choose_backend(None).kind == "offline"
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:8000/v1")
+    with pytest.raises(ConfigError, match="Name the model served at http://127.0.0.1:8000/v1"):
+        choose_backend(None)
+    monkeypatch.setenv("NL2SQL_MODEL", "llama3.1")
     chosen = choose_backend(None)
+    assert chosen.model == "llama3.1"
     assert chosen.kind == "compatible" and chosen.endpoint.startswith("http://127.0.0.1:8000")
     assert choose_backend("offline").kind == "offline"
     monkeypatch.delenv("OPENAI_BASE_URL")
+    monkeypatch.delenv("NL2SQL_MODEL")
     monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", "https://example.openai.azure.com")
     monkeypatch.setenv("AZURE_OPENAI_API_KEY", "k")
     with pytest.raises(ConfigError, match="deployment"):

@@ -44,6 +44,7 @@ def server_env(chat_server: ChatServer, monkeypatch: pytest.MonkeyPatch) -> Chat
     monkeypatch.delenv("AZURE_OPENAI_ENDPOINT", raising=False)
     monkeypatch.setenv("OPENAI_BASE_URL", chat_server.url)
     monkeypatch.setenv("NL2SQL_MAX_RETRIES", "0")
+    monkeypatch.setenv("NL2SQL_MODEL", "scripted-model")
     return chat_server
 
 

@@ -88,6 +88,11 @@ def openai_backend(
     factory = openai.AsyncOpenAI if asynchronous else openai.OpenAI
     client = factory(api_key=key, base_url=base_url, **options)
     kind = "compatible" if base_url and "api.openai.com" not in base_url else "openai"
+    if kind == "compatible" and not model:
+        raise ConfigError(
+            f"Name the model served at {base_url}: pass --model NAME or set "
+            "NL2SQL_MODEL (e.g. llama3.1 for Ollama)."
+        )
     return Backend(kind, client, model or DEFAULT_OPENAI_MODEL, str(client.base_url), strict)
 
 
