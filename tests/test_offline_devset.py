@@ -1,4 +1,6 @@
-"""The offline model against the development set and the held-out set (tests/fixtures).
+"""The offline model against its four question sets (tests/fixtures): development, held-out,
+fresh and blind. The blind set was written without looking at the parser; it has since been
+tuned on, like the others.
 
 Every case runs through the real Agent (offline model, Chat Completions wire protocol, Query tool,
 compiler, read-only SQLite) and its rows are compared with the case's hand-written SQL on the
@@ -21,8 +23,13 @@ from nl2sql import database
 from nl2sql.agent import Agent
 
 FIXTURES = Path(__file__).parent / "fixtures"
-DEV_BAR = 0.9
-HOLDOUT_BAR = 0.8
+DEV_BAR = 0.95
+HOLDOUT_BAR = 0.9
+FRESH_BAR = 0.9
+BLIND_BAR = 0.85
+# Written blind and never tuned on: 74/80 (92.5%) when first measured. Keep it honest: look
+# at its failures only to find general gaps, and record a new measure with a new blind set.
+UNTUNED_BAR = 0.9
 
 
 def load_cases(name: str) -> list[dict[str, Any]]:
@@ -150,15 +157,19 @@ def report(title: str, outcomes: list[Outcome]) -> float:
     return accuracy
 
 
-def test_development_set(sample_sqlite: tuple[str, Path]) -> None:
-    accuracy = report("Offline model, development set", evaluate("questions.toml", *sample_sqlite))
-    assert accuracy >= DEV_BAR
+SETS = [
+    ("questions.toml", "development set", DEV_BAR),
+    ("questions_holdout.toml", "held-out set", HOLDOUT_BAR),
+    ("questions_fresh.toml", "fresh set", FRESH_BAR),
+    ("questions_blind.toml", "blind set (now tuned on)", BLIND_BAR),
+    ("questions_blind2.toml", "second blind set (untuned)", UNTUNED_BAR),
+]
 
 
-def test_holdout_set(sample_sqlite: tuple[str, Path]) -> None:
-    outcomes = evaluate("questions_holdout.toml", *sample_sqlite)
-    accuracy = report("Offline model, held-out set", outcomes)
-    assert accuracy >= HOLDOUT_BAR
+@pytest.mark.parametrize(("name", "title", "bar"), SETS, ids=[s[0] for s in SETS])
+def test_question_set(sample_sqlite: tuple[str, Path], name: str, title: str, bar: float) -> None:
+    accuracy = report(f"Offline model, {title}", evaluate(name, *sample_sqlite))
+    assert accuracy >= bar
 
 
 if __name__ == "__main__":  # quick runs while developing: python tests/test_offline_devset.py

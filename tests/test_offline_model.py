@@ -90,7 +90,7 @@ SAMPLE_VALUES = {
         ("yoga mats", "products.name", "Yoga Mat"),  # plural
         ("GERMANY", "customers.country", "Germany"),  # case
         ("german", "customers.country", "Germany"),  # demonym
-        ("the us", "customers.country", "United States"),
+        ("the usa", "customers.country", "United States"),  # "the us": see mark_countries
         ("toy", "products.category", "Toys"),  # singular
         ("home and kitchen", "products.category", "Home & Kitchen"),
         ("rio de janeiro", "customers.city", "Rio de Janeiro"),
@@ -547,3 +547,265 @@ def test_follow_ups_on_a_having_query_keep_its_groups(
     assert turn.tool_runs[-1].result is not None
     assert any(not c["aggregate"] for c in query["columns"])  # still grouped
     assert ("orders.id", "count", ">", 5.0) in triples(query)
+
+
+# -- families: status synonyms, typos in grammar nouns, "us", units sold, restrictive follow-ups --
+
+STATUS = "orders.status"
+
+
+@pytest.mark.parametrize(
+    ("question", "operator", "value"),
+    [
+        ("how many orders got sent back in 2025?", "=", "returned"),
+        ("orders brought back by customers in Tokyo", "=", "returned"),
+        ("count the refunded orders", "=", "returned"),
+        ("how many refunds did we process?", "=", "returned"),
+        ("how many orders were called off", "=", "canceled"),
+        ("list the voided orders", "=", "canceled"),
+        ("orders that are on their way to Cologne", "=", "shipped"),
+        ("how many packages are out for delivery", "=", "shipped"),
+        ("number of dispatched orders", "=", "shipped"),
+        ("how many orders have arrived?", "=", "delivered"),
+        ("how many orders are stuck?", "in", ["pending", "processing"]),
+        ("show orders on hold", "in", ["pending", "processing"]),
+        ("orders still waiting", "in", ["pending", "processing"]),
+        ("orders awaiting shipment", "in", ["pending", "processing"]),
+        ("how many orders are stuck in processing", "=", "processing"),
+        ("orders still awaiting delivery", "in", ["pending", "processing", "shipped"]),
+        ("how many orders were not sent back", "!=", "returned"),
+    ],
+)
+def test_everyday_status_words(question: str, operator: str, value: object) -> None:
+    statuses = [c for c in triples(ask(question)) if c[0] == STATUS]
+    assert statuses == [(STATUS, None, operator, value)]
+
+
+def test_a_status_verb_with_a_date_dates_it() -> None:
+    query = ask("how many orders were called off last month?")
+    assert ("orders.canceled_at", None, ">=", "2026-10-01") in triples(query)
+    assert not any(c[0] == STATUS for c in triples(query))
+
+
+def test_received_is_placing_not_a_status() -> None:
+    query = ask("how many orders did we receive yesterday?")
+    assert triples(query) == [("orders.ordered_at", None, "=", "2026-11-27")]
+
+
+@pytest.mark.parametrize(
+    ("question", "table", "column"),
+    [
+        ("how many custmers signed up this year", "customers", "customers.id"),
+        ("number of ordrs last month", "orders", "orders.id"),
+        ("how many prodcuts are in Toys", "products", "products.id"),
+        ("how many cusotmers are from Germany", "customers", "customers.id"),
+        ("count the ordres placed yesterday", "orders", "orders.id"),
+    ],
+)
+def test_typos_in_entity_nouns(question: str, table: str, column: str) -> None:
+    query = ask(question)
+    assert query["table_name"] == table
+    assert triples(query, "columns") == [(column, "count", None)]
+
+
+def test_typos_in_attributes_and_measures() -> None:
+    assert triples(ask("revenu by catagory"), "columns") == [
+        ("products.category", None, None),
+        ("order_items.line_total", "sum", None),
+    ]
+    assert triples(ask("orders per contry"), "columns")[0] == ("customers.country", None, None)
+    assert triples(ask("averge order value"), "columns") == [("orders.total_amount", "avg", None)]
+
+
+@pytest.mark.parametrize("word", ["sending", "scales", "border", "older", "weather"])
+def test_real_words_are_not_corrected(word: str) -> None:
+    from nl2sql.models.offline.grammar import KNOWN_WORDS
+    from nl2sql.models.offline.typos import correct_word
+
+    assert correct_word(word, INDEX, KNOWN_WORDS) == word
+
+
+def test_a_database_value_beats_a_grammar_noun() -> None:
+    query = ask("how many orders from germny")
+    assert ("customers.country", None, "=", "Germany") in triples(query)
+
+
+US = ("customers.country", None, "=", "United States")
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "how much has Ava Johnson spent with us?",
+        "which customers bought from us in 2025",
+        "how many orders did Clara Martin place with us",
+        "customers who ordered from us last month",
+        "products people bought from us this year",
+        "WHAT HAS AVA JOHNSON SPENT WITH US",
+    ],
+)
+def test_us_the_pronoun_is_not_a_country(question: str) -> None:
+    assert US not in triples(ask(question))
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "how many orders from the US",
+        "revenue from US customers",
+        "customers in the U.S.",
+        "how many customers in the states",
+        "orders shipped to the USA last month",
+        "how many customers live in us",
+    ],
+)
+def test_us_the_country(question: str) -> None:
+    assert US in triples(ask(question))
+
+
+UNITS_BY_PRODUCT = [
+    ("products.id", None, None),
+    ("products.name", None, None),
+    ("order_items.quantity", "sum", None),
+]
+
+
+@pytest.mark.parametrize(
+    ("question", "direction", "limit"),
+    [
+        ("what were our 3 worst selling products last year?", "asc", 3),
+        ("least selling items", "asc", 1),
+        ("lowest-selling product in 2025", "asc", 1),
+        ("our slowest movers this year", "asc", 1),
+        ("top 5 sellers in 2025", "desc", 5),
+        ("best selling products", "desc", 1),
+        ("which product sold the most last month", "desc", 1),
+        ("what are our bestsellers", "desc", 1),
+    ],
+)
+def test_selling_rankings_are_units_sold(question: str, direction: str, limit: int) -> None:
+    query = ask(question)
+    assert query["table_name"] == "order_items"
+    assert triples(query, "columns") == UNITS_BY_PRODUCT
+    assert query["order_by"] == [
+        {"column": "order_items.quantity", "aggregate": "sum", "direction": direction}
+    ]
+    assert query["limit"] == limit
+
+
+def test_best_selling_category_is_units_sold() -> None:
+    assert triples(ask("worst-selling category this year"), "columns") == [
+        ("products.category", None, None),
+        ("order_items.quantity", "sum", None),
+    ]
+
+
+LINE_TOTAL = ("order_items.line_total", "sum", None)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "toys revenue by month",
+        "how much revenue did electronics bring in last quarter",
+        "sales of the yoga mat in 2025",
+    ],
+)
+def test_revenue_filtered_by_product_sums_line_totals(question: str) -> None:
+    query = ask(question)
+    assert query["table_name"] == "order_items"
+    assert LINE_TOTAL in triples(query, "columns")
+    assert ("orders.total_amount", "sum", None) not in triples(query, "columns")
+
+
+def test_a_spend_threshold_on_a_category_uses_line_totals() -> None:
+    query = ask("which customers spent more than $500 on toys")
+    assert ("order_items.line_total", "sum", ">", 500.0) in triples(query)
+
+
+def test_average_order_value_for_a_category_stays_per_order() -> None:
+    assert triples(ask("average order value for toys"), "columns") == [
+        ("orders.total_amount", "avg", None)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("first", "follow", "added"),
+    [
+        ("revenue by country for 2025", "only count delivered orders", ("=", "delivered")),
+        ("orders per month this year", "only include shipped ones", ("=", "shipped")),
+        ("revenue by category in 2025", "just the delivered ones", ("=", "delivered")),
+        ("orders by country last year", "exclude canceled", ("!=", "canceled")),
+        ("revenue by city", "only consider returned orders", ("=", "returned")),
+    ],
+)
+def test_restrictive_follow_ups_keep_the_aggregate(
+    first: str, follow: str, added: tuple[str, str]
+) -> None:
+    before = ask(first)
+    after = ask(follow, previous=before)
+    assert triples(after, "columns") == triples(before, "columns")
+    assert triples(after) == triples(before) + [(STATUS, None, *added)]
+
+
+@pytest.mark.parametrize(
+    ("follow", "table"),
+    [
+        ("which of them live in Tokyo?", "customers"),
+        ("which ones are in Tokyo", "customers"),
+        ("who are they", "customers"),
+    ],
+)
+def test_which_of_them_lists_the_counted_rows(follow: str, table: str) -> None:
+    before = ask("How many customers signed up in the first half of 2025?")
+    after = ask(follow, previous=before)
+    assert after["table_name"] == table
+    assert not any(c[1] for c in triples(after, "columns"))
+    assert ("customers.created_at", None, ">=", "2025-01-01") in triples(after)
+
+
+def test_who_were_they_after_counting_orders_lists_customers() -> None:
+    after = ask("who were they?", previous=ask("how many orders were returned in 2025"))
+    assert after["table_name"] == "customers"
+    assert (STATUS, None, "=", "returned") in triples(after)
+
+
+def test_a_category_follow_up_on_revenue_uses_line_totals(sample: tuple[str, Path]) -> None:
+    url, path = sample
+    agent = Agent(url, model="offline", today=TODAY)
+    agent.ask("monthly revenue this year")
+    rows = result_rows(agent, "now only for toys")
+    expected = sql_rows(
+        path,
+        "SELECT date(o.ordered_at, 'start of month'), round(sum(i.quantity * i.unit_price), 2) "
+        "FROM order_items i JOIN orders o ON o.id = i.order_id "
+        "JOIN products p ON p.id = i.product_id WHERE p.category = 'Toys' "
+        "AND o.ordered_at >= '2026-01-01' AND o.ordered_at < '2026-11-29' GROUP BY 1",
+    )
+    assert [str(r[0])[:10] for r in rows] == [e[0] for e in expected]
+    assert [r[1] for r in rows] == pytest.approx([e[1] for e in expected])
+
+
+def test_which_of_them_returns_the_counted_customers(sample: tuple[str, Path]) -> None:
+    url, path = sample
+    agent = Agent(url, model="offline", today=TODAY)
+    agent.ask("how many customers joined in 2025?")
+    rows = result_rows(agent, "which of them are in Berlin?")
+    expected = sql_rows(
+        path,
+        "SELECT name FROM customers WHERE city = 'Berlin' "
+        "AND created_at >= '2025-01-01' AND created_at < '2026-01-01'",
+    )
+    assert sorted(str(r[1]) for r in rows) == sorted(str(r[0]) for r in expected)
+
+
+def test_spent_with_us_matches_sql(sample: tuple[str, Path]) -> None:
+    url, path = sample
+    agent = Agent(url, model="offline", today=TODAY)
+    rows = result_rows(agent, "Which customers have spent more than $9,000 with us in total?")
+    expected = sql_rows(
+        path,
+        "SELECT c.name FROM customers c JOIN orders o ON o.customer_id = c.id "
+        "GROUP BY c.id HAVING sum(o.total_amount) > 9000",
+    )
+    assert sorted(str(r[1]) for r in rows) == sorted(str(r[0]) for r in expected)

@@ -25,6 +25,7 @@ from nl2sql.models.offline.grammar import (
     previous_date_column,
     sort,
 )
+from nl2sql.models.offline.measures import revenue_of_items
 
 SORT_RE = re.compile(
     r"\b(?:sort|sorted|rank|ranked|arrange|arranged)\b(?: them| it| those| these| the \w+)?"
@@ -42,6 +43,17 @@ RANK_RE = re.compile(
 )
 # "the same quarter in 2026", "same period last year", "the same month a year earlier"
 SAME_RE = re.compile(r"\bsame (?P<unit>quarter|month|week|year|period|time|day|dates?|days)\b")
+# "only count delivered orders", "just include toys", "exclude canceled": a filter on what is
+# already measured, not a request to count instead.
+RESTRICT_RE = re.compile(
+    r"\b(?:only|just) (?:count|counting|include|including|consider|keep|use|look at|want)\b"
+    r"|\b(?:count|counting|include|including|consider) (?:only|just)\b"
+)
+# "which of them live in Denver?", "which ones", "who are they": the rows behind a bare count.
+ROWS_RE = re.compile(
+    r"\bwhich (?:of (?:them|those|these)|ones?)\b|\bwho (?:are|were|is|was) (?:they|those|these|"
+    r"them|it)\b|\bwho among (?:them|those|these)\b|\bname them\b|\bwhat (?:are|were) they\b"
+)
 YEAR_SHIFTS: list[tuple[str, int]] = [
     (r"\b(?:last|previous|prior) year\b|\ba year (?:earlier|before|ago|prior)\b", -1),
     (r"\bthe year before\b", -1),
@@ -58,7 +70,7 @@ def follow_up(parsed: Parsed, interpreter: Interpreter, previous: dict[str, Any]
         "order_by": [dict(s) for s in previous["order_by"]],
     }
     _replace_conditions(query, parsed, interpreter, previous)
-    return make_valid(_reshape(query, parsed, interpreter, previous))
+    return make_valid(revenue_of_items(_reshape(query, parsed, interpreter, previous)))
 
 
 def _replace_conditions(
@@ -89,10 +101,13 @@ def _reshape(
     text = " ".join(parsed.words)
     base = query["table_name"]
     sorting = SORT_RE.search(text)
-    counting = re.search(r"\bhow many\b|\bcount\b|\bnumber\b", text) and not sorting
+    restricting = RESTRICT_RE.search(text)
+    counting = (
+        re.search(r"\bhow many\b|\bcount\b|\bnumber\b", text) and not sorting and not restricting
+    )
     listing = re.search(
         r"\b(?:list|show|display|give)\b(?: me)? (?:them|those|these|all|the)\b", text
-    )
+    ) or (ROWS_RE.search(text) and all(c["aggregate"] for c in query["columns"]))
     if (counting or listing) and any(c["aggregate"] for c in query["conditions"]):
         return query  # "customers with over 5 orders" -> "list them": the groups are the rows
     if counting:
@@ -100,6 +115,8 @@ def _reshape(
         query["order_by"], query["limit"] = [], None
         return query
     if listing:
+        if base == "orders" and re.match(r"who\b", text):
+            base = query["table_name"] = "customers"  # "who were they?" after counting orders
         if base in LIST_COLUMNS:
             query["columns"] = [field_(c) for c in LIST_COLUMNS[base]]
             query["order_by"], query["limit"] = [], None

@@ -7,6 +7,11 @@ masks it, so later passes do not read it twice:
 5. values from the database (countries, cities, categories, product and customer names),
 6. what is asked (count, total, average, top N, list, ...), the entity, grouping and ordering.
 
+Before the passes, misspelt grammar nouns are corrected (typos.py), "US" as a country is told
+from the pronoun "us" (values.mark_countries) and multi-word status verbs are rewritten
+(statuses.py: "sent back" -> "returned"). Revenue narrowed to products is summed over line totals
+(measures.py).
+
 Behaviour lives in the tables below; the functions only combine them.
 """
 
@@ -19,7 +24,15 @@ from typing import Any
 
 from nl2sql.models.offline.asked import asked_column, find_ids
 from nl2sql.models.offline.dates import MONTHS, DateRange, find_dates
-from nl2sql.models.offline.values import VOCABULARY, ValueIndex, singular
+from nl2sql.models.offline.measures import revenue_of_items
+from nl2sql.models.offline.statuses import (
+    DESTINATION_VERBS,
+    STATUS_PHRASES,
+    STATUS_VERBS,
+    rewrite_statuses,
+)
+from nl2sql.models.offline.typos import correct_typos
+from nl2sql.models.offline.values import VOCABULARY, ValueIndex, mark_countries, singular
 
 MONTH_WORDS = frozenset(MONTHS)
 
@@ -77,36 +90,6 @@ DATE_VERBS: dict[str, str] = {
         "customers.created_at",
     ),
 }
-# Verbs that are also statuses when no date is attached ("delivered orders", "were returned").
-STATUS_VERBS = {
-    "shipped": "shipped",
-    "delivered": "delivered",
-    "canceled": "canceled",
-    "cancelled": "canceled",
-    "returned": "returned",
-    "pending": "pending",
-    "processing": "processing",
-    "refunded": "returned",
-}
-STATUS_PHRASES: list[tuple[str, list[str]]] = [
-    (
-        r"\b(?:not|never) (?:been |yet )?(?:shipped|sent|dispatched)(?: out)?(?: yet)?\b"
-        r"|\bunshipped\b|\byet to (?:be )?ship(?:ped)?\b|\bawaiting shipment\b"
-        r"|\bwaiting to (?:be )?ship(?:ped)?\b",
-        ["pending", "processing"],
-    ),
-    (
-        r"\b(?:open|outstanding|unfulfilled|not fulfilled|in progress|not yet shipped)\b",
-        ["pending", "processing"],
-    ),
-    (
-        r"\b(?:in transit|on the way|on their way|on its way|en route|out for delivery|"
-        r"being shipped|being delivered)\b",
-        ["shipped"],
-    ),
-    (r"\b(?:fulfilled|fulfilled orders)\b", ["shipped", "delivered"]),
-    (r"\b(?:being processed|in processing)\b", ["processing"]),
-]
 NEGATIONS = (
     "excluding",
     "except",
@@ -141,7 +124,7 @@ ENTITY_WORDS: dict[str, str] = {
         "customer buyer client shopper user people person who signup registration account".split(),
         "customers",
     ),
-    **dict.fromkeys("product item article thing sku".split(), "products"),
+    **dict.fromkeys("product item article thing sku seller mover bestseller".split(), "products"),
 }
 ATTRIBUTE_WORDS: dict[str, str] = {
     "category": "products.category",
@@ -213,6 +196,13 @@ UNITS_SOLD = re.compile(
     r"\b(?:how many|number of) (?:the |our )?(?:VALUE |product |copy |copie )+"
     r"(?:\w+ ){0,4}?(?:sold|sell|bought|buy|purchased|ordered)\b"
 )
+# "best/worst selling", "slowest movers", "top sellers", "sold the most": units sold.
+SELLING = re.compile(
+    r"\b(?:best|top|most|least|worst|lowest|highest|poorest|weakest|fastest|slowest|biggest"
+    r"|strongest) (?:\d+ )?(?:selling|seller|mover|moving)\b"
+    r"|\b(?:sold|sell|sells|selling|moved|move) the (?:most|least|fewest|best|worst)\b"
+)
+SELLING_WORDS = ("selling", "seller", "mover", "moving", "sold", "popular")
 AVG_WORDS = {"average", "avg", "mean", "typical"}
 MOST = {
     "most",
@@ -227,6 +217,9 @@ MOST = {
     "max",
     "more",
     "priciest",
+    "fastest",
+    "strongest",
+    "bestseller",
 }
 LEAST = {
     "least",
@@ -240,6 +233,8 @@ LEAST = {
     "quietest",
     "slowest",
     "cheapest",
+    "poorest",
+    "weakest",
 }
 RECENT = {"latest", "newest", "recent", "recently", "last", "youngest"}
 EARLIEST = {"earliest", "oldest", "first"}
@@ -311,7 +306,9 @@ FOLLOW_UP_START = re.compile(
     r"^(?:only|just|now|and|what about|how about|same|also|but|then|sort|break|"
     r"(?:order|rank|arrange|sort) (?:them|those|these|it|that|the result)|"
     r"list them|show them|those|them|that|these|of those|filter|limit|exclude|excluding|"
-    r"restrict|narrow|keep only|instead|make it|which of (?:them|those|these))\b"
+    r"restrict|narrow|keep only|instead|make it|which of (?:them|those|these)|which ones?|"
+    r"who (?:are|were|is|was) (?:they|those|these|them|it)|who among (?:them|those|these)|"
+    r"name them|what (?:are|were) they)\b"
 )
 # Verbs whose "by" names who did it ("placed by a customer"), not a grouping.
 AGENT_VERBS = {
@@ -329,6 +326,13 @@ AGENT_VERBS = {
     "sent",
     "done",
 }
+
+# Words the grammar reads: never taken for a typo of another word.
+KNOWN_WORDS = frozenset(
+    [*VOCABULARY, *DATE_VERBS, *STATUS_VERBS, *ENTITY_WORDS, *ATTRIBUTE_WORDS, *GRAIN_WORDS]
+    + [*MONEY_WORDS, *UNIT_WORDS, *AVG_WORDS, *MOST, *LEAST, *RECENT, *EARLIEST, *PRICE_UP]
+    + [*PRICE_DOWN, *LIST_WORDS, *AGENT_VERBS, *MONTH_WORDS, *NUMBER_WORDS, *GROUP_SKIP]
+)
 
 
 # -- result -------------------------------------------------------------------------------------
@@ -367,7 +371,9 @@ class NotUnderstood(Exception):
 
 
 def clean(question: str) -> str:
-    text = question.lower().replace("’", "'").replace("‘", "'").replace("&", " and ")
+    text = (
+        mark_countries(question).lower().replace("’", "'").replace("‘", "'").replace("&", " and ")
+    )
     for pattern, replacement in CONTRACTIONS:
         text = re.sub(pattern, replacement, text)
     text = re.sub(
@@ -380,7 +386,7 @@ def clean(question: str) -> str:
     text = re.sub(r"[^a-z0-9\-\s&.]", " ", text)
     text = re.sub(r"(?<![0-9])\.|\.(?![0-9])", " ", text)
     words = [str(NUMBER_WORDS.get(w, w)) for w in text.split()]
-    return " ".join(words)
+    return rewrite_statuses(" ".join(words))
 
 
 def _mask(text: str, span: tuple[int, int], token: str) -> str:
@@ -388,7 +394,7 @@ def _mask(text: str, span: tuple[int, int], token: str) -> str:
 
 
 def parse_text(question: str, today: date, values: ValueIndex) -> Parsed:
-    text = source = clean(question)
+    text = source = correct_typos(clean(question), values, KNOWN_WORDS)
     text, ids = find_ids(text)
     late = on_time = False
     for pattern in LATE_PATTERNS:
@@ -672,7 +678,7 @@ class Interpreter:
             ):
                 continue  # "when was it shipped" asks for shipped_at, not for status shipped
             after = self.words[index + 1] if index + 1 < len(self.words) else ""
-            if word == "shipped" and after in ("to", "VALUE"):
+            if word in DESTINATION_VERBS and after in ("to", "VALUE"):
                 continue
             before = " ".join(self.words[max(0, index - 3) : index])
             (excluded if _negated(before) else statuses).append(status)
@@ -928,7 +934,7 @@ class Interpreter:
             if self.has("quantity", "unit"):
                 return "avg:order_items.quantity"
             return "avg:orders.total_amount"
-        if self.has("unit", "quantity") or self.find(r"\b(?:best|top|most|least) selling\b"):
+        if self.has("unit", "quantity") or SELLING.search(t):
             return "units"
         if self.has("popular", "bestseller"):
             return "units"
@@ -1109,7 +1115,7 @@ class Interpreter:
             return not self.has(*MONEY_WORDS, *UNIT_WORDS)
         if target == "products":
             return bool(self.has(*PRICE_UP, *PRICE_DOWN, "price")) and not self.has(
-                *MONEY_WORDS, "selling", "sold", "popular"
+                *MONEY_WORDS, *SELLING_WORDS
             )
         if target == "customers":
             return self._recency_direction() is not None and not self.has(
@@ -1195,7 +1201,7 @@ def understand(question: str, context: Context, values: ValueIndex) -> dict[str,
     entity = interpreter.entity()
     query = interpreter.query()
     query["conditions"] = query["conditions"] + interpreter.amount_conditions(entity)
-    return query
+    return revenue_of_items(query)
 
 
 def confident(parsed: Parsed, interpreter: Interpreter) -> bool:
@@ -1219,7 +1225,7 @@ def is_follow_up(parsed: Parsed, interpreter: Interpreter) -> bool:
     text = " ".join(parsed.words)
     if FOLLOW_UP_START.search(text) or re.fullmatch(r"(?:by|per|for each) \w+(?: \w+)?", text):
         return True  # "by country?": regroup what was asked
-    if re.search(r"\b(?:them|those|that|these|it)\b", text) and not interpreter.entities():
+    if re.search(r"\b(?:them|those|that|these|it|they)\b", text) and not interpreter.entities():
         return True
     if interpreter.entities() or interpreter.groups() or parsed.values or parsed.dates:
         return False

@@ -30,7 +30,8 @@ class OfflineModel:
         try:
             self.values = ValueIndex.load(engine)
         except Exception as error:  # noqa: BLE001 - a model without value lookup still works
-            log.warning("offline model: could not read values from the database: %s", error)
+            first_line = str(error).splitlines()[0]
+            log.info("offline model: could not read values from the database: %s", first_line)
             self.values = ValueIndex.build({})
 
     def reply(self, body: dict[str, Any]) -> dict[str, Any]:

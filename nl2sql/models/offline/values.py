@@ -18,15 +18,12 @@ from nl2sql import schema
 
 # Everyday names for countries: demonyms and abbreviations (only used if the country exists).
 COUNTRY_ALIASES: dict[str, tuple[str, ...]] = {
-    "United States": (
-        "us",
+    "United States": (  # "us" and "states" only via mark_countries: "spent with us"
         "usa",
-        "u s",
         "u s a",
         "america",
         "american",
         "americans",
-        "states",
         "united states of america",
     ),
     "United Kingdom": ("uk", "u k", "britain", "great britain", "british", "england", "english"),
@@ -52,6 +49,25 @@ CATEGORY_ALIASES: dict[str, tuple[str, ...]] = {
     "Books": ("book",),
     "Beauty": ("cosmetics",),
 }
+
+# When "US" / "the states" is the country rather than the pronoun "us" (run on the question as
+# typed, before lower-casing): dotted "U.S.", upper-case "US" (unless the whole question is
+# shouted), "the us" / "the states", and "in us". Lower-case "us" after a verb or with/from/to/
+# for/by/of ("spent with us", "bought from us") stays the pronoun.
+US_DOTTED = re.compile(r"\bu\.\s?s\b\.?(?:\s?a\b\.?)?", re.IGNORECASE)
+US_UPPER = re.compile(r"\bUS\b")
+US_AFTER_THE = re.compile(r"\bthe (?:us|states)\b", re.IGNORECASE)
+US_AFTER_IN = re.compile(r"\bin us\b")
+
+
+def mark_countries(question: str) -> str:
+    """Country references to the United States written as "USA", pronouns left alone."""
+    text = US_DOTTED.sub("USA ", question)
+    if any(c.islower() for c in text):
+        text = US_UPPER.sub("USA", text)
+    text = US_AFTER_THE.sub("the USA", text)
+    return US_AFTER_IN.sub("in USA", text)
+
 
 # Words of the question language itself: never part of a fuzzy value match.
 VOCABULARY = frozenset(
@@ -211,6 +227,19 @@ class ValueIndex:
         if best is None:
             return None
         return best[0], best[1], False
+
+    def closeness(self, word: str) -> float:
+        """How close one word is to a database value (100 for an exact value or alias)."""
+        if word in self.exact or word in self.distinct_words:
+            return 100.0
+        best = 0.0
+        for column, choices in self.choices.items():
+            if column == "customers.name":
+                continue
+            hit = process.extractOne(word, choices, scorer=fuzz.ratio)
+            if hit is not None:
+                best = max(best, float(hit[1]))
+        return best
 
     @staticmethod
     def _cutoff(phrase: str) -> float:
