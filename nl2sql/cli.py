@@ -186,7 +186,9 @@ def run_command(
 @app.command("schema")
 def schema_command() -> None:
     """Print the Query tool definition exactly as it is sent to the model."""
-    print(json.dumps(tool_definition(), indent=2))
+    with reporting_errors():
+        definition = tool_definition()
+    print(json.dumps(definition, indent=2))
 
 
 def read_spec(spec: str) -> str:

@@ -22,7 +22,7 @@ from sqlalchemy import exc as sa_exc
 from nl2sql import database
 from nl2sql.compiler import Compiled, Compiler
 from nl2sql.errors import ConfigError, DatabaseError, DatabaseUnavailableError, QueryTimeoutError
-from nl2sql.query import TOOL, QueryTool
+from nl2sql.query import QueryTool, configured_tool
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
 QUERY_TIMEOUT_ENV = "NL2SQL_QUERY_TIMEOUT"
@@ -95,11 +95,11 @@ class ReadOnlyDatabase:
         url: str | None = None,
         *,
         timeout: float | None = None,
-        tool: QueryTool = TOOL,
+        tool: QueryTool | None = None,
     ) -> None:
         self.url = database.resolve_url(url)
         self.timeout = query_timeout() if timeout is None else timeout
-        self.tool = tool
+        self.tool = tool or configured_tool()
         self.engine = read_only_engine(self.url, self.timeout)
 
     def close(self) -> None:

@@ -13,9 +13,11 @@ Example:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum, StrEnum
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
@@ -24,7 +26,7 @@ from rapidfuzz import fuzz, process
 from sqlalchemy import Table as SATable
 
 from nl2sql import schema
-from nl2sql.errors import QueryValidationError
+from nl2sql.errors import ConfigError, QueryValidationError
 
 
 class Operator(StrEnum):
@@ -334,6 +336,29 @@ def _unknown_name(given: str, item: dict[str, Any], tool: QueryTool) -> str:
 
 TOOL = build_tool()
 TOOL_NAME = "Query"
+HIDDEN_COLUMNS_ENV = "NL2SQL_HIDDEN_COLUMNS"
+
+
+def configured_tool() -> QueryTool:
+    """The tool for this process: TOOL, minus the columns named in NL2SQL_HIDDEN_COLUMNS.
+
+    Hidden columns vanish from the enums and the description, so the model cannot name them.
+    """
+    names = [n.strip() for n in os.environ.get(HIDDEN_COLUMNS_ENV, "").split(",") if n.strip()]
+    if not names:
+        return TOOL
+    return _tool_without(tuple(sorted(names)))
+
+
+@lru_cache(maxsize=8)
+def _tool_without(hidden: tuple[str, ...]) -> QueryTool:
+    try:
+        return build_tool(hidden=hidden)
+    except ValueError as error:
+        raise ConfigError(
+            f"{HIDDEN_COLUMNS_ENV}: {error}. Name columns as table.column, e.g. customers.email."
+        ) from None
+
 
 Table = TOOL.Table
 Column = TOOL.Column

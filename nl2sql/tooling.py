@@ -6,11 +6,12 @@ from typing import Any
 
 import openai
 
-from nl2sql.query import TOOL, TOOL_NAME, QueryTool
+from nl2sql.query import TOOL_NAME, QueryTool, configured_tool
 
 
-def tool_definition(tool: QueryTool = TOOL, *, strict: bool = True) -> dict[str, Any]:
+def tool_definition(tool: QueryTool | None = None, *, strict: bool = True) -> dict[str, Any]:
     """`openai.pydantic_function_tool(Query)`, named and described; non-strict on request."""
+    tool = tool or configured_tool()
     definition: dict[str, Any] = dict(
         openai.pydantic_function_tool(tool.Query, name=TOOL_NAME, description=tool.description)
     )
