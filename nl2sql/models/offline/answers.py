@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -94,56 +95,68 @@ def describe_conditions(query: dict[str, Any]) -> str:
     """What was understood, e.g. 'placed 2025-11-01 to 2025-11-30, delivered after the expected
     date, status is one of shipped, delivered'."""
     parts: list[str] = []
-    dates: dict[str, dict[str, str]] = {}
+    dates: dict[str, dict[str, str]] = {}  # date column -> operator -> day, joined into one phrase
     for condition in query.get("conditions", []):
         column, op, value = condition["column"], condition["operator"], condition["value"]
-        if condition.get("aggregate"):
-            what = f"{AGGREGATE_NAMES[condition['aggregate']]} {_column_name(column)}"
-            if condition["aggregate"] == "count" and op == "=" and value == 0:
-                table = column.split(".")[0]
-                parts.append(f"with no {ENTITY_NAMES.get(table, (table, table))[1]}")
-            else:
-                parts.append(f"with {what} {OPERATOR_WORDS.get(op, op)} {_value(column, value)}")
-            continue
-        if isinstance(value, dict):
-            if op == ">":
-                parts.append("delivered after the expected date")
-            else:
-                parts.append("delivered on or before the expected date")
-            continue
-        if column in DATE_VERBS and op in ("=", ">=", "<=", "<", ">"):
+        if (
+            not condition.get("aggregate")
+            and not isinstance(value, dict)
+            and _is_date_bound(column, op)
+        ):
             dates.setdefault(column, {})[op] = str(value)
-            continue
-        if op == "is not null" and column.endswith(".id"):
-            parts.append(f"with at least one {ENTITY_NAMES[column.split('.')[0]][0]}")
-            continue
-        if op in ("is null", "is not null"):
-            name = DATE_VERBS.get(column, _column_name(column))
-            parts.append(f"{'not ' if op == 'is null' else ''}{name}")
-            continue
-        if column == "orders.expected_delivery_date":
-            word = {"<": "before", "<=": "on or before", ">": "after", ">=": "on or after"}
-            parts.append(f"promised delivery date {word.get(op, op)} {value}")
-            continue
-        shown = ", ".join(map(str, value)) if isinstance(value, list) else _value(column, value)
-        parts.append(f"{_column_name(column)} {OPERATOR_WORDS.get(op, op)} {shown}")
-    date_parts = []
-    for column, ops in dates.items():
-        verb = DATE_VERBS[column]
-        if "=" in ops:
-            date_parts.append(f"{verb} on {ops['=']}")
-        elif ">=" in ops and "<=" in ops:
-            date_parts.append(f"{verb} {ops['>=']} to {ops['<=']}")
-        elif ">=" in ops:
-            date_parts.append(f"{verb} since {ops['>=']}")
-        elif "<=" in ops:
-            day = date.fromisoformat(ops["<="][:10]) + timedelta(days=1)
-            date_parts.append(f"{verb} before {day.isoformat()}")
-        elif "<" in ops:
-            date_parts.append(f"{verb} before {ops['<']}")
         else:
-            date_parts.append(f"{verb} after {ops['>']}")
-    return ", ".join(date_parts + parts)
+            parts.append(_describe_condition(condition))
+    return ", ".join([_describe_dates(DATE_VERBS[c], ops) for c, ops in dates.items()] + parts)
+
+
+def _is_date_bound(column: str, op: str) -> bool:
+    return column in DATE_VERBS and op in ("=", ">=", "<=", "<", ">")
+
+
+def _describe_condition(condition: dict[str, Any]) -> str:
+    column, op, value = condition["column"], condition["operator"], condition["value"]
+    if condition.get("aggregate"):
+        return _describe_aggregate(condition["aggregate"], column, op, value)
+    if isinstance(value, dict):  # delivered_at compared with expected_delivery_date
+        if op == ">":
+            return "delivered after the expected date"
+        return "delivered on or before the expected date"
+    if op == "is not null" and column.endswith(".id"):
+        return f"with at least one {ENTITY_NAMES[column.split('.')[0]][0]}"
+    if op in ("is null", "is not null"):
+        name = DATE_VERBS.get(column, _column_name(column))
+        return f"{'not ' if op == 'is null' else ''}{name}"
+    if column == "orders.expected_delivery_date":
+        return f"promised delivery date {PROMISED_WORDS.get(op, op)} {value}"
+    shown = ", ".join(map(str, value)) if isinstance(value, list) else _value(column, value)
+    return f"{_column_name(column)} {OPERATOR_WORDS.get(op, op)} {shown}"
+
+
+PROMISED_WORDS = {"<": "before", "<=": "on or before", ">": "after", ">=": "on or after"}
+
+
+def _describe_aggregate(aggregate: str, column: str, op: str, value: Any) -> str:
+    if aggregate == "count" and op == "=" and value == 0:
+        table = column.split(".")[0]
+        return f"with no {ENTITY_NAMES.get(table, (table, table))[1]}"
+    what = f"{AGGREGATE_NAMES[aggregate]} {_column_name(column)}"
+    return f"with {what} {OPERATOR_WORDS.get(op, op)} {_value(column, value)}"
+
+
+def _describe_dates(verb: str, ops: dict[str, str]) -> str:
+    """One phrase for the bounds on one date column: 'placed 2025-11-01 to 2025-11-30'."""
+    if "=" in ops:
+        return f"{verb} on {ops['=']}"
+    if ">=" in ops and "<=" in ops:
+        return f"{verb} {ops['>=']} to {ops['<=']}"
+    if ">=" in ops:
+        return f"{verb} since {ops['>=']}"
+    if "<=" in ops:
+        day = date.fromisoformat(ops["<="][:10]) + timedelta(days=1)
+        return f"{verb} before {day.isoformat()}"
+    if "<" in ops:
+        return f"{verb} before {ops['<']}"
+    return f"{verb} after {ops['>']}"
 
 
 def _column_name(column: str) -> str:
@@ -185,108 +198,168 @@ def _label_column(label: str) -> tuple[str | None, str | None, str]:
     return aggregate, grain, label
 
 
+@dataclass
+class _Result:
+    """A tool result read against its query: which columns are measures, which are keys."""
+
+    query: dict[str, Any]
+    columns: list[str]
+    rows: list[list[Any]]
+    count: int
+    truncated: bool
+    labels: list[tuple[str | None, str | None, str]]  # (aggregate, grain, column) per column
+    scope: str  # " (what was understood)", or ""
+
+    @classmethod
+    def read(cls, query: dict[str, Any], result: dict[str, Any]) -> _Result:
+        columns: list[str] = result.get("columns", [])
+        rows: list[list[Any]] = result.get("rows", [])
+        understood = describe_conditions(query)
+        return cls(
+            query=query,
+            columns=columns,
+            rows=rows,
+            count=result.get("row_count", len(rows)),
+            truncated=bool(result.get("truncated")),
+            labels=[_label_column(c) for c in columns],
+            scope=f" ({understood})" if understood else "",
+        )
+
+    @property
+    def names(self) -> tuple[str, str]:
+        base = self.query.get("table_name", "orders")
+        return ENTITY_NAMES.get(base, (base, base))
+
+    @property
+    def measures(self) -> list[int]:
+        return [i for i, (a, _, _) in enumerate(self.labels) if a]
+
+    @property
+    def keys(self) -> list[int]:
+        return [i for i, (a, _, _) in enumerate(self.labels) if not a]
+
+    @property
+    def order(self) -> list[dict[str, Any]]:
+        return self.query.get("order_by") or []
+
+    @property
+    def more(self) -> str:
+        return "+" if self.truncated else ""
+
+
 def answer(query: dict[str, Any], result: dict[str, Any]) -> str:
     """A short sentence (or a few lines) from the rows, stating what was understood."""
-    columns: list[str] = result.get("columns", [])
-    rows: list[list[Any]] = result.get("rows", [])
-    count = result.get("row_count", len(rows))
-    truncated = bool(result.get("truncated"))
-    base = query.get("table_name", "orders")
-    one, many = ENTITY_NAMES.get(base, (base, base))
-    understood = describe_conditions(query)
-    scope = f" ({understood})" if understood else ""
-    parsed = [_label_column(c) for c in columns]
-    measures = [i for i, (a, _, _) in enumerate(parsed) if a]
-    keys = [i for i, (a, _, _) in enumerate(parsed) if not a]
-    order = query.get("order_by") or []
+    read = _Result.read(query, result)
+    if read.measures and not read.keys:
+        return _one_number(read)
+    if not read.rows:
+        return f"No {read.names[1]} matched{read.scope}."
+    if read.measures:
+        return _grouped(read)
+    return _plain_rows(read)
 
-    if measures and not keys:  # one number
-        aggregate, _, column = parsed[measures[0]]
-        value = rows[0][measures[0]] if rows else None
-        if aggregate == "count":
-            noun = ENTITY_NAMES.get(column.split(".")[0], (one, many))
-            n = int(value or 0)
-            return f"There {'is' if n == 1 else 'are'} {n} {noun[0] if n == 1 else noun[1]}{scope}."
-        what = MEASURE_NAMES.get(
-            (aggregate or "", column),
-            f"{AGGREGATE_NAMES[aggregate or 'sum']} {_column_name(column)}",
-        )
-        if aggregate == "count_distinct":
-            what = f"number of distinct {_column_name(column)} values"
-        return f"The {what} is {fmt(column, value)}{scope}."
 
-    if not rows:
-        return f"No {many} matched{scope}."
+def _one_number(read: _Result) -> str:
+    aggregate, _, column = read.labels[read.measures[0]]
+    value = read.rows[0][read.measures[0]] if read.rows else None
+    if aggregate == "count":
+        noun = ENTITY_NAMES.get(column.split(".")[0], read.names)
+        n = int(value or 0)
+        return (
+            f"There {'is' if n == 1 else 'are'} {n} {noun[0] if n == 1 else noun[1]}{read.scope}."
+        )
+    what = _measure_name(aggregate, column, "sum")
+    if aggregate == "count_distinct":
+        what = f"number of distinct {_column_name(column)} values"
+    return f"The {what} is {fmt(column, value)}{read.scope}."
 
-    if measures:  # grouped
-        aggregate, _, column = parsed[measures[0]]
-        what = MEASURE_NAMES.get(
-            (aggregate or "", column),
-            f"{AGGREGATE_NAMES[aggregate or 'count']} {_column_name(column)}",
-        )
-        if aggregate == "count":
-            what = f"number of {ENTITY_NAMES.get(column.split('.')[0], (one, many))[1]}"
-        group_names = [
-            f"{GRAIN_NAMES[g]} ({DATE_VERBS.get(c, c)})" if g else _column_name(c)
-            for i, (_, g, c) in enumerate(parsed)
-            if i in keys
-        ]
-        groups = ", ".join(
-            dict.fromkeys(n for n in group_names if n not in ("customers", "products"))
-        )
-        lines = []
-        for row in rows[:SHOWN_ROWS]:
-            key = " ".join(
-                fmt(columns[i], row[i])
-                for i in keys
-                if parsed[i][2] not in ("customers.id", "products.id")
-            )
-            lines.append(f"{key}: {fmt(parsed[measures[0]][2], row[measures[0]])}")
-        ranked = bool(order) and query.get("limit") is not None
-        if ranked and len(rows) == 1:
-            best = "lowest" if order[0]["direction"] == "asc" else "highest"
-            return (
-                f"{lines[0].split(':')[0]} has the {best} {what}{scope}: "
-                f"{lines[0].split(': ', 1)[1]}."
-            )
-        best = "lowest" if ranked and order[0]["direction"] == "asc" else "highest"
-        plural = {
-            "customer": "customers",
-            "product": "products",
-            "category": "categories",
-            "customer country": "countries",
-            "customer city": "cities",
-            "status": "statuses",
-        }.get(groups, groups)
-        head = (
-            f"The {len(rows)} {plural} with the {best} {what}"
-            if ranked
-            else f"The {what} by {groups}"
-        )
-        more = (
-            f" (and {count - SHOWN_ROWS} more{'+' if truncated else ''})"
-            if count > SHOWN_ROWS
-            else ""
-        )
-        return f"{head}{scope}:\n" + "\n".join(f"- {line}" for line in lines) + more
 
-    # plain rows
-    names = [_row_name(base, columns, row) for row in rows[:SHOWN_ROWS]]
-    more = count - len(names)
-    tail = f", and {more}{'+' if truncated else ''} more" if more > 0 else ""
-    if order and query.get("limit"):
-        column = order[0]["column"]
-        how = {
-            "orders.total_amount": ("smallest", "biggest"),
-            "products.price": ("cheapest", "most expensive"),
-        }.get(column, ("earliest", "latest"))[order[0]["direction"] == "desc"]
-        noun = one if len(rows) == 1 else many
-        number = "" if len(rows) == 1 else f"{len(rows)} "
-        return f"The {number}{how} {noun}{scope}: " + "; ".join(names) + "."
-    noun = one if count == 1 else many
-    return (
-        f"I found {count}{'+' if truncated else ''} {noun}{scope}: " + "; ".join(names) + tail + "."
+def _measure_name(aggregate: str | None, column: str, default: str) -> str:
+    return MEASURE_NAMES.get(
+        (aggregate or "", column),
+        f"{AGGREGATE_NAMES[aggregate or default]} {_column_name(column)}",
     )
+
+
+# What a group is called in "The 3 <groups> with the highest ...".
+GROUP_PLURALS = {
+    "customer": "customers",
+    "product": "products",
+    "category": "categories",
+    "customer country": "countries",
+    "customer city": "cities",
+    "status": "statuses",
+}
+HIDDEN_KEYS = ("customers.id", "products.id")  # the name beside them says it
+
+
+def _grouped(read: _Result) -> str:
+    measure = read.measures[0]
+    aggregate, _, column = read.labels[measure]
+    what = _measure_name(aggregate, column, "count")
+    if aggregate == "count":
+        what = f"number of {ENTITY_NAMES.get(column.split('.')[0], read.names)[1]}"
+    lines = [
+        f"{_group_key(read, row)}: {fmt(read.labels[measure][2], row[measure])}"
+        for row in read.rows[:SHOWN_ROWS]
+    ]
+    order = read.order
+    ranked = bool(order) and read.query.get("limit") is not None
+    if ranked and len(read.rows) == 1:
+        best = "lowest" if order[0]["direction"] == "asc" else "highest"
+        key, shown = lines[0].split(":")[0], lines[0].split(": ", 1)[1]
+        return f"{key} has the {best} {what}{read.scope}: {shown}."
+    best = "lowest" if ranked and order[0]["direction"] == "asc" else "highest"
+    groups = _group_names(read)
+    head = (
+        f"The {len(read.rows)} {GROUP_PLURALS.get(groups, groups)} with the {best} {what}"
+        if ranked
+        else f"The {what} by {groups}"
+    )
+    more = f" (and {read.count - SHOWN_ROWS} more{read.more})" if read.count > SHOWN_ROWS else ""
+    return f"{head}{read.scope}:\n" + "\n".join(f"- {line}" for line in lines) + more
+
+
+def _group_names(read: _Result) -> str:
+    names = [
+        f"{GRAIN_NAMES[g]} ({DATE_VERBS.get(c, c)})" if g else _column_name(c)
+        for i, (_, g, c) in enumerate(read.labels)
+        if i in read.keys
+    ]
+    return ", ".join(dict.fromkeys(n for n in names if n not in ("customers", "products")))
+
+
+def _group_key(read: _Result, row: list[Any]) -> str:
+    return " ".join(
+        fmt(read.columns[i], row[i]) for i in read.keys if read.labels[i][2] not in HIDDEN_KEYS
+    )
+
+
+# How a ranked row list is described, by the column it is sorted on: (ascending, descending).
+RANK_WORDS = {
+    "orders.total_amount": ("smallest", "biggest"),
+    "products.price": ("cheapest", "most expensive"),
+}
+
+
+def _plain_rows(read: _Result) -> str:
+    base = read.query.get("table_name", "orders")
+    one, many = read.names
+    names = [_row_name(base, read.columns, row) for row in read.rows[:SHOWN_ROWS]]
+    order = read.order
+    if order and read.query.get("limit"):
+        how = RANK_WORDS.get(order[0]["column"], ("earliest", "latest"))
+        noun = one if len(read.rows) == 1 else many
+        number = "" if len(read.rows) == 1 else f"{len(read.rows)} "
+        return (
+            f"The {number}{how[order[0]['direction'] == 'desc']} {noun}{read.scope}: "
+            + "; ".join(names)
+            + "."
+        )
+    more = read.count - len(names)
+    tail = f", and {more}{read.more} more" if more > 0 else ""
+    noun = one if read.count == 1 else many
+    return f"I found {read.count}{read.more} {noun}{read.scope}: " + "; ".join(names) + tail + "."
 
 
 def _row_name(base: str, columns: list[str], row: list[Any]) -> str:

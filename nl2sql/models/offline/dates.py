@@ -328,77 +328,122 @@ def _range_end(
     return start, end, other.end()
 
 
+def _label(start: date | None, end: date | None) -> str:
+    if start and end:
+        return (
+            f"{start.isoformat()} to {end.isoformat()}"
+            if start != end
+            else f"on {start.isoformat()}"
+        )
+    if end:
+        return f"before {end + timedelta(days=1)}"
+    return f"since {start}"
+
+
+class _Found:
+    """The date expressions found so far and the character spans they took."""
+
+    def __init__(self) -> None:
+        self.items: list[Found] = []
+        self.taken: list[tuple[int, int]] = []
+
+    def free(self, a: int, b: int) -> bool:
+        return all(b <= s or a >= e for s, e in self.taken)
+
+    def add(
+        self, start: date | None, end: date | None, span: tuple[int, int], label: str = ""
+    ) -> None:
+        self.items.append(Found(DateRange(start, end, label or _label(start, end)), span))
+        self.taken.append(span)
+
+    def add_capped(self, start: date, end: date, span: tuple[int, int], today: date) -> None:
+        capped = _cap(start, end, today)
+        self.add(capped.start, capped.end, span, capped.label)
+
+
 def find_dates(text: str, today: date) -> list[Found]:
     """Every date expression in `text` (lower case), left to right, without overlaps."""
-    found: list[Found] = []
-    taken: list[tuple[int, int]] = []
-
-    def free(a: int, b: int) -> bool:
-        return all(b <= s or a >= e for s, e in taken)
-
-    def add(start: date | None, end: date | None, span: tuple[int, int], label: str = "") -> None:
-        if not label:
-            label = (
-                f"{start.isoformat()} to {end.isoformat()}"
-                if start and end and start != end
-                else f"on {start.isoformat()}"
-                if start and end
-                else f"before {end + timedelta(days=1)}"
-                if end
-                else f"since {start}"
-            )
-        found.append(Found(DateRange(start, end, label), span))
-        taken.append(span)
-
+    found = _Found()
     for kind, regex in _RANGES:
         for match in regex.finditer(text):
-            if free(*match.span()):
-                _relative(kind, match, today, add)
+            if found.free(*match.span()):
+                _relative(kind, match, today, found.add)
 
     points = [(m, _point(m, today)) for m in _POINT.finditer(text)]
-    points = [(m, p) for m, p in points if p is not None and free(*m.span())]
-    used: set[int] = set()
+    points = [(m, p) for m, p in points if p is not None and found.free(*m.span())]
+    used: set[int] = set()  # points consumed as the end of a "between X and Y"
     for index, (match, period) in enumerate(points):
         if index in used or period is None:
             continue
-        start, end = period
-        before = text[: match.start()].rstrip()
-        between = re.search(r"\b(between|from)$", before)
-        paired = _range_end(text, points, index, today) if between else None
-        if between and paired is not None:
-            first, last, stop = paired
-            used.update(i for i, (m, _) in enumerate(points) if match.end() <= m.start() < stop)
-            add(first, last, (between.start(), stop))
-            continue
-        part = _PART_OF.search(text[: match.start()])
-        if part and part.end() == match.start():  # "the first 3 months of 2025"
-            n, unit = _number(part["n"] or "1"), part["unit"]
-            delta = (
-                relativedelta(months=n)
-                if unit == "month"
-                else timedelta(days=n * UNIT_DAYS.get(unit, 365))
-            )
-            if part["side"] == "first":
-                end = min(end, start + delta - timedelta(days=1))
-            else:
-                start = max(start, end - delta + timedelta(days=1))
-            capped = _cap(start, end, today)
-            add(capped.start, capped.end, (part.start(), match.end()), capped.label)
-            continue
-        prefix = _PREFIX.search(before)
-        if prefix:
-            span = (prefix.start(), match.end())
-            word = prefix["word"]
-            if word == "since":
-                add(start, today, span)
-            elif word == "after":
-                add(end + timedelta(days=1), today, span)
-            else:
-                add(None, start - timedelta(days=1), span, f"before {start.isoformat()}")
-            continue
-        capped = _cap(start, end, today)
-        if start == end:
-            capped = DateRange(start, end, f"on {start.isoformat()}")
-        add(capped.start, capped.end, match.span(), capped.label)
-    found.sort(key=lambda f: f.span)
-    return found
+        if not any(read(text, points, index, today, found, used) for read in _POINT_READINGS):
+            _add_point(match, period, today, found)
+    found.items.sort(key=lambda f: f.span)
+    return found.items
+
+
+_Points = list[tuple[re.Match[str], Any]]
+
+
+def _add_between(
+    text: str, points: _Points, index: int, today: date, found: _Found, used: set[int]
+) -> bool:
+    """'between X and Y', 'from X to Y'."""
+    match = points[index][0]
+    between = re.search(r"\b(between|from)$", text[: match.start()].rstrip())
+    paired = _range_end(text, points, index, today) if between else None
+    if between is None or paired is None:
+        return False
+    first, last, stop = paired
+    used.update(i for i, (m, _) in enumerate(points) if match.end() <= m.start() < stop)
+    found.add(first, last, (between.start(), stop))
+    return True
+
+
+def _add_part_of(
+    text: str, points: _Points, index: int, today: date, found: _Found, used: set[int]
+) -> bool:
+    """'the first 3 months of 2025', 'the last week of march'."""
+    match, (start, end) = points[index]
+    part = _PART_OF.search(text[: match.start()])
+    if not part or part.end() != match.start():
+        return False
+    n, unit = _number(part["n"] or "1"), part["unit"]
+    delta = (
+        relativedelta(months=n) if unit == "month" else timedelta(days=n * UNIT_DAYS.get(unit, 365))
+    )
+    if part["side"] == "first":
+        end = min(end, start + delta - timedelta(days=1))
+    else:
+        start = max(start, end - delta + timedelta(days=1))
+    found.add_capped(start, end, (part.start(), match.end()), today)
+    return True
+
+
+def _add_prefixed(
+    text: str, points: _Points, index: int, today: date, found: _Found, used: set[int]
+) -> bool:
+    """'since X', 'after X', 'before X', 'until X'."""
+    match, (start, end) = points[index]
+    prefix = _PREFIX.search(text[: match.start()].rstrip())
+    if not prefix:
+        return False
+    span = (prefix.start(), match.end())
+    if prefix["word"] == "since":
+        found.add(start, today, span)
+    elif prefix["word"] == "after":
+        found.add(end + timedelta(days=1), today, span)
+    else:
+        found.add(None, start - timedelta(days=1), span, f"before {start.isoformat()}")
+    return True
+
+
+# How a point combines with the words around it, tried in order; else it stands alone.
+_POINT_READINGS = (_add_between, _add_part_of, _add_prefixed)
+
+
+def _add_point(match: re.Match[str], period: tuple[date, date], today: date, found: _Found) -> None:
+    start, end = period
+    if start == end:
+        found.add(start, end, match.span(), f"on {start.isoformat()}")
+    else:
+        found.add_capped(start, end, match.span(), today)

@@ -13,19 +13,19 @@ from typing import Any
 
 from dateutil.relativedelta import relativedelta
 
-from nl2sql.models.offline.dates import DateRange, month_range, quarter_range
-from nl2sql.models.offline.grammar import (
-    ATTRIBUTE_WORDS,
+from nl2sql.models.offline.clauses import (
     DATE_COLUMNS,
     LIST_COLUMNS,
-    Interpreter,
-    Parsed,
     date_conditions,
     field_,
     previous_date_column,
     sort,
 )
+from nl2sql.models.offline.dates import DateRange, month_range, quarter_range
+from nl2sql.models.offline.interpreter import Interpreter
+from nl2sql.models.offline.lexicon import ATTRIBUTE_WORDS
 from nl2sql.models.offline.measures import revenue_of_items
+from nl2sql.models.offline.passes import Parsed
 
 SORT_RE = re.compile(
     r"\b(?:sort|sorted|rank|ranked|arrange|arranged)\b(?: them| it| those| these| the \w+)?"
@@ -115,17 +115,28 @@ def _reshape(
         query["order_by"], query["limit"] = [], None
         return query
     if listing:
-        if base == "orders" and re.match(r"who\b", text):
-            base = query["table_name"] = "customers"  # "who were they?" after counting orders
-        if base in LIST_COLUMNS:
-            query["columns"] = [field_(c) for c in LIST_COLUMNS[base]]
-            query["order_by"], query["limit"] = [], None
-        return query
+        return _relist(query, text)
     groups = interpreter.groups()
     if groups:
         return _regroup(query, groups, previous)
     if sorting:
         return _resort(query, sorting["what"] or sorting["what2"] or sorting["what3"], text)
+    return _rerank(query, text, parsed.limit)
+
+
+def _relist(query: dict[str, Any], text: str) -> dict[str, Any]:
+    """'list them': the rows behind what was counted or measured."""
+    base = query["table_name"]
+    if base == "orders" and re.match(r"who\b", text):
+        base = query["table_name"] = "customers"  # "who were they?" after counting orders
+    if base in LIST_COLUMNS:
+        query["columns"] = [field_(c) for c in LIST_COLUMNS[base]]
+        query["order_by"], query["limit"] = [], None
+    return query
+
+
+def _rerank(query: dict[str, Any], text: str, limit: int | None) -> dict[str, Any]:
+    """'which was the best?': the top (or bottom) group by the first measure."""
     rank = RANK_RE.search(text)
     measures = [c for c in query["columns"] if c["aggregate"]]
     if rank and measures:
@@ -134,7 +145,7 @@ def _reshape(
         query["order_by"] = [
             sort(measure["column"], "asc" if worst else "desc", measure["aggregate"])
         ]
-        query["limit"] = parsed.limit or 1
+        query["limit"] = limit or 1
     return query
 
 

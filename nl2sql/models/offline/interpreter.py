@@ -1,0 +1,696 @@
+"""What a parsed question asks for: the entity, filters, groups, measure, ranking -> a Query."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from nl2sql.models.offline.asked import asked_column
+from nl2sql.models.offline.clauses import (
+    ENTITY_GROUP,
+    LATE,
+    LIST_COLUMNS,
+    ON_TIME,
+    cond,
+    date_conditions,
+    empty_query,
+    field_,
+    one_or_many,
+    previous_date_column,
+    sort,
+    with_asked_column,
+)
+from nl2sql.models.offline.lexicon import (
+    AGENT_VERBS,
+    ATTRIBUTE_WORDS,
+    AVG_WORDS,
+    COUNT_WORDS,
+    DATE_VERBS,
+    EARLIEST,
+    ENTITY_WORDS,
+    EXTREMES,
+    GRAIN_WORDS,
+    GROUP_LEADS,
+    GROUP_SKIP,
+    LEAST,
+    MONEY_WORDS,
+    MOST,
+    NEVER,
+    PERIOD_ADVERBS,
+    PRICE_DOWN,
+    PRICE_UP,
+    RECENT,
+    SELLING,
+    SELLING_WORDS,
+    SORT_WORDS,
+    SORTING_BEFORE,
+    TOTAL_VALUE,
+    UNIT_WORDS,
+    UNITS_SOLD,
+    negated,
+)
+from nl2sql.models.offline.passes import Parsed
+from nl2sql.models.offline.statuses import DESTINATION_VERBS, STATUS_VERBS
+
+
+@dataclass
+class Context:
+    today: date
+    scoped: bool = False
+    previous: dict[str, Any] | None = None  # the previous Query tool call, for follow-ups
+
+
+class Interpreter:
+    """Turns a Parsed question into a Query dict."""
+
+    def __init__(self, parsed: Parsed, context: Context) -> None:
+        self.p = parsed
+        self.ctx = context
+        self.words = parsed.words
+        self.text = " ".join(parsed.words)
+        self.used_verbs: set[int] = set()
+        self.thresholds_used: set[int] = set()
+
+    # .. small readers ............................................................................
+
+    def has(self, *words: str) -> bool:
+        return any(w in self.words for w in words)
+
+    def find(self, pattern: str) -> re.Match[str] | None:
+        return re.search(pattern, self.text)
+
+    def entities(self) -> list[tuple[int, str]]:
+        """Entity nouns (orders/customers/products) in order of appearance."""
+        out = []
+        for index, word in enumerate(self.words):
+            entity = ENTITY_WORDS.get(word)
+            if word == "latedelivered":
+                entity = "orders"  # "late deliveries" are orders
+            if entity == "customers" and word == "who" and index > 0:
+                continue  # "customers who ..." : a relative pronoun, not a subject
+            if entity == "orders" and word in ("delivery",) and self.p.late:
+                continue
+            if entity:
+                out.append((index, entity))
+        return out
+
+    def verb_column(self, index: int | None) -> str | None:
+        """The date column named by the nearest verb before position `index` (else after)."""
+        if index is None:
+            candidates = list(range(len(self.words)))
+        else:
+            candidates = list(range(index - 1, -1, -1))
+            candidates += [
+                i for i in range(index + 1, len(self.words)) if self.words[i] != "latedelivered"
+            ]
+        for i in candidates:
+            word = self.words[i]
+            column = DATE_VERBS.get(word)
+            if column is None:
+                continue
+            if word == "new" and (i + 1 >= len(self.words) or self.words[i + 1] != "customer"):
+                continue
+            if word in ("sale", "sales", "revenue", "spent", "spend", "spending") and index is None:
+                continue
+            self.used_verbs.add(i)
+            return column
+        return None
+
+    # .. main .....................................................................................
+
+    def query(self) -> dict[str, Any]:
+        entity = self.entity()
+        conditions = self.filters(entity)
+        shape = self.shape(entity, conditions)
+        return with_asked_column(shape, asked_column(self.text))
+
+    def entity(self) -> str:
+        found = self.entities()
+        bought = self.find(
+            r"^(?:what|which) (?:did|do|have|has|does) (?:.* )?"
+            r"(?:order|buy|bought|purchase|get)(?= DATE| in| during|$)"
+        )
+        if bought and all(self.words[i] == "order" for i, _ in found):
+            return "products"
+        if found:
+            return found[0][1]
+        for _, _, noun, _ in self.p.amounts:  # "which countries had over 100 orders"
+            if noun in ENTITY_WORDS:
+                return ENTITY_WORDS[noun]
+        asked = asked_column(self.text)
+        return asked.split(".")[0] if asked else "orders"
+
+    def date_column(self, entity: str, index: int | None) -> str:
+        column = self.verb_column(index)
+        if column is None and self.ctx.previous is not None and index is not None:
+            column = previous_date_column(self.ctx.previous)
+        if column is None:
+            column = "customers.created_at" if entity == "customers" else "orders.ordered_at"
+            counts_orders = any(
+                noun in ("order", "purchase", "unit", "item") for _, _, noun, _ in self.p.amounts
+            )  # "customers with more than 3 orders in march": the orders are dated
+            if entity == "customers" and (
+                self.has("buyer", "shopper") or self.money_or_units() or counts_orders
+            ):
+                column = "orders.ordered_at"
+        if column == "orders.ordered_at" and entity == "customers" and self.has("signed", "joined"):
+            column = "customers.created_at"
+        return column
+
+    def money_or_units(self) -> bool:
+        return bool(self.has(*MONEY_WORDS, *UNIT_WORDS) or self.find(r"\bhow much\b"))
+
+    def filters(self, entity: str) -> list[dict[str, Any]]:
+        out = self._overdue()
+        for span, index in self.p.dates:
+            out += date_conditions(self.date_column(entity, index), span)
+        out += [cond(column, "=", number) for column, number in self.p.ids]
+        if self.p.late:
+            out.append(dict(LATE))
+        if self.p.on_time:
+            out.append(dict(ON_TIME))
+        return out + self._status_conditions() + self._value_conditions()
+
+    def _overdue(self) -> list[dict[str, Any]]:
+        if not self.has("overdue"):
+            return []
+        return [  # promised date passed, still not delivered (nor canceled)
+            cond("orders.delivered_at", "is null", None),
+            cond("orders.canceled_at", "is null", None),
+            cond("orders.expected_delivery_date", "<", self.ctx.today.isoformat()),
+        ]
+
+    def _status_conditions(self) -> list[dict[str, Any]]:
+        statuses = list(self.p.statuses)
+        excluded = list(self.p.excluded_statuses)
+        for index, status in self._status_verbs():
+            before = " ".join(self.words[max(0, index - 3) : index])
+            (excluded if negated(before) else statuses).append(status)
+        out = []
+        if statuses:
+            out.append(one_or_many("orders.status", statuses, negated=False))
+        if excluded:
+            out.append(one_or_many("orders.status", excluded, negated=True))
+        return out
+
+    def _status_verbs(self) -> list[tuple[int, str]]:
+        """(word index, status) of verbs that name a status ("shipped", "canceled")."""
+        asked = asked_column(self.text)
+        out = []
+        for index, word in enumerate(self.words):
+            status = STATUS_VERBS.get(word)
+            if (
+                status is None
+                or index in self.used_verbs
+                or (asked and DATE_VERBS.get(word) == asked)
+            ):
+                continue  # "when was it shipped" asks for shipped_at, not for status shipped
+            if word in DESTINATION_VERBS and self._next(index) in ("to", "VALUE"):
+                continue
+            out.append((index, status))
+        return out
+
+    def _value_conditions(self) -> list[dict[str, Any]]:
+        by_column: dict[tuple[str, bool], list[str]] = {}
+        for column, value, is_negated in self.p.values:
+            by_column.setdefault((column, is_negated), []).append(value)
+        return [
+            one_or_many(column, found, negated) for (column, negated), found in by_column.items()
+        ]
+
+    # .. shapes ...................................................................................
+
+    def groups(self) -> list[dict[str, Any]]:
+        """Group-by fields from 'by/per/each/every X' and 'monthly', 'daily', ..."""
+        found: list[dict[str, Any]] = []
+        seen: set[tuple[str, str | None]] = set()
+        for columns, grain in self._breakdowns() + self._group_phrases():
+            for column in columns:
+                if (column, grain) not in seen:
+                    seen.add((column, grain))
+                    found.append(field_(column, None, grain))
+        return found
+
+    def _breakdowns(self) -> list[tuple[list[str], str | None]]:
+        """'country breakdown', 'status mix', 'month distribution'."""
+        out: list[tuple[list[str], str | None]] = []
+        for match in re.finditer(r"\b(\w+) (?:distribution|breakdown|split|mix)\b", self.text):
+            if match[1] in ATTRIBUTE_WORDS:
+                out.append(([ATTRIBUTE_WORDS[match[1]]], None))
+            elif match[1] in GRAIN_WORDS:
+                out.append((["GRAIN"], GRAIN_WORDS[match[1]]))
+        return out
+
+    def _group_phrases(self) -> list[tuple[list[str], str | None]]:
+        """'monthly', 'by country', 'per customer', 'for each category'."""
+        out: list[tuple[list[str], str | None]] = []
+        for index, word in enumerate(self.words):
+            if word in PERIOD_ADVERBS:
+                out.append((["GRAIN"], GRAIN_WORDS[word]))
+            elif self._leads_group(index):
+                target = self._group_target(index + 1)
+                if target is not None:
+                    out.append(target)
+        return out
+
+    def _leads_group(self, index: int) -> bool:
+        word = self.words[index]
+        if word not in GROUP_LEADS and not (word == "for" and self._next(index) == "each"):
+            return False
+        return word != "by" or not (self._by_sorts(index) or self._by_agent(index))
+
+    def _by_sorts(self, index: int) -> bool:
+        """'sort them by date', 'ranked by revenue': ordering, not grouping."""
+        if index > 0 and self.words[index - 1] in SORT_WORDS:
+            return True
+        before = " ".join(self.words[max(0, index - 3) : index])
+        return bool(re.search(SORTING_BEFORE, before))
+
+    def _by_agent(self, index: int) -> bool:
+        """'placed by a customer': the agent, not a grouping."""
+        return self._next(index) in ("a", "an", "me", "us") or (
+            index > 0 and self.words[index - 1] in AGENT_VERBS
+        )
+
+    def _next(self, index: int) -> str:
+        return self.words[index + 1] if index + 1 < len(self.words) else ""
+
+    def _group_target(self, start: int) -> tuple[list[str], str | None] | None:
+        for i in range(start, min(start + 4, len(self.words))):
+            word = self.words[i]
+            if (
+                word == "VALUE"
+                and self.p.value_at.get(i) == "products.category"
+                and (self._next(i) not in ENTITY_WORDS and self._next(i) not in ATTRIBUTE_WORDS)
+            ):
+                return ENTITY_GROUP["products"], None  # "each book": every product of Books
+            if word in GROUP_SKIP or word == "VALUE" or word in GROUP_LEADS:
+                if word == "signup" or (word == "sign" and self._next(i) == "up"):
+                    self.signup_grain = True
+                continue
+            if word in ATTRIBUTE_WORDS:
+                return [ATTRIBUTE_WORDS[word]], None
+            if word in GRAIN_WORDS:
+                return ["GRAIN"], GRAIN_WORDS[word]
+            entity = ENTITY_WORDS.get(word)
+            following = self._next(i)
+            if entity and (following in ATTRIBUTE_WORDS or following in GRAIN_WORDS):
+                continue  # "by customer country", "per order month"
+            if entity in ENTITY_GROUP:
+                return ENTITY_GROUP[entity], None
+            if entity == "orders":
+                continue
+            return None
+        return None
+
+    signup_grain = False
+
+    def shape(self, entity: str, conditions: list[dict[str, Any]]) -> dict[str, Any]:
+        groups, grain_column = self._resolved_groups(entity)
+        rank = self.rank_target()
+        metric = self.metric(entity)
+        query = empty_query(entity, conditions)
+        threshold = self.threshold(entity)  # always read: it marks the amounts it consumes
+        if self.find(NEVER) and entity in ("customers", "products") and not groups:
+            return _never_query(query, entity)
+        threshold_group = self.threshold_target(entity)
+        if threshold is not None and threshold_group:
+            return _threshold_query(query, threshold, threshold_group)
+        # "top 5 X by Y", "which X has the most Y", "which day was busiest"
+        if rank is not None and groups and metric and metric.startswith(("max:", "min:")):
+            rank = None  # "highest order total per country": an aggregate per group
+        if rank is not None:
+            return self._ranked_query(query, entity, rank, groups, grain_column, metric)
+        if groups:
+            return self._grouped_query(query, entity, groups, metric)
+        if metric is None:
+            return self._list_query(query, entity)
+        return self._measure_query(query, entity, metric)
+
+    def _resolved_groups(self, entity: str) -> tuple[list[dict[str, Any]], str]:
+        """The groups, a time grain put on the date column the question is about."""
+        groups = self.groups()
+        grain_column = self._grain_column(entity)
+        for item in groups:
+            if item["column"] == "GRAIN":
+                item["column"] = grain_column
+        return groups, grain_column
+
+    def _ranked_query(
+        self,
+        query: dict[str, Any],
+        entity: str,
+        rank: tuple[str, str],
+        groups: list[dict[str, Any]],
+        grain_column: str,
+        metric: str | None,
+    ) -> dict[str, Any]:
+        target, direction = rank
+        conditions = query["conditions"]
+        if target in LIST_COLUMNS and not groups and self._row_rank(target):
+            return self._row_ranking(target, conditions, direction)
+        group_fields = self._rank_groups(target, groups, grain_column)
+        table, measure = self.measure_for_groups(metric, entity, group_fields, conditions, target)
+        query["table_name"] = table
+        query["columns"] = group_fields + [measure]
+        query["order_by"] = [sort(measure["column"], direction, measure["aggregate"])]
+        query["limit"] = self.p.limit or 1
+        return query
+
+    def _rank_groups(
+        self, target: str, groups: list[dict[str, Any]], grain_column: str
+    ) -> list[dict[str, Any]]:
+        """What the ranked groups are: periods, customers/products, or an attribute."""
+        if target == "GRAIN":
+            return [g for g in groups if g["aggregate"] is None] or [
+                field_(grain_column, None, self._rank_grain())
+            ]
+        if target in ENTITY_GROUP:
+            return [field_(c) for c in ENTITY_GROUP[target]]
+        if target in ATTRIBUTE_WORDS.values():
+            return [field_(target)]
+        return groups
+
+    def _grouped_query(
+        self, query: dict[str, Any], entity: str, groups: list[dict[str, Any]], metric: str | None
+    ) -> dict[str, Any]:
+        table, measure = self.measure_for_groups(metric, entity, groups, query["conditions"], None)
+        query["table_name"] = table
+        query["columns"] = groups + [measure]
+        if any(g["time_grain"] for g in groups):
+            query["order_by"] = [sort(g["column"], "asc") for g in groups if g["time_grain"]]
+        return query
+
+    def _list_query(self, query: dict[str, Any], entity: str) -> dict[str, Any]:
+        row_direction = self._row_direction(entity)
+        if row_direction is not None:
+            return self._row_ranking(entity, query["conditions"], row_direction)
+        query["columns"] = [field_(c) for c in LIST_COLUMNS[entity]]
+        if entity == "customers" and self.find(r"\b(?:ordered|bought|purchased|placed)\b"):
+            _require_orders(query, unless=("orders.", "order_items.", "products."))
+        return query
+
+    def _measure_query(self, query: dict[str, Any], entity: str, metric: str) -> dict[str, Any]:
+        table, measure = self.measure_for_groups(metric, entity, [], query["conditions"], None)
+        query["table_name"] = table
+        query["columns"] = [measure]
+        if (
+            metric == "count"
+            and entity == "customers"
+            and self.has("buyer", "ordered", "bought", "purchased", "shopper")
+        ):
+            _require_orders(query, unless=("orders.", "products."))
+        return query
+
+    def _grain_column(self, entity: str) -> str:
+        if self.signup_grain or self.has("signup", "signups", "joined", "registered"):
+            return "customers.created_at"
+        column = self.verb_column(len(self.words))
+        if column is None:
+            column = "customers.created_at" if entity == "customers" else "orders.ordered_at"
+        return column
+
+    def _rank_grain(self) -> str:
+        for word in self.words:
+            if word in GRAIN_WORDS:
+                return GRAIN_WORDS[word]
+        return "day"
+
+    # .. what is measured .........................................................................
+
+    def metric(self, entity: str) -> str | None:
+        """count, count_distinct:<col>, money, units, avg_value, avg_unit_price, avg_price,
+        max_value, min_value ... or None for a list."""
+        if re.search(COUNT_WORDS, self.text):
+            return self._count_metric()
+        if self.has(*AVG_WORDS):
+            return self._average_metric(entity)
+        if self.has("unit", "quantity") or SELLING.search(self.text):
+            return "units"
+        if self.has("popular", "bestseller"):
+            return "units"
+        if self.has(*MONEY_WORDS) or self.find(r"\bhow much\b|\bbring in\b|\bbrought in\b"):
+            return "money"
+        if self.find(TOTAL_VALUE):
+            return "money"
+        for aggregate, pattern in EXTREMES:
+            if self.find(pattern) and self.has("price", "total", "amount", "value"):
+                return f"{aggregate}:" + self._value_column(entity)
+        return None
+
+    def _count_metric(self) -> str:
+        t = self.text
+        if re.search(
+            r"\b(?:how many|number of|total) (?:unit|item|copy|copie|piece)s?\b", t
+        ) or self.has("unit", "quantity"):
+            return "units"
+        if UNITS_SOLD.search(t) and not self.find(r"\b(?:never|not|no)\b"):
+            return "units"  # "how many yoga mats were sold": units of that product
+        counted = self.find(
+            r"\b(?:how many|number of|count of|count the|count)"
+            r"(?: the)?(?: unique| different| distinct| separate)? (\w+)"
+        )
+        if counted and counted[1] in ("country", "city", "category"):
+            return "distinct:" + ATTRIBUTE_WORDS[counted[1]]
+        return "count"
+
+    def _average_metric(self, entity: str) -> str:
+        if self.find(r"\bunit price\b|\bprice paid\b|\bpaid\b"):
+            return "avg:order_items.unit_price"
+        if self.has("price", "cost") or entity == "products":
+            return "avg:products.price"
+        if self.has("quantity", "unit"):
+            return "avg:order_items.quantity"
+        return "avg:orders.total_amount"
+
+    def _value_column(self, entity: str) -> str:
+        if self.has("price") and not self.has("order"):
+            return "products.price"
+        return "orders.total_amount"
+
+    def measure_for_groups(
+        self,
+        metric: str | None,
+        entity: str,
+        groups: list[dict[str, Any]],
+        conditions: list[dict[str, Any]],
+        target: str | None,
+    ) -> tuple[str, dict[str, Any]]:
+        touches_products = any(c["column"].startswith("products.") for c in groups + conditions)
+        if metric is None:
+            metric = "count"
+        if metric == "units":
+            return "order_items", field_("order_items.quantity", "sum")
+        if metric == "money":
+            if touches_products:
+                return "order_items", field_("order_items.line_total", "sum")
+            return "orders", field_("orders.total_amount", "sum")
+        if metric.startswith("distinct:"):
+            column = metric.split(":", 1)[1]
+            return column.split(".")[0], field_(column, "count_distinct")
+        if ":" in metric:
+            aggregate, column = metric.split(":", 1)
+            if column == "products.price" and not touches_products:
+                column = "orders.total_amount" if entity == "orders" else column
+            table = column.split(".")[0]
+            if column == "orders.total_amount" and entity == "customers":
+                table = "orders"
+            return table, field_(column, aggregate)
+        counted = self._counted(entity, target)
+        return counted, field_(f"{counted}.id", "count")
+
+    def _counted(self, entity: str, target: str | None) -> str:
+        """Which rows a count counts: the noun after 'most'/'number of', else the entity."""
+        match = self.find(
+            r"\b(?:most|fewest|least|number of|many|count of|more) (\w+)"
+            r"|\b(\w+) count\b"
+        )
+        noun = match and (match[1] or match[2])
+        if noun and ENTITY_WORDS.get(noun):
+            return ENTITY_WORDS[noun]
+        for _, found in self.entities():
+            if target is None or found != target:
+                return found
+        return entity if entity != target else "orders"
+
+    def threshold_target(self, entity: str) -> list[str] | None:
+        """What a threshold on an aggregate filters: the first group noun ('which countries',
+        'product categories', 'customers')."""
+        for index, word in enumerate(self.words):
+            if word in ATTRIBUTE_WORDS and word != "state":
+                return [ATTRIBUTE_WORDS[word]]
+            found = ENTITY_WORDS.get(word)
+            if found and self._next(index) in ATTRIBUTE_WORDS:
+                continue
+            if found in ENTITY_GROUP:
+                return ENTITY_GROUP[found]
+            if found == "orders":
+                return None
+        return ENTITY_GROUP.get(entity)
+
+    def threshold(self, entity: str) -> tuple[str, str, str, str, float] | None:
+        """(base table, column, aggregate, operator, number) of 'at least 10 orders'."""
+        for position, (op, number, noun, _) in enumerate(self.p.amounts):
+            found: tuple[str, str, str] | None = None
+            if noun in ("order", "purchase", "time"):
+                found = ("orders", "orders.id", "count")
+            elif noun in ("unit", "item"):
+                found = ("order_items", "order_items.quantity", "sum")
+            elif noun == "customer":
+                found = ("customers", "customers.id", "count")
+            elif (
+                noun == "dollar"
+                and self.has("spent", "spend", "revenue", "sale", "sold", "spending")
+                and (entity != "orders" or self.has("country", "city", "category"))
+            ):
+                found = ("orders", "orders.total_amount", "sum")
+                if self.has("category", "product"):
+                    found = ("order_items", "order_items.line_total", "sum")
+            if found is not None and self.threshold_target(entity):
+                self.thresholds_used.add(position)
+                return (*found, op, number)
+        return None
+
+    def amount_conditions(self, entity: str) -> list[dict[str, Any]]:
+        out = []
+        for position, (op, number, noun, _) in enumerate(self.p.amounts):
+            if position in self.thresholds_used or noun in ("order", "purchase", "time"):
+                continue
+            column = "orders.total_amount"
+            if entity == "products" or self.has("price", "cost", "priced", "expensive", "cheap"):
+                column = "products.price"
+            value: float | int = int(number) if number.is_integer() else number
+            out.append(cond(column, op, value))
+        return out
+
+    # .. ranking ..................................................................................
+
+    def rank_target(self) -> tuple[str, str] | None:
+        """(what is ranked, direction) for 'top N X', 'which X ... the most', 'busiest day'."""
+        direction = self._size_direction()
+        recency = self._recency_direction()
+        if direction is None and recency is None:
+            return None
+        target = self._ranked_noun()
+        if target is None:
+            return None
+        chosen = direction if direction is not None else recency
+        assert chosen is not None
+        return target, chosen
+
+    def _size_direction(self) -> str | None:
+        if self.find(r"\bleast (?:expensive|popular)\b"):
+            return "asc"
+        for word in self.words:  # the first superlative decides
+            if word in LEAST or word in PRICE_DOWN:
+                return "asc"
+            if word in MOST or word in PRICE_UP:
+                return "desc"
+        return None
+
+    def _ranked_noun(self) -> str | None:
+        """The noun right after the superlative / 'which' / 'top N', else the first one."""
+        words = self.words
+        match = self.find(r"\b(?:which|what|top|bottom|the|our)(?: \d+)? (\w+)")
+        candidates = [match[1]] if match else []
+        for word in candidates + words:
+            if word in ATTRIBUTE_WORDS:
+                return ATTRIBUTE_WORDS[word]
+            if word in GRAIN_WORDS and word not in ("date",) and words.index(word) >= 0:
+                if self.find(
+                    rf"\b(?:which|what) {word}\b|\b{word} (?:was|is|had|has) "
+                    r"(?:the )?(?:busiest|best|worst|biggest)|busiest \w+"
+                ):
+                    return "GRAIN"
+                continue
+            if word in ENTITY_WORDS and (word != "who" or words[0] == "who"):
+                return ENTITY_WORDS[word]
+        return None
+
+    def _recency_direction(self) -> str | None:
+        if self.has(*RECENT) or self.find(r"\bmost recent"):
+            return "desc"
+        if self.has(*EARLIEST):
+            return "asc"
+        return None
+
+    def _row_rank(self, target: str) -> bool:
+        """Rank rows of the entity itself (not groups): orders by size or date, products by
+        price, customers by sign-up date."""
+        if target == "orders":
+            return not self.has(*MONEY_WORDS, *UNIT_WORDS)
+        if target == "products":
+            return bool(self.has(*PRICE_UP, *PRICE_DOWN, "price")) and not self.has(
+                *MONEY_WORDS, *SELLING_WORDS
+            )
+        if target == "customers":
+            return self._recency_direction() is not None and not self.has(
+                "most", "best", "top", "biggest"
+            )
+        return False
+
+    def _row_direction(self, entity: str) -> str | None:
+        rank = self.rank_target()
+        if rank and rank[0] == entity and self._row_rank(entity):
+            return rank[1]
+        return None
+
+    def _row_ranking(
+        self, entity: str, conditions: list[dict[str, Any]], direction: str
+    ) -> dict[str, Any]:
+        columns = list(LIST_COLUMNS[entity])
+        recency = self._recency_direction()
+        size_words = MOST | LEAST | PRICE_UP | PRICE_DOWN
+        by_size = any(w in size_words for w in self.words if w not in ("most", "least")) or (
+            self.find(r"\b(?:most|least) expensive\b")
+        )
+        if entity == "orders":
+            if by_size and not self.find(r"\bmost recent"):
+                column = "orders.total_amount"
+            else:
+                column = self.verb_column(None) or "orders.ordered_at"
+                if not column.startswith("orders."):
+                    column = "orders.ordered_at"
+                direction = recency or direction
+        elif entity == "products":
+            column = "products.price"
+        else:
+            column = "customers.created_at"
+            direction = recency or direction
+        if column not in columns:
+            columns.append(column)
+        return {
+            "table_name": entity,
+            "columns": [field_(c) for c in columns],
+            "conditions": conditions,
+            "order_by": [sort(column, direction)],
+            "limit": self.p.limit or 1,
+        }
+
+
+def _never_query(query: dict[str, Any], entity: str) -> dict[str, Any]:
+    """Customers / products with no orders: a zero count of their orders / order lines."""
+    child = "orders.id" if entity == "customers" else "order_items.id"
+    query["columns"] = [field_(c) for c in ENTITY_GROUP[entity]]
+    query["conditions"] = query["conditions"] + [cond(child, "=", 0, "count")]
+    return query
+
+
+def _threshold_query(
+    query: dict[str, Any], threshold: tuple[str, str, str, str, float], group: list[str]
+) -> dict[str, Any]:
+    """'countries with over 20 orders': the groups with the aggregate and a condition on it."""
+    table, column, aggregate, op, number = threshold
+    query["table_name"] = table
+    query["columns"] = [field_(c) for c in group] + [field_(column, aggregate)]
+    query["conditions"] = query["conditions"] + [cond(column, op, number, aggregate)]
+    return query
+
+
+def _require_orders(query: dict[str, Any], unless: tuple[str, ...]) -> None:
+    """Customers 'who ordered' have an order, unless a filter on those tables implies it."""
+    conditions = query["conditions"]
+    if not any(c["column"].startswith(unless) for c in conditions):
+        query["conditions"] = conditions + [cond("orders.id", "is not null", None)]

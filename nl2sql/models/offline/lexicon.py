@@ -1,0 +1,276 @@
+"""The words and phrases the grammar reads, and what each means.
+
+Each table maps a word (or a phrase pattern) to its meaning: an entity, a column, a time grain, a
+direction, a measure. The passes (passes.py) and the interpreter (interpreter.py) only combine
+them.
+"""
+
+from __future__ import annotations
+
+import re
+
+from nl2sql.models.offline.dates import MONTHS
+from nl2sql.models.offline.statuses import STATUS_VERBS
+from nl2sql.models.offline.values import VOCABULARY
+
+MONTH_WORDS = frozenset(MONTHS)
+
+NUMBER_WORDS = {
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "fifteen": 15,
+    "twenty": 20,
+    "fifty": 50,
+    "hundred": 100,
+}  # "one" stays a word: "the one that ..."
+CONTRACTIONS = [
+    (r"\bwon't\b", "will not"),
+    (r"\bcan't\b", "cannot"),
+    (r"n't\b", " not"),
+    (r"'ve\b", " have"),
+    (r"'re\b", " are"),
+    (r"'ll\b", " will"),
+    (r"'d\b", " would"),
+    (r"\b(what|that|there|it|who|where|when|how)'s\b", r"\1 is"),
+    (r"'s\b", ""),
+]
+
+# Word -> the date column the verb means. Nearest verb before the date wins.
+DATE_VERBS: dict[str, str] = {
+    **dict.fromkeys(
+        "placed place placing ordered order orders purchased purchase bought buy "
+        "sold sell came come received made get got buyer buyers sale sales revenue "
+        "spent spend spending".split(),
+        "orders.ordered_at",
+    ),
+    **dict.fromkeys(
+        "shipped ship shipping sent dispatched shipment shipments".split(), "orders.shipped_at"
+    ),
+    **dict.fromkeys(
+        "delivered deliver arrived arrive latedelivered".split(), "orders.delivered_at"
+    ),
+    **dict.fromkeys(
+        "canceled cancelled cancel cancellation cancellations".split(), "orders.canceled_at"
+    ),
+    **dict.fromkeys(
+        "signed signup signups joined join registered register new registration "
+        "registrations".split(),
+        "customers.created_at",
+    ),
+}
+NEGATIONS = (
+    "excluding",
+    "except",
+    "without",
+    "not",
+    "non",
+    "other than",
+    "ignoring",
+    "exclude",
+    "but not",
+    "no",
+)
+
+ENTITY_WORDS: dict[str, str] = {
+    **dict.fromkeys(
+        "order purchase parcel package shipment transaction delivery".split(), "orders"
+    ),
+    **dict.fromkeys(
+        "customer buyer client shopper user people person who signup registration account".split(),
+        "customers",
+    ),
+    **dict.fromkeys("product item article thing sku seller mover bestseller".split(), "products"),
+}
+ATTRIBUTE_WORDS: dict[str, str] = {
+    "category": "products.category",
+    "country": "customers.country",
+    "city": "customers.city",
+    "status": "orders.status",
+    "state": "orders.status",
+}
+GRAIN_WORDS = {
+    "day": "day",
+    "date": "day",
+    "daily": "day",
+    "week": "week",
+    "weekly": "week",
+    "month": "month",
+    "monthly": "month",
+    "quarter": "quarter",
+    "quarterly": "quarter",
+    "year": "year",
+    "yearly": "year",
+    "annual": "year",
+    "annually": "year",
+}
+PERIOD_ADVERBS = ("monthly", "weekly", "daily", "quarterly", "yearly", "annual", "annually")
+GROUP_LEADS = {"by", "per", "each", "every", "across"}
+GROUP_SKIP = {
+    "the",
+    "signup",
+    "sign",
+    "up",
+    "their",
+    "its",
+    "our",
+    "his",
+    "her",
+    "calendar",
+    "delivery",
+    "shipping",
+    "single",
+    "individual",
+}
+
+# Before "by", these make it an ordering ("sort them by date"), not a grouping.
+SORT_WORDS = ("sort", "sorted", "ordered", "rank", "ranked")
+SORTING_BEFORE = (
+    r"\b(?:sort|sorted|rank|ranked|arrange|arranged)\b|"
+    r"\border (?:them|those|these|it)\b"
+)
+# Verbs whose "by" names who did it ("placed by a customer"), not a grouping.
+AGENT_VERBS = {
+    "placed",
+    "ordered",
+    "bought",
+    "purchased",
+    "made",
+    "sold",
+    "shipped",
+    "delivered",
+    "canceled",
+    "cancelled",
+    "returned",
+    "sent",
+    "done",
+}
+
+
+MONEY_WORDS = {
+    "revenue",
+    "sale",
+    "sales",
+    "turnover",
+    "income",
+    "earning",
+    "earnings",
+    "spend",
+    "spent",
+    "spending",
+    "money",
+    "gmv",
+}
+UNIT_WORDS = {
+    "unit",
+    "quantity",
+    "popular",
+    "bestseller",
+    "bestselling",
+    "copy",
+    "copies",
+    "piece",
+    "pieces",
+}
+# "how many <product / category / products> did we sell": units (sum of quantity), not orders.
+UNITS_SOLD = re.compile(
+    r"\b(?:how many|number of) (?:the |our )?(?:VALUE |product |copy |copie )+"
+    r"(?:\w+ ){0,4}?(?:sold|sell|bought|buy|purchased|ordered)\b"
+)
+# "best/worst selling", "slowest movers", "top sellers", "sold the most": units sold.
+SELLING = re.compile(
+    r"\b(?:best|top|most|least|worst|lowest|highest|poorest|weakest|fastest|slowest|biggest"
+    r"|strongest) (?:\d+ )?(?:selling|seller|mover|moving)\b"
+    r"|\b(?:sold|sell|sells|selling|moved|move) the (?:most|least|fewest|best|worst)\b"
+)
+SELLING_WORDS = ("selling", "seller", "mover", "moving", "sold", "popular")
+AVG_WORDS = {"average", "avg", "mean", "typical"}
+COUNT_WORDS = r"\b(?:how many|number of|count|what number|total number|tally|headcount)\b"
+TOTAL_VALUE = (
+    r"\b(?:total|sum|combined|overall|aggregate) (?:of |the )?"
+    r"(?:value|amount|order total|worth|order value|spend)|\bsum of\b|"
+    r"\btotal (?:order )?value\b|\bthe total\b|\btotal$"
+)
+# "the highest order total", "the lowest price": (aggregate, superlative pattern).
+EXTREMES = (
+    ("max", r"\b(?:highest|max|maximum|largest|biggest)\b"),
+    ("min", r"\b(?:lowest|min|minimum|smallest)\b"),
+)
+MOST = {
+    "most",
+    "highest",
+    "top",
+    "best",
+    "biggest",
+    "largest",
+    "busiest",
+    "greatest",
+    "maximum",
+    "max",
+    "more",
+    "priciest",
+    "fastest",
+    "strongest",
+    "bestseller",
+}
+LEAST = {
+    "least",
+    "fewest",
+    "lowest",
+    "bottom",
+    "worst",
+    "smallest",
+    "minimum",
+    "min",
+    "quietest",
+    "slowest",
+    "cheapest",
+    "poorest",
+    "weakest",
+}
+RECENT = {"latest", "newest", "recent", "recently", "last", "youngest"}
+EARLIEST = {"earliest", "oldest", "first"}
+PRICE_UP = {"expensive", "priciest", "costliest", "pricey"}
+PRICE_DOWN = {"cheapest", "cheap", "inexpensive"}
+LIST_WORDS = {
+    "list",
+    "show",
+    "which",
+    "what",
+    "who",
+    "find",
+    "display",
+    "give",
+    "get",
+    "see",
+    "look",
+    "fetch",
+    "tell",
+}
+# Customers or products with no orders at all.
+NEVER = (
+    r"\bnever\b|\bno orders?\b|\bwithout (?:any )?(?:orders?|sales)\b|"
+    r"\bnobody\b|\bno one\b|\bunsold\b|\bno sales\b|"
+    r"\bnot (?:been )?(?:sold|ordered|bought)\b"
+)
+
+# Words the grammar reads: never taken for a typo of another word.
+KNOWN_WORDS = frozenset(
+    [*VOCABULARY, *DATE_VERBS, *STATUS_VERBS, *ENTITY_WORDS, *ATTRIBUTE_WORDS, *GRAIN_WORDS]
+    + [*MONEY_WORDS, *UNIT_WORDS, *AVG_WORDS, *MOST, *LEAST, *RECENT, *EARLIEST, *PRICE_UP]
+    + [*PRICE_DOWN, *LIST_WORDS, *AGENT_VERBS, *MONTH_WORDS, *NUMBER_WORDS, *GROUP_SKIP]
+)
+
+
+def negated(before: str) -> bool:
+    """Whether the (up to) three words before something negate it: "not shipped", "except"."""
+    tail = " ".join(before.split()[-3:])
+    return any(re.search(rf"\b{n}\b", tail) for n in NEGATIONS)
