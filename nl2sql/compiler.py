@@ -79,7 +79,6 @@ AGGREGATES: dict[Aggregate, Callable[[Any], ColumnElement[Any]]] = {
 REPEAT_SENSITIVE = frozenset({Aggregate.count, Aggregate.sum, Aggregate.avg})
 NUMERIC_ONLY = frozenset({Aggregate.sum, Aggregate.avg})
 ORDERABLE_KINDS = frozenset({"integer", "number", "date", "datetime", "text"})
-TEXT_OPERATORS = frozenset({Operator.eq, Operator.ne, Operator.contains} | LIST_OPERATORS)
 
 
 @dataclass(frozen=True)
@@ -120,6 +119,8 @@ def join_paths(base: str) -> dict[str, list[Edge]]:
 
 
 Sources = dict[str, FromClause]
+Expr = ColumnElement[Any]
+Ordering = tuple["Term", bool]  # (what to sort by, descending?)
 Filter = tuple[int, Any, ColumnInfo]  # (position in conditions, the Condition, its column)
 
 
@@ -316,7 +317,13 @@ class _Build:
     def _many_side(self, table: str) -> bool:
         return any(edge.to_many for edge in self.paths[table])
 
-    def _joined_tables(self, fields, sorts, row_filters, group_filters) -> list[str]:  # type: ignore[no-untyped-def]
+    def _joined_tables(
+        self,
+        fields: list[Term],
+        sorts: list[Ordering],
+        row_filters: list[Filter],
+        group_filters: list[Filter],
+    ) -> list[str]:
         needed = {t.info.table for t in fields} | {t.info.table for t, _ in sorts}
         needed |= {info.table for _, _, info in group_filters}
         needed |= {info.table for _, _, info in row_filters if not self._many_side(info.table)}
@@ -346,7 +353,9 @@ class _Build:
 
     # -- conditions -------------------------------------------------------------------------
 
-    def _where(self, row_filters, joined, sources) -> list[ColumnElement[bool]]:  # type: ignore[no-untyped-def]
+    def _where(
+        self, row_filters: list[Filter], joined: list[str], sources: Sources
+    ) -> list[ColumnElement[bool]]:
         direct: list[Filter] = []
         branches: dict[Edge, list[Filter]] = {}
         for index, condition, info in row_filters:
@@ -358,11 +367,11 @@ class _Build:
         clauses = [self._condition(i, c, info, sources) for i, c, info in direct]
         for edge, conditions in branches.items():
             clauses.append(self._semi_join(edge, conditions, sources))
-        if self.compiler.customer_id is not None and self.base == "products":
-            pass  # products are shared; their scoped sales come through scoped order_items
         return [c for c in clauses if c is not None]
 
-    def _semi_join(self, edge: Edge, conditions, outer: dict[str, FromClause]):  # type: ignore[no-untyped-def]
+    def _semi_join(
+        self, edge: Edge, conditions: list[Filter], outer: Sources
+    ) -> ColumnElement[bool]:
         """EXISTS (rows on the many side that meet every condition of this branch)."""
         branch_paths = join_paths(edge.target)
         names = {edge.target}
@@ -384,8 +393,8 @@ class _Build:
         )
 
     def _condition(
-        self, index: int, condition: Any, info: ColumnInfo, sources: dict[str, FromClause]
-    ):  # type: ignore[no-untyped-def]
+        self, index: int, condition: Any, info: ColumnInfo, sources: Sources
+    ) -> ColumnElement[bool] | None:
         where = f"conditions[{index}]"
         expression = column_expression(info, sources[info.table])
         try:
@@ -396,13 +405,13 @@ class _Build:
 
     def _test(
         self,
-        expression,
+        expression: Expr,
         info: ColumnInfo,
         operator: Operator,
         value: Any,
-        sources,
+        sources: Sources,
         aggregate: Aggregate | None,
-    ):  # type: ignore[no-untyped-def]
+    ) -> ColumnElement[bool]:
         kind = aggregate_value_kind(info, aggregate)
         if operator in NULL_OPERATORS:
             return expression.is_(None) if operator is Operator.is_null else expression.is_not(None)
@@ -422,14 +431,14 @@ class _Build:
             if kind != "text":
                 raise ValueProblem(f"'contains' works on text; {info.qualified} is {kind}.")
             return expression.icontains(coerce(info, value, kind), autoescape=True)
-        if kind == "text" and operator not in TEXT_OPERATORS and not info.allowed_values:
-            pass  # ordering text is allowed (alphabetical), nothing to check
         coerced = coerce(info, value, kind)
         if isinstance(coerced, DayRange):
             return DAY_COMPARISONS[operator](expression, coerced)
         return COMPARISONS[operator](expression, coerced)
 
-    def _membership(self, expression, info, operator, value, kind):  # type: ignore[no-untyped-def]
+    def _membership(
+        self, expression: Expr, info: ColumnInfo, operator: Operator, value: Any, kind: str
+    ) -> ColumnElement[bool]:
         if not isinstance(value, list) or not value:
             raise ValueProblem(f"operator '{operator.value}' needs a non-empty list of values.")
         coerced = [coerce(info, item, kind) for item in value]
@@ -441,7 +450,9 @@ class _Build:
         matched = or_(*parts) if len(parts) > 1 else parts[0]
         return matched if operator is Operator.in_ else and_(expression.is_not(None), not_(matched))
 
-    def _column_comparison(self, expression, info, operator, value, sources):  # type: ignore[no-untyped-def]
+    def _column_comparison(
+        self, expression: Expr, info: ColumnInfo, operator: Operator, value: Any, sources: Sources
+    ) -> ColumnElement[bool]:
         other = self.compiler.tool.columns.get(
             getattr(value.column_name, "value", value.column_name)
         )
@@ -469,7 +480,14 @@ class _Build:
 
     # -- selects ----------------------------------------------------------------------------
 
-    def _plain_select(self, fields, sorts, sources, from_clause, where) -> Select[Any]:  # type: ignore[no-untyped-def]
+    def _plain_select(
+        self,
+        fields: list[Term],
+        sorts: list[Ordering],
+        sources: Sources,
+        from_clause: FromClause,
+        where: list[ColumnElement[bool]],
+    ) -> Select[Any]:
         columns = [self._row_expression(t, sources).label(t.label) for t in fields]
         order = [self._ordered(self._row_expression(t, sources), desc) for t, desc in sorts]
         return select(*columns).select_from(from_clause).where(*where).order_by(*order)
@@ -482,7 +500,16 @@ class _Build:
     def _ordered(expression: ColumnElement[Any], descending: bool) -> ColumnElement[Any]:
         return expression.desc() if descending else expression.asc()
 
-    def _aggregate_select(self, fields, sorts, group_filters, joined, sources, from_clause, where):  # type: ignore[no-untyped-def]
+    def _aggregate_select(
+        self,
+        fields: list[Term],
+        sorts: list[Ordering],
+        group_filters: list[Filter],
+        joined: list[str],
+        sources: Sources,
+        from_clause: FromClause,
+        where: list[ColumnElement[bool]],
+    ) -> Select[Any]:
         groups = [t for t in fields if t.aggregate is None]
         measured = [t for t in fields if t.aggregate] + [t for t, _ in sorts if t.aggregate]
         measured += [Term(info, c.aggregate) for _, c, info in group_filters]
@@ -516,7 +543,17 @@ class _Build:
             where=where,
         )
 
-    def _grouped(self, fields, groups, sorts, group_filters, resolve, repeated, select_from, where):  # type: ignore[no-untyped-def]
+    def _grouped(
+        self,
+        fields: list[Term],
+        groups: list[Term],
+        sorts: list[Ordering],
+        group_filters: list[Filter],
+        resolve: Callable[[Term], Expr],
+        repeated: set[str],
+        select_from: FromClause,
+        where: list[ColumnElement[bool]],
+    ) -> Select[Any]:
         def measure(term: Term) -> ColumnElement[Any]:
             argument = resolve(Term(term.info, None, term.grain))
             if term.aggregate is Aggregate.count and term.info.table in repeated:
@@ -561,8 +598,17 @@ class _Build:
         return statement.group_by(*group_exprs.values()).having(*having).order_by(*order)
 
     def _deduplicated_select(
-        self, fields, groups, measured, sorts, group_filters, sensitive, sources, from_clause, where
-    ):  # type: ignore[no-untyped-def]
+        self,
+        fields: list[Term],
+        groups: list[Term],
+        measured: list[Term],
+        sorts: list[Ordering],
+        group_filters: list[Filter],
+        sensitive: list[Term],
+        sources: Sources,
+        from_clause: FromClause,
+        where: list[ColumnElement[bool]],
+    ) -> Select[Any]:
         """Aggregate over distinct rows of the measured table, so a join cannot repeat them."""
         owners = {t.info.table for t in measured}
         if len(owners) > 1:

@@ -9,20 +9,22 @@ from __future__ import annotations
 import csv
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, func, inspect, select
+from sqlalchemy import Connection, Engine, Index, Table, create_engine, func, inspect, select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
+from sqlalchemy.types import TypeEngine
 
 from nl2sql import schema
 from nl2sql.errors import (
@@ -34,6 +36,7 @@ from nl2sql.errors import (
 
 DATABASE_URL_ENV = "NL2SQL_DATABASE_URL"
 ALEMBIC_TABLE = "alembic_version"
+T = TypeVar("T")
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -199,7 +202,7 @@ def init_database(url: str) -> InitReport:
         engine.dispose()
 
 
-def _run_db(action, url):  # type: ignore[no-untyped-def]
+def _run_db(action: Callable[[], T], url: str) -> T:
     try:
         return action()
     except sa_exc.DBAPIError as error:
@@ -249,7 +252,7 @@ def load_sample_data(engine: Engine, directory: Path = SAMPLE_DATA_DIR) -> dict[
     return loaded
 
 
-def _csv_batches(path: Path, table, size: int = 5000) -> Iterator[list[dict]]:  # type: ignore[no-untyped-def]
+def _csv_batches(path: Path, table: Table, size: int = 5000) -> Iterator[list[dict[str, Any]]]:
     converters = {column.name: _converter(column.type) for column in table.columns}
     with open(path, newline="") as handle:
         batch = []
@@ -262,7 +265,7 @@ def _csv_batches(path: Path, table, size: int = 5000) -> Iterator[list[dict]]:  
             yield batch
 
 
-def _converter(column_type):  # type: ignore[no-untyped-def]
+def _converter(column_type: TypeEngine[Any]) -> Callable[[str], Any]:
     python_type = column_type.python_type
     if python_type is datetime:
         return datetime.fromisoformat
@@ -286,7 +289,7 @@ def ensure_database(db: str | None) -> str:
 # -- bulk load (benchmarks) ------------------------------------------------------------------
 
 
-def _secondary_indexes() -> list:  # type: ignore[type-arg]
+def _secondary_indexes() -> list[Index]:
     return [index for table in schema.TABLES.values() for index in table.indexes]
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from rich.console import Console
@@ -113,11 +114,11 @@ def _command(text: str, agent: Agent, out: Console) -> bool:
     return True
 
 
-def _line_reader():  # type: ignore[no-untyped-def]
+def _line_reader() -> Iterator[str]:
     yield from sys.stdin
 
 
-def _prompt_reader():  # type: ignore[no-untyped-def]
+def _prompt_reader() -> Iterator[str]:
     from prompt_toolkit import PromptSession
     from prompt_toolkit.history import FileHistory
 
