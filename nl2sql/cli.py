@@ -106,6 +106,10 @@ def ask_command(
 ) -> None:
     """Answer one question about the orders database."""
     with reporting_errors(output):
+        if not question.strip():
+            raise ConfigError(
+                'The question is empty. Try: nl2sql ask "How many orders are in transit?"'
+            )
         agent = make_agent(db, model, today, customer)
         if output is OutputFormat.json:
             turn = agent.ask(question)

@@ -102,6 +102,8 @@ def test_ask_endpoint_failure_is_one_line(sample_db: str, server_env: ChatServer
 def test_ask_bad_flags(sample_db: str) -> None:
     result = runner.invoke(app, ["ask", "hi", "--db", sample_db, "--today", "yesterday"])
     assert result.exit_code == 2 and "--today" in result.stderr
+    result = runner.invoke(app, ["ask", "  ", "--db", sample_db, "--format", "json"])
+    assert result.exit_code == 2 and "question is empty" in json.loads(result.stdout)["error"]
 
 
 def test_chat_keeps_going_after_an_error(sample_db: str, server_env: ChatServer) -> None:
