@@ -1,6 +1,6 @@
-"""The offline model against its four question sets (tests/fixtures): development, held-out,
-fresh and blind. The blind set was written without looking at the parser; it has since been
-tuned on, like the others.
+"""The offline model against its five question sets (tests/fixtures): development, held-out,
+fresh, blind and second blind. The blind sets were written without looking at the parser; they
+have since been tuned on, like the others.
 
 Every case runs through the real Agent (offline model, Chat Completions wire protocol, Query tool,
 compiler, read-only SQLite) and its rows are compared with the case's hand-written SQL on the
@@ -27,9 +27,10 @@ DEV_BAR = 0.95
 HOLDOUT_BAR = 0.9
 FRESH_BAR = 0.9
 BLIND_BAR = 0.85
-# Written blind and never tuned on: 74/80 (92.5%) when first measured. Keep it honest: look
-# at its failures only to find general gaps, and record a new measure with a new blind set.
-UNTUNED_BAR = 0.9
+# The second blind set: 74/80 (92.5%) when first measured, untuned; its failures were then
+# used to find general gaps (contractions, "none" questions, sort phrases, my latest order,
+# period shifts), so it is now tuned on. A new blind set measures what generalises.
+BLIND2_BAR = 0.9
 
 
 def load_cases(name: str) -> list[dict[str, Any]]:
@@ -162,7 +163,7 @@ SETS = [
     ("questions_holdout.toml", "held-out set", HOLDOUT_BAR),
     ("questions_fresh.toml", "fresh set", FRESH_BAR),
     ("questions_blind.toml", "blind set (now tuned on)", BLIND_BAR),
-    ("questions_blind2.toml", "second blind set (untuned)", UNTUNED_BAR),
+    ("questions_blind2.toml", "second blind set (now tuned on)", BLIND2_BAR),
 ]
 
 

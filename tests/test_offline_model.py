@@ -809,3 +809,214 @@ def test_spent_with_us_matches_sql(sample: tuple[str, Path]) -> None:
         "GROUP BY c.id HAVING sum(o.total_amount) > 9000",
     )
     assert sorted(str(r[1]) for r in rows) == sorted(str(r[0]) for r in expected)
+
+
+# -- contractions without apostrophes, "none" questions, sort phrases, my latest order, shifts --
+
+
+@pytest.mark.parametrize(
+    ("casual", "spelled"),
+    [
+        ("how many orders havent shipped yet", "how many orders have not shipped yet"),
+        ("which orders hasnt been delivered", "which orders has not been delivered"),
+        ("whats the total revenue this year", "what is the total revenue this year"),
+        ("how many orders werent delivered", "how many orders were not delivered"),
+        ("which customers dont have any orders", "which customers do not have any orders"),
+        ("orders that arent canceled", "orders that are not canceled"),
+        ("orders that aren't canceled", "orders that are not canceled"),
+        ("whos our biggest customer", "who is our biggest customer"),
+    ],
+)
+def test_contractions_without_apostrophes_read_as_spelled_out(casual: str, spelled: str) -> None:
+    assert ask(casual) == ask(spelled)
+
+
+def test_not_yet_shipped_without_apostrophe_is_open_orders() -> None:
+    query = ask("how many orders still havent shipped")
+    assert triples(query) == [("orders.status", None, "in", ["pending", "processing"])]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "which customers havent ordered anything",
+        "who hasn't placed an order",
+        "customers who do not have any orders",
+    ],
+)
+def test_customers_without_orders_are_a_zero_count(question: str) -> None:
+    assert triples(ask(question)) == [("orders.id", "count", "=", 0)]
+
+
+def test_counting_customers_without_orders_matches_sql(sample: tuple[str, Path]) -> None:
+    url, path = sample
+    agent = Agent(url, model="offline", today=TODAY)
+    rows = result_rows(agent, "how many customers have never ordered?")
+    expected = sql_rows(
+        path,
+        "SELECT count(*) FROM customers c "
+        "WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.id)",
+    )
+    assert rows == [[expected[0][0]]]
+
+
+def test_counting_unsold_products_matches_sql(sample: tuple[str, Path]) -> None:
+    url, path = sample
+    agent = Agent(url, model="offline", today=TODAY)
+    rows = result_rows(agent, "how many products were never sold")
+    expected = sql_rows(
+        path,
+        "SELECT count(*) FROM products p "
+        "WHERE NOT EXISTS (SELECT 1 FROM order_items i WHERE i.product_id = p.id)",
+    )
+    assert rows == [[expected[0][0]]]
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["customers without orders in 2025", "products nobody bought last year"],
+)
+def test_none_within_a_period_is_refused_not_guessed(question: str) -> None:
+    model = OfflineModel(None)
+    reply = model.reply(
+        {
+            "messages": [
+                {"role": "system", "content": "Today is 2026-11-28."},
+                {"role": "user", "content": question},
+            ]
+        }
+    )
+    assert "tool_calls" not in reply
+    assert "cannot" in reply["content"]
+
+
+@pytest.mark.parametrize(
+    ("question", "group", "direction"),
+    [
+        ("revenue by customer country, highest first", "customers.country", "desc"),
+        ("orders by customer city from most to least", "customers.city", "desc"),
+        ("sales by product category in descending order", "products.category", "desc"),
+        ("count by order status, smallest first", "orders.status", "asc"),
+        ("number of customers per country from lowest to highest", "customers.country", "asc"),
+    ],
+)
+def test_sort_phrases_order_a_grouped_measure(question: str, group: str, direction: str) -> None:
+    query = ask(question)
+    columns = query["columns"]
+    assert isinstance(columns, list) and columns[0]["column"] == group
+    measure = columns[-1]
+    assert query["order_by"] == [
+        {"column": measure["column"], "aggregate": measure["aggregate"], "direction": direction}
+    ]
+    assert query["limit"] is None  # every group, sorted: not a top 1
+
+
+def test_alphabetically_sorts_by_the_group() -> None:
+    query = ask("customers by country alphabetically")
+    assert query["order_by"] == [
+        {"column": "customers.country", "aggregate": None, "direction": "asc"}
+    ]
+
+
+def test_revenue_by_country_highest_first_matches_sql(sample: tuple[str, Path]) -> None:
+    url, path = sample
+    agent = Agent(url, model="offline", today=TODAY)
+    rows = result_rows(agent, "total sales by customer country in 2025, largest first")
+    expected = sql_rows(
+        path,
+        "SELECT c.country, round(sum(o.total_amount), 2) AS revenue "
+        "FROM orders o JOIN customers c ON c.id = o.customer_id "
+        "WHERE o.ordered_at >= '2025-01-01' AND o.ordered_at < '2026-01-01' "
+        "GROUP BY c.country ORDER BY revenue DESC",
+    )
+    assert [r[0] for r in rows] == [e[0] for e in expected]
+    assert [r[1] for r in rows] == pytest.approx([e[1] for e in expected])
+
+
+@pytest.mark.parametrize(
+    ("question", "column"),
+    [
+        ("whats the status of my most recent order", "orders.status"),
+        ("what is the delivery date of my latest order", "orders.expected_delivery_date"),
+        ("what was the status of my last order", "orders.status"),
+    ],
+)
+def test_an_attribute_of_my_latest_order(question: str, column: str) -> None:
+    query = ask(question)
+    assert query["table_name"] == "orders" and query["limit"] == 1
+    assert query["order_by"] == [
+        {"column": "orders.ordered_at", "aggregate": None, "direction": "desc"}
+    ]
+    assert column in [c[0] for c in triples(query, "columns")]
+
+
+def test_status_of_my_latest_order_matches_sql(sample: tuple[str, Path]) -> None:
+    url, path = sample
+    agent = Agent(url, model="offline", today=TODAY, customer_id=22)
+    rows = result_rows(agent, "whats the status of my latest order?")
+    expected = sql_rows(
+        path, "SELECT status FROM orders WHERE customer_id = 22 ORDER BY ordered_at DESC LIMIT 1"
+    )
+    assert len(rows) == 1 and expected[0][0] in rows[0]
+
+
+@pytest.mark.parametrize(
+    ("question", "sql"),
+    [
+        (
+            "what did I buy in october?",
+            "AND o.ordered_at >= '2026-10-01' AND o.ordered_at < '2026-11-01'",
+        ),
+        ("what have I purchased so far", ""),
+        (
+            "what did i order in 2025",
+            "AND o.ordered_at >= '2025-01-01' AND o.ordered_at < '2026-01-01'",
+        ),
+    ],
+)
+def test_what_did_i_buy_lists_my_products(
+    sample: tuple[str, Path], question: str, sql: str
+) -> None:
+    url, path = sample
+    agent = Agent(url, model="offline", today=TODAY, customer_id=44)
+    rows = result_rows(agent, question)
+    expected = sql_rows(
+        path,
+        "SELECT DISTINCT p.name FROM orders o JOIN order_items oi ON oi.order_id = o.id "
+        f"JOIN products p ON p.id = oi.product_id WHERE o.customer_id = 44 {sql}",
+    )
+    assert sorted(str(r[1]) for r in rows) == sorted(str(e[0]) for e in expected)
+
+
+@pytest.mark.parametrize(
+    ("first", "follow", "expected"),
+    [
+        ("revenue last month", "how about the month before that?", ("2026-09-01", "2026-09-30")),
+        ("revenue in 2025", "the year before", ("2024-01-01", "2024-12-31")),
+        ("orders last quarter", "the previous quarter", ("2026-04-01", "2026-06-30")),
+        ("orders last week", "and the week after?", ("2026-11-23", "2026-11-28")),
+        ("revenue in march 2025", "and the next month?", ("2025-04-01", "2025-04-30")),
+        ("revenue this year", "and the one before?", ("2025-01-01", "2025-12-31")),
+        ("orders on 2026-05-04", "what about the day before", ("2026-05-03", "2026-05-03")),
+    ],
+)
+def test_follow_ups_shift_the_previous_period(
+    first: str, follow: str, expected: tuple[str, str]
+) -> None:
+    query = ask(follow, previous=ask(first))
+    dates = [c for c in triples(query) if c[0] == "orders.ordered_at"]
+    bounds = sorted(str(value) for _, _, _, value in dates)
+    assert (bounds[0], bounds[-1]) == expected
+
+
+def test_the_month_before_that_matches_sql(sample: tuple[str, Path]) -> None:
+    url, path = sample
+    agent = Agent(url, model="offline", today=TODAY)
+    agent.ask("average order value last month")
+    rows = result_rows(agent, "how about the month before that?")
+    expected = sql_rows(
+        path,
+        "SELECT round(avg(total_amount), 2) FROM orders "
+        "WHERE ordered_at >= '2026-09-01' AND ordered_at < '2026-10-01'",
+    )
+    assert rows[0][0] == pytest.approx(expected[0][0], abs=0.01)

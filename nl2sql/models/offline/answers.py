@@ -123,6 +123,8 @@ def _describe_condition(condition: dict[str, Any]) -> str:
         return "delivered on or before the expected date"
     if op == "is not null" and column.endswith(".id"):
         return f"with at least one {ENTITY_NAMES[column.split('.')[0]][0]}"
+    if op == "is null" and column.endswith(".id"):
+        return f"with no {ENTITY_NAMES[column.split('.')[0]][1]}"
     if op in ("is null", "is not null"):
         name = DATE_VERBS.get(column, _column_name(column))
         return f"{'not ' if op == 'is null' else ''}{name}"

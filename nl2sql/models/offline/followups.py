@@ -35,8 +35,8 @@ SORT_RE = re.compile(
 )
 DIRECTION_RE = re.compile(
     r"\b(?:(?P<down>desc|descending|biggest|largest|highest|most|newest|"
-    r"latest|recent|top|reverse|high|big|large|new)|(?P<up>asc|ascending|"
-    r"smallest|lowest|least|oldest|earliest|low|small|cheapest))\b"
+    r"latest|recent|top|reverse|high|big|large|new|SORTDESC)|(?P<up>asc|ascending|"
+    r"smallest|lowest|least|oldest|earliest|low|small|cheapest|SORTASC|SORTALPHA))\b"
 )
 RANK_RE = re.compile(
     r"\b(?:best|most|highest|top|biggest|busiest|worst|least|lowest|fewest|smallest)\b"
@@ -61,6 +61,25 @@ YEAR_SHIFTS: list[tuple[str, int]] = [
 ]
 
 
+# "the month before that", "the year before", "the previous quarter", "the week after", "and
+# the next month?": the previous period moved by one unit (direction, unit).
+SHIFT_RE = re.compile(
+    r"\b(?:the |a |one )?(?P<unit>day|week|month|quarter|year) (?P<dir>before|after|prior|"
+    r"earlier|later|previous|preceding)\b(?! (?:last|this|next))"
+    r"|\b(?:the )?(?P<dir2>previous|prior|preceding|next|following) (?P<unit2>day|week|month|"
+    r"quarter|year)\b"
+    r"|\bthe one (?P<dir3>before|after|prior|earlier|later)\b"  # the unit of the previous period
+)
+SHIFT_DIRECTIONS = dict.fromkeys(("after", "later", "next", "following"), 1)
+SHIFT_UNITS = {
+    "day": relativedelta(days=1),
+    "week": relativedelta(weeks=1),
+    "month": relativedelta(months=1),
+    "quarter": relativedelta(months=3),
+    "year": relativedelta(years=1),
+}
+
+
 def follow_up(parsed: Parsed, interpreter: Interpreter, previous: dict[str, Any]) -> dict[str, Any]:
     """Edit the previous query: add filters, swap the date range, count, list, sort, group."""
     query = {
@@ -79,7 +98,8 @@ def _replace_conditions(
     entity = query["table_name"]
     if entity == "order_items":
         entity = "orders"
-    shifted = same_period(parsed, previous, interpreter.ctx.today)
+    today = interpreter.ctx.today
+    shifted = same_period(parsed, previous, today) or shifted_period(parsed, previous, today)
     if shifted is not None:
         parsed.dates = []
     new = interpreter.filters(entity if entity in LIST_COLUMNS else "orders")
@@ -191,7 +211,7 @@ def sort_column(what: str | None, query: dict[str, Any]) -> str:
         return previous_date_column(query) or (
             "customers.created_at" if base == "customers" else "orders.ordered_at"
         )
-    if what in ("name", "customer", "product"):
+    if what in ("name", "customer", "product", "SORTALPHA"):
         named = [c["column"] for c in query["columns"] if c["column"].endswith(".name")]
         if named:
             return str(named[0])
@@ -227,6 +247,55 @@ def make_valid(query: dict[str, Any]) -> dict[str, Any]:
         kept = [sort(c["column"], "asc") for c in columns if c["time_grain"]]
     query["order_by"] = kept
     return query
+
+
+# .. "the month before that" ......................................................................
+
+
+def shifted_period(parsed: Parsed, previous: dict[str, Any], today: date) -> DateRange | None:
+    """The previous period moved one unit back or on: the calendar unit (day, Monday-week,
+    month, quarter, year) holding the moved start. A period reaching past today stops there."""
+    shift = SHIFT_RE.search(parsed.source)
+    earlier = previous_range(previous)
+    if shift is None or earlier is None or earlier.start is None:
+        return None
+    unit = shift["unit"] or shift["unit2"] or period_unit(earlier, today)
+    step = SHIFT_DIRECTIONS.get(shift["dir"] or shift["dir2"] or shift["dir3"], -1)
+    moved = earlier.start + SHIFT_UNITS[unit] * step
+    start, end = calendar_unit(unit, moved)
+    if start <= today:
+        end = min(end, today)
+    return DateRange(start, end, f"{start.isoformat()} to {end.isoformat()}")
+
+
+def period_unit(period: DateRange, today: date) -> str:
+    """The calendar unit a period is ("month" for 2026-10-01 to 2026-10-31, or for a month that
+    stops at today), else "day"."""
+    for unit in ("year", "quarter", "month", "week"):
+        assert period.start is not None
+        start, end = calendar_unit(unit, period.start)
+        if start == period.start and period.end in (end, min(end, today)):
+            return unit
+    return "day"
+
+
+def calendar_unit(unit: str, day: date) -> tuple[date, date]:
+    """The whole day, week (Monday to Sunday), month, quarter or year holding `day`."""
+    if unit == "month":
+        return month_range(day.year, day.month)
+    if unit == "quarter":
+        return quarter_range(day.year, (day.month - 1) // 3 + 1)
+    if unit == "year":
+        return date(day.year, 1, 1), date(day.year, 12, 31)
+    if unit == "week":
+        monday = day - timedelta(days=day.weekday())
+        return monday, monday + timedelta(days=6)
+    return day, day
+
+
+def is_period_shift(parsed: Parsed, previous: dict[str, Any] | None) -> bool:
+    """A follow-up that only moves the previous period ("the quarter before")."""
+    return bool(previous and SHIFT_RE.search(parsed.source) and previous_range(previous))
 
 
 # .. "the same quarter in 2026" ....................................................................

@@ -21,8 +21,8 @@ from datetime import date, timedelta
 from typing import Any
 
 from nl2sql.models.offline.asked import asked_column
-from nl2sql.models.offline.followups import follow_up
-from nl2sql.models.offline.interpreter import Context, Interpreter
+from nl2sql.models.offline.followups import follow_up, is_period_shift
+from nl2sql.models.offline.interpreter import Context, Inexpressible, Interpreter
 from nl2sql.models.offline.lexicon import KNOWN_WORDS as KNOWN_WORDS
 from nl2sql.models.offline.measures import revenue_of_items
 from nl2sql.models.offline.passes import Parsed, parse_text
@@ -47,7 +47,9 @@ def understand(question: str, context: Context, values: ValueIndex) -> dict[str,
     """The Query for a question, editing the previous query for a follow-up."""
     parsed = parse_text(question, context.today, values)
     interpreter = Interpreter(parsed, context)
-    if context.previous is not None and is_follow_up(parsed, interpreter):
+    if context.previous is not None and (
+        is_follow_up(parsed, interpreter) or is_period_shift(parsed, context.previous)
+    ):
         return follow_up(parsed, interpreter, context.previous)
     if not confident(parsed, interpreter):
         raise NotUnderstood(question)
@@ -62,6 +64,7 @@ def confident(parsed: Parsed, interpreter: Interpreter) -> bool:
     # A value alone ("weather in Paris") is not enough: something must say what is asked.
     anchors = (
         interpreter.entities()
+        or interpreter.asks_what_bought()  # "what did I buy last month?": the products
         or interpreter.metric("orders")
         or parsed.statuses
         or parsed.late
@@ -93,4 +96,4 @@ def today_from(system: str) -> date | None:
     return date.fromisoformat(match[1]) if match else None
 
 
-__all__ = ["Context", "NotUnderstood", "understand", "today_from", "timedelta"]
+__all__ = ["Context", "Inexpressible", "NotUnderstood", "understand", "today_from", "timedelta"]

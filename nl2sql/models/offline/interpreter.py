@@ -128,11 +128,7 @@ class Interpreter:
 
     def entity(self) -> str:
         found = self.entities()
-        bought = self.find(
-            r"^(?:what|which) (?:did|do|have|has|does) (?:.* )?"
-            r"(?:order|buy|bought|purchase|get)(?= DATE| in| during|$)"
-        )
-        if bought and all(self.words[i] == "order" for i, _ in found):
+        if self.asks_what_bought():
             return "products"
         if found:
             return found[0][1]
@@ -141,6 +137,18 @@ class Interpreter:
                 return ENTITY_WORDS[noun]
         asked = asked_column(self.text)
         return asked.split(".")[0] if asked else "orders"
+
+    def asks_what_bought(self) -> bool:
+        """'what did I buy last month', 'what have we sold in 2025': the products."""
+        bought = self.find(
+            r"^(?:what|which) (?:did|do|have|has|does|had) (?:.* )?"
+            r"(?:order|ordered|buy|bought|purchase|purchased|get|got|sell|sold)"
+            r"(?= DATE| in| during| so far| recently|$)"
+        )
+        if not bought:
+            return False
+        verb = len(self.text[: bought.end()].split()) - 1  # "purchase" is the verb, no noun
+        return all(self.words[i] == "order" or i == verb for i, _ in self.entities())
 
     def date_column(self, entity: str, index: int | None) -> str:
         column = self.verb_column(index)
@@ -314,7 +322,7 @@ class Interpreter:
         query = empty_query(entity, conditions)
         threshold = self.threshold(entity)  # always read: it marks the amounts it consumes
         if self.find(NEVER) and entity in ("customers", "products") and not groups:
-            return _never_query(query, entity)
+            return _never_query(query, entity, counted=metric == "count")
         threshold_group = self.threshold_target(entity)
         if threshold is not None and threshold_group:
             return _threshold_query(query, threshold, threshold_group)
@@ -381,15 +389,37 @@ class Interpreter:
         query["columns"] = groups + [measure]
         if any(g["time_grain"] for g in groups):
             query["order_by"] = [sort(g["column"], "asc") for g in groups if g["time_grain"]]
+        query["order_by"] = self._phrase_sort(groups, measure) or query["order_by"]
         return query
+
+    def _phrase_sort(
+        self, groups: list[dict[str, Any]], measure: dict[str, Any] | None
+    ) -> list[dict[str, Any]]:
+        """'highest first', 'from most to least': by the measure; 'alphabetically': by the
+        group's name (or the first group)."""
+        order = self.p.sort_order
+        if order is None:
+            return []
+        if order != "alpha":
+            if measure is None:
+                return []
+            return [sort(measure["column"], order, measure["aggregate"])]
+        named = [g for g in groups if g["column"].endswith(".name")] or [
+            g for g in groups if not g["time_grain"]
+        ]
+        return [sort(named[0]["column"], "asc")] if named else []
 
     def _list_query(self, query: dict[str, Any], entity: str) -> dict[str, Any]:
         row_direction = self._row_direction(entity)
         if row_direction is not None:
             return self._row_ranking(entity, query["conditions"], row_direction)
         query["columns"] = [field_(c) for c in LIST_COLUMNS[entity]]
+        sized = {"orders": "orders.total_amount", "products": "products.price"}.get(entity)
+        query["order_by"] = self._phrase_sort(query["columns"], field_(sized) if sized else None)
         if entity == "customers" and self.find(r"\b(?:ordered|bought|purchased|placed)\b"):
             _require_orders(query, unless=("orders.", "order_items.", "products."))
+        if entity == "products" and self.asks_what_bought():  # only what was bought
+            _require_orders(query, unless=("orders.", "order_items."))
         return query
 
     def _measure_query(self, query: dict[str, Any], entity: str, metric: str) -> dict[str, Any]:
@@ -593,6 +623,9 @@ class Interpreter:
     def _ranked_noun(self) -> str | None:
         """The noun right after the superlative / 'which' / 'top N', else the first one."""
         words = self.words
+        single = self.find(OF_SINGLE_ROW)  # "the status of my most recent order"
+        if single and single[1] in ENTITY_WORDS:
+            return ENTITY_WORDS[single[1]]
         match = self.find(r"\b(?:which|what|top|bottom|the|our)(?: \d+)? (\w+)")
         candidates = [match[1]] if match else []
         for word in candidates + words:
@@ -670,9 +703,36 @@ class Interpreter:
         }
 
 
-def _never_query(query: dict[str, Any], entity: str) -> dict[str, Any]:
-    """Customers / products with no orders: a zero count of their orders / order lines."""
+# "<attribute> of my latest order": the attribute of one row, ranked by recency or size.
+OF_SINGLE_ROW = (
+    r"\bof (?:my|the|our|his|her|their|its|your) (?:very )?(?:most recent|latest|newest|last|"
+    r"first|earliest|oldest|biggest|largest|smallest|most expensive|cheapest) (\w+)"
+)
+
+
+class Inexpressible(Exception):
+    """The question is understood, but no honest Query answers it; the message says why."""
+
+
+def _never_query(query: dict[str, Any], entity: str, counted: bool) -> dict[str, Any]:
+    """Customers / products with no orders: a zero count of their orders / order lines.
+
+    Only filters on the entity itself can narrow it: a filter on the orders ("no orders in
+    2025") would remove the outer-joined rows that stand for "none", so it is refused."""
     child = "orders.id" if entity == "customers" else "order_items.id"
+    foreign = [c for c in query["conditions"] if not c["column"].startswith(entity + ".")]
+    if foreign:
+        noun = "customers" if entity == "customers" else "products"
+        raise Inexpressible(
+            f"I cannot answer that exactly: the Query tool can find {noun} with no orders at "
+            f"all, but not {noun} with no orders matching a condition (such as a date range). "
+            f"Try asking for {noun} with no orders at all, or for {noun} who did order then."
+        )
+    if counted:  # count the entity's rows whose outer-joined child is missing
+        query["columns"] = [field_(f"{entity}.id", "count")]
+        query["conditions"] = query["conditions"] + [cond(child, "is null", None)]
+        query["order_by"] = [sort(child, "asc", "count")]  # joins the child table (LEFT JOIN)
+        return query
     query["columns"] = [field_(c) for c in ENTITY_GROUP[entity]]
     query["conditions"] = query["conditions"] + [cond(child, "=", 0, "count")]
     return query

@@ -32,6 +32,21 @@ NUMBER_WORDS = {
     "fifty": 50,
     "hundred": 100,
 }  # "one" stays a word: "the one that ..."
+# Contractions typed without the apostrophe ("havent", "whats"): word -> spelled out. Only
+# words that are not English words themselves ("wont", "ill", "its", "were" are left alone).
+BARE_CONTRACTIONS = {
+    **{
+        f"{stem}nt": f"{stem} not"
+        for stem in "have has had did does do was were is are could should would must need".split()
+    },
+    "cant": "cannot",
+    "aint": "is not",
+    **{f"{w}s": f"{w} is" for w in "what who where when how that there".split()},
+    "ive": "i have",
+    "im": "i am",
+    "whatre": "what are",
+    "theyre": "they are",
+}
 CONTRACTIONS = [
     (r"\bwon't\b", "will not"),
     (r"\bcan't\b", "cannot"),
@@ -137,6 +152,31 @@ SORTING_BEFORE = (
     r"\b(?:sort|sorted|rank|ranked|arrange|arranged)\b|"
     r"\border (?:them|those|these|it)\b"
 )
+# How a result is to be sorted, said after what is asked ("revenue by country, highest first").
+# Each phrase becomes a token (passes.py), so its superlative is not read as a ranking.
+_BIG = r"(?:highest|largest|biggest|greatest|most|top|best|high|big|large|max)"
+_SMALL = r"(?:lowest|smallest|least|fewest|worst|bottom|low|small|min)"
+_FIRST = r"(?:ones? |values? |numbers? )?(?:at the top|first|on top)"
+SORT_PHRASES: list[tuple[str, str]] = [
+    (
+        rf"\b(?:with |by )?(?:the )?{_BIG} {_FIRST}\b",
+        "SORTDESC",
+    ),
+    (
+        rf"\b(?:with |by )?(?:the )?{_SMALL} {_FIRST}\b",
+        "SORTASC",
+    ),
+    (rf"\b(?:from |going )?(?:the )?{_BIG} to (?:the )?{_SMALL}\b", "SORTDESC"),
+    (rf"\b(?:from |going )?(?:the )?{_SMALL} to (?:the )?{_BIG}\b", "SORTASC"),
+    (
+        r"\b(?:(?:in|by) )?(?:descending|decreasing|reverse) (?:order|value)\b|\bdescending\b",
+        "SORTDESC",
+    ),
+    (r"\b(?:(?:in|by) )?(?:ascending|increasing) (?:order|value)\b|\bascending\b", "SORTASC"),
+    (r"\b(?:(?:in|by) )?alphabetical(?:ly)?(?: order)?\b|\b(?:from )?a to z\b", "SORTALPHA"),
+]
+SORT_TOKENS = {"SORTDESC": "desc", "SORTASC": "asc", "SORTALPHA": "alpha"}
+
 # Verbs whose "by" names who did it ("placed by a customer"), not a grouping.
 AGENT_VERBS = {
     "placed",
@@ -259,7 +299,8 @@ LIST_WORDS = {
 NEVER = (
     r"\bnever\b|\bno orders?\b|\bwithout (?:any )?(?:orders?|sales)\b|"
     r"\bnobody\b|\bno one\b|\bunsold\b|\bno sales\b|"
-    r"\bnot (?:been )?(?:sold|ordered|bought)\b"
+    r"\b(?:not|never) (?:yet |ever )?(?:been )?(?:placed|made|sold|ordered|bought|purchased)\b|"
+    r"\b(?:not|never) (?:have|had|has|got) (?:any |an |a single )?orders?\b"
 )
 
 # Words the grammar reads: never taken for a typo of another word.

@@ -15,7 +15,13 @@ from datetime import date
 from typing import Any
 
 from nl2sql.models.offline.answers import answer, not_understood
-from nl2sql.models.offline.grammar import Context, NotUnderstood, today_from, understand
+from nl2sql.models.offline.grammar import (
+    Context,
+    Inexpressible,
+    NotUnderstood,
+    today_from,
+    understand,
+)
 from nl2sql.models.offline.values import ValueIndex
 
 log = logging.getLogger(__name__)
@@ -53,6 +59,8 @@ class OfflineModel:
             query = understand(question, context, self.values)
         except NotUnderstood:
             return {"content": not_understood(question)}
+        except Inexpressible as error:
+            return {"content": str(error)}
         arguments = json.dumps(query)
         return {
             "tool_calls": [

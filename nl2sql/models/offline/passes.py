@@ -21,11 +21,14 @@ from nl2sql.models.offline.amounts import AMOUNT_POST_RE, AMOUNT_RE, Amount, rea
 from nl2sql.models.offline.asked import find_ids
 from nl2sql.models.offline.dates import DateRange, find_dates
 from nl2sql.models.offline.lexicon import (
+    BARE_CONTRACTIONS,
     CONTRACTIONS,
     ENTITY_WORDS,
     KNOWN_WORDS,
     MONTH_WORDS,
     NUMBER_WORDS,
+    SORT_PHRASES,
+    SORT_TOKENS,
     negated,
 )
 from nl2sql.models.offline.statuses import STATUS_PHRASES, rewrite_statuses
@@ -63,6 +66,7 @@ class Parsed:
     value_at: dict[int, str] = field(default_factory=dict)  # word index -> column matched there
     source: str = ""  # the cleaned question before masking
     ids: list[tuple[str, int]] = field(default_factory=list)  # ("orders.id", 123): "order 123"
+    sort_order: str | None = None  # "desc", "asc", "alpha": "highest first", "alphabetically"
 
     def has(self, *words: str) -> bool:
         return any(w in self.words for w in words)
@@ -77,6 +81,7 @@ def clean(question: str) -> str:
     )
     for pattern, replacement in CONTRACTIONS:
         text = re.sub(pattern, replacement, text)
+    text = re.sub(r"[a-z]+", lambda m: BARE_CONTRACTIONS.get(m[0], m[0]), text)
     text = re.sub(
         r"\$\s?(\d[\d,]*(?:\.\d+)?)(k?)",
         lambda m: m[1] + ("000" if m[2] else "") + " dollars",
@@ -97,6 +102,7 @@ def _mask(text: str, span: tuple[int, int], token: str) -> str:
 def parse_text(question: str, today: date, values: ValueIndex) -> Parsed:
     text = source = correct_typos(clean(question), values, KNOWN_WORDS)
     text, ids = find_ids(text)
+    text, sort_order = _mask_sort(text)
     text, late = _mask_first(text, LATE_PATTERNS, "latedelivered")
     on_time = False
     if not late:
@@ -114,6 +120,7 @@ def parse_text(question: str, today: date, values: ValueIndex) -> Parsed:
         excluded_statuses=excluded,
         source=source,
         ids=ids,
+        sort_order=sort_order,
     )
     _place_masked(parsed, ranges, amounts)
     _mark_values(parsed, words, values)
@@ -130,6 +137,15 @@ def _mask_first(text: str, patterns: list[str], token: str) -> tuple[str, bool]:
         if match:
             return _mask(text, match.span(), token), True
     return text, False
+
+
+def _mask_sort(text: str) -> tuple[str, str | None]:
+    """Mask the first sort phrase ("highest first", "in descending order"); its direction."""
+    for pattern, token in SORT_PHRASES:
+        match = re.search(pattern, text)
+        if match:
+            return _mask(text, match.span(), token), SORT_TOKENS[token]
+    return text, None
 
 
 def _mask_dates(text: str, today: date) -> tuple[str, list[DateRange]]:
