@@ -10,7 +10,7 @@ customer's rows.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -366,16 +366,30 @@ class _Build:
                 branches.setdefault(first_many, []).append((index, condition, info))
         clauses = [self._condition(i, c, info, sources) for i, c, info in direct]
         for edge, conditions in branches.items():
-            clauses.append(self._semi_join(edge, conditions, sources))
+            markers = [f for f in conditions if is_absence_marker(f)]
+            others = [f for f in conditions if not is_absence_marker(f)]
+            if markers:  # "<many table>.id is null": no related row may meet the others
+                branch = self._semi_join(edge, others, sources, extra_tables=markers)
+                clauses.append(not_(branch))
+            else:
+                clauses.append(self._semi_join(edge, conditions, sources))
         return [c for c in clauses if c is not None]
 
     def _semi_join(
-        self, edge: Edge, conditions: list[Filter], outer: Sources
+        self,
+        edge: Edge,
+        conditions: list[Filter],
+        outer: Sources,
+        extra_tables: Sequence[Filter] = (),
     ) -> ColumnElement[bool]:
-        """EXISTS (rows on the many side that meet every condition of this branch)."""
+        """EXISTS (rows on the many side that meet every condition of this branch).
+
+        `extra_tables`: filters whose tables must be joined in without testing them (the
+        absence markers of a NOT EXISTS).
+        """
         branch_paths = join_paths(edge.target)
         names = {edge.target}
-        for _, _, info in conditions:
+        for _, _, info in [*conditions, *extra_tables]:
             names.update(e.target for e in branch_paths[info.table] if e.target != edge.source)
         ordered = sorted(names, key=lambda n: len(branch_paths[n]))
         inner: Sources = {name: self._source(name).alias(f"{name}_match") for name in ordered}
@@ -651,6 +665,14 @@ class _Build:
         table = schema.TABLES.get(term.info.table)
         is_key = table is not None and term.info.name in table.primary_key.columns
         return term.aggregate is Aggregate.count and is_key
+
+
+def is_absence_marker(item: Filter) -> bool:
+    """`<table>.id is null` on a table that is not joined: "with no such related row"."""
+    _, condition, info = item
+    table = schema.TABLES.get(info.table)
+    is_key = table is not None and info.name in table.primary_key.columns
+    return is_key and condition.operator is Operator.is_null
 
 
 def column_expression(info: ColumnInfo, source: FromClause) -> ColumnElement[Any]:

@@ -264,7 +264,9 @@ def tool_description(columns: dict[str, ColumnInfo]) -> str:
         lines.append(f"- {info.qualified}: {info.kind}. {info.description}{extra}")
     lines.append(
         "Money is in dollars. Timestamps are UTC. Revenue is sum of order_items.line_total. "
-        "Late delivery: orders.delivered_at > orders.expected_delivery_date (DynamicValue)."
+        "Late delivery: orders.delivered_at > orders.expected_delivery_date (DynamicValue). "
+        "Rows with no related rows (customers without orders): condition orders.id 'is null'; "
+        "other conditions on that table then say which related rows must not exist."
     )
     return "\n".join(lines)
 
