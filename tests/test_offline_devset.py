@@ -31,6 +31,13 @@ BLIND_BAR = 0.85
 # used to find general gaps (contractions, "none" questions, sort phrases, my latest order,
 # period shifts), so it is now tuned on. A new blind set measures what generalises.
 BLIND2_BAR = 0.9
+# The third blind set: 81/100 when first measured, untuned; its failures were then used to find
+# general gaps (year to date, spenders, ops phrases for late / overdue / stuck parcels, date sort
+# phrases, follow-ups switching entity, typos in short words), so it is now tuned on.
+BLIND3_BAR = 0.9
+# Written blind for the final measure and never tuned on: 95/100 when first run. Do not tune on
+# its failures; when the model changes, measure generalisation with a new blind set instead.
+FINAL_BAR = 0.9
 
 
 def load_cases(name: str) -> list[dict[str, Any]]:
@@ -164,6 +171,8 @@ SETS = [
     ("questions_fresh.toml", "fresh set", FRESH_BAR),
     ("questions_blind.toml", "blind set (now tuned on)", BLIND_BAR),
     ("questions_blind2.toml", "second blind set (now tuned on)", BLIND2_BAR),
+    ("questions_blind3.toml", "third blind set (now tuned on)", BLIND3_BAR),
+    ("questions_final.toml", "final blind set (untuned)", FINAL_BAR),
 ]
 
 

@@ -214,12 +214,21 @@ def _point(match: re.Match[str], today: date, year: int | None = None) -> tuple[
         return quarter_range(_year_of(text, today) if text or year is None else year, quarter)
     if g["month"]:
         month = MONTHS[g["month"].rstrip(".")]
-        if month == 5 and g["month"] == "may" and not g["m_year"]:
-            return None  # "may" is usually the verb
+        if month == 5 and g["month"] == "may" and not g["m_year"] and not _month_lead(match):
+            return None  # "may" is usually the verb, unless a preposition leads: "in may"
         if g["m_year"] is None and year is not None:
             return month_range(year, month)
         return month_range(_year_of(g["m_year"], today, month), month)
     return _simple_point(g, today)
+
+
+# Words that make a following "may" the month: "in may", "since may", "during may".
+MONTH_LEADS = frozenset("in during since until through for of from before after by".split())
+
+
+def _month_lead(match: re.Match[str]) -> bool:
+    before = match.string[: match.start()].split()
+    return bool(before) and before[-1] in MONTH_LEADS
 
 
 def _simple_point(g: dict[str, Any], today: date) -> tuple[date, date] | None:

@@ -35,8 +35,8 @@ SORT_RE = re.compile(
 )
 DIRECTION_RE = re.compile(
     r"\b(?:(?P<down>desc|descending|biggest|largest|highest|most|newest|"
-    r"latest|recent|top|reverse|high|big|large|new|SORTDESC)|(?P<up>asc|ascending|"
-    r"smallest|lowest|least|oldest|earliest|low|small|cheapest|SORTASC|SORTALPHA))\b"
+    r"latest|recent|top|reverse|high|big|large|new|SORTDESC|SORTNEW)|(?P<up>asc|ascending|"
+    r"smallest|lowest|least|oldest|earliest|low|small|cheapest|SORTASC|SORTALPHA|SORTOLD))\b"
 )
 RANK_RE = re.compile(
     r"\b(?:best|most|highest|top|biggest|busiest|worst|least|lowest|fewest|smallest)\b"
@@ -130,6 +130,13 @@ def _reshape(
     ) or (ROWS_RE.search(text) and all(c["aggregate"] for c in query["columns"]))
     if (counting or listing) and any(c["aggregate"] for c in query["conditions"]):
         return query  # "customers with over 5 orders" -> "list them": the groups are the rows
+    switched = _switched_entity(interpreter, base, text)
+    if switched is not None:  # "who are the customers on those?": their customers' rows
+        base = query["table_name"] = switched
+        query["columns"] = [field_(c) for c in LIST_COLUMNS[switched]]
+        query["order_by"], query["limit"] = [], None
+        if not counting:
+            return query
     if counting:
         query["columns"] = [field_(f"{base}.id", "count")]
         query["order_by"], query["limit"] = [], None
@@ -142,6 +149,18 @@ def _reshape(
     if sorting:
         return _resort(query, sorting["what"] or sorting["what2"] or sorting["what3"], text)
     return _rerank(query, text, parsed.limit)
+
+
+def _switched_entity(interpreter: Interpreter, base: str, text: str) -> str | None:
+    """The other entity a follow-up asks for about the previous rows ("the customers on those
+    orders", "how many products are in them"), if any."""
+    if not re.search(r"\b(?:those|them|these|they)\b", text):
+        return None
+    named = [entity for _, entity in interpreter.entities() if entity in LIST_COLUMNS]
+    table = "orders" if base == "order_items" else base
+    if named and named[0] != table and not interpreter.groups():
+        return named[0]
+    return None
 
 
 def _relist(query: dict[str, Any], text: str) -> dict[str, Any]:

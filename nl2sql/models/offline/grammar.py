@@ -43,6 +43,10 @@ FOLLOW_UP_START = re.compile(
 )
 
 
+# "the customers on those", "the products in them", "customers behind these".
+BACK_REFERENCE = r"\b(?:on|of|in|behind|for|from) (?:those|them|these)\b(?! \w+ (?:ago|before))"
+
+
 def understand(question: str, context: Context, values: ValueIndex) -> dict[str, Any]:
     """The Query for a question, editing the previous query for a follow-up."""
     parsed = parse_text(question, context.today, values)
@@ -82,6 +86,8 @@ def is_follow_up(parsed: Parsed, interpreter: Interpreter) -> bool:
     if FOLLOW_UP_START.search(text) or re.fullmatch(r"(?:by|per|for each) \w+(?: \w+)?", text):
         return True  # "by country?": regroup what was asked
     if re.search(r"\b(?:them|those|that|these|it|they)\b", text) and not interpreter.entities():
+        return True
+    if re.search(BACK_REFERENCE, text):  # "the customers on those": rows of what came before
         return True
     if interpreter.entities() or interpreter.groups() or parsed.values or parsed.dates:
         return False

@@ -52,7 +52,7 @@ from nl2sql.models.offline.lexicon import (
     negated,
 )
 from nl2sql.models.offline.passes import Parsed
-from nl2sql.models.offline.statuses import DESTINATION_VERBS, STATUS_VERBS
+from nl2sql.models.offline.statuses import DESTINATION_VERBS, NOT_DELIVERED_YET, STATUS_VERBS
 
 
 @dataclass
@@ -114,6 +114,8 @@ class Interpreter:
                 continue
             if word in ("sale", "sales", "revenue", "spent", "spend", "spending") and index is None:
                 continue
+            if word in ("delivery", "arrival") and self._next(i) in ("date", "day", "time"):
+                continue  # "the delivery date": a column, not a verb
             self.used_verbs.add(i)
             return column
         return None
@@ -175,11 +177,14 @@ class Interpreter:
         for span, index in self.p.dates:
             out += date_conditions(self.date_column(entity, index), span)
         out += [cond(column, "=", number) for column, number in self.p.ids]
-        if self.p.late:
+        statuses = self._status_conditions()
+        if self.p.late and _undelivered(statuses):  # "shipped orders past their due date"
+            out.append(cond("orders.expected_delivery_date", "<", self.ctx.today.isoformat()))
+        elif self.p.late:
             out.append(dict(LATE))
         if self.p.on_time:
             out.append(dict(ON_TIME))
-        return out + self._status_conditions() + self._value_conditions()
+        return out + statuses + self._value_conditions()
 
     def _overdue(self) -> list[dict[str, Any]]:
         if not self.has("overdue"):
@@ -400,6 +405,8 @@ class Interpreter:
         order = self.p.sort_order
         if order is None:
             return []
+        if order in ("oldest", "newest"):
+            return self._date_sort(groups, "asc" if order == "oldest" else "desc")
         if order != "alpha":
             if measure is None:
                 return []
@@ -408,6 +415,19 @@ class Interpreter:
             g for g in groups if not g["time_grain"]
         ]
         return [sort(named[0]["column"], "asc")] if named else []
+
+    def _date_sort(self, groups: list[dict[str, Any]], direction: str) -> list[dict[str, Any]]:
+        """'oldest first': by the period of a grouped result, else by the rows' date column."""
+        grains = [g for g in groups if g["time_grain"]]
+        if grains:
+            return [sort(g["column"], direction) for g in grains]
+        if any(g["aggregate"] for g in groups) or not groups:
+            return []
+        table = groups[0]["column"].split(".")[0]
+        column = self.verb_column(None)
+        if column is None or not column.startswith(table + "."):
+            column = "customers.created_at" if table == "customers" else "orders.ordered_at"
+        return [sort(column, direction)] if column.startswith(table + ".") else []
 
     def _list_query(self, query: dict[str, Any], entity: str) -> dict[str, Any]:
         row_direction = self._row_direction(entity)
@@ -463,7 +483,7 @@ class Interpreter:
             return "units"
         if self.has(*MONEY_WORDS) or self.find(r"\bhow much\b|\bbring in\b|\bbrought in\b"):
             return "money"
-        if self.find(TOTAL_VALUE):
+        if self.find(TOTAL_VALUE) and not self.find(SHOWN_TOTAL):
             return "money"
         for aggregate, pattern in EXTREMES:
             if self.find(pattern) and self.has("price", "total", "amount", "value"):
@@ -476,7 +496,7 @@ class Interpreter:
             r"\b(?:how many|number of|total) (?:unit|item|copy|copie|piece)s?\b", t
         ) or self.has("unit", "quantity"):
             return "units"
-        if UNITS_SOLD.search(t) and not self.find(r"\b(?:never|not|no)\b"):
+        if UNITS_SOLD.search(t) and not self.find(r"\b(?:never|not|no|nobody)\b"):
             return "units"  # "how many yoga mats were sold": units of that product
         counted = self.find(
             r"\b(?:how many|number of|count of|count the|count)"
@@ -703,6 +723,9 @@ class Interpreter:
         }
 
 
+# "orders ... with their totals": the total shown on each row, not summed.
+SHOWN_TOTAL = r"\b(?:with|and|including|plus) (?:their|its|the|each|the order) total$"
+
 # "<attribute> of my latest order": the attribute of one row, ranked by recency or size.
 OF_SINGLE_ROW = (
     r"\bof (?:my|the|our|his|her|their|its|your) (?:very )?(?:most recent|latest|newest|last|"
@@ -715,27 +738,35 @@ class Inexpressible(Exception):
 
 
 def _never_query(query: dict[str, Any], entity: str, counted: bool) -> dict[str, Any]:
-    """Customers / products with no orders: a zero count of their orders / order lines.
-
-    Only filters on the entity itself can narrow it: a filter on the orders ("no orders in
-    2025") would remove the outer-joined rows that stand for "none", so it is refused."""
+    """Customers / products with no (matching) orders: `<child>.id is null` on the unjoined child
+    table, which the compiler reads as NOT EXISTS over the child rows that meet the other
+    conditions on them ("no orders in 2025", "no canceled orders")."""
     child = "orders.id" if entity == "customers" else "order_items.id"
-    foreign = [c for c in query["conditions"] if not c["column"].startswith(entity + ".")]
-    if foreign:
-        noun = "customers" if entity == "customers" else "products"
-        raise Inexpressible(
-            f"I cannot answer that exactly: the Query tool can find {noun} with no orders at "
-            f"all, but not {noun} with no orders matching a condition (such as a date range). "
-            f"Try asking for {noun} with no orders at all, or for {noun} who did order then."
-        )
-    if counted:  # count the entity's rows whose outer-joined child is missing
+    conditions = [
+        _affirmed(c) if not c["column"].startswith(entity + ".") else c for c in query["conditions"]
+    ]
+    query["conditions"] = conditions + [cond(child, "is null", None)]
+    if counted:
         query["columns"] = [field_(f"{entity}.id", "count")]
-        query["conditions"] = query["conditions"] + [cond(child, "is null", None)]
-        query["order_by"] = [sort(child, "asc", "count")]  # joins the child table (LEFT JOIN)
-        return query
-    query["columns"] = [field_(c) for c in ENTITY_GROUP[entity]]
-    query["conditions"] = query["conditions"] + [cond(child, "=", 0, "count")]
+    else:
+        query["columns"] = [field_(c) for c in ENTITY_GROUP[entity]]
     return query
+
+
+# The "no" of "no canceled orders" negates the related rows, not their status: inside the
+# NOT EXISTS the status is affirmed.
+_AFFIRMED = {"!=": "=", "not in": "in"}
+
+
+def _affirmed(condition: dict[str, Any]) -> dict[str, Any]:
+    return {**condition, "operator": _AFFIRMED.get(condition["operator"], condition["operator"])}
+
+
+def _undelivered(statuses: list[dict[str, Any]]) -> bool:
+    """Whether the status conditions keep only orders not delivered yet (late = overdue)."""
+    kept = [c["value"] for c in statuses if c["operator"] in ("=", "in")]
+    values = [v for value in kept for v in (value if isinstance(value, list) else [value])]
+    return bool(values) and set(values) <= set(NOT_DELIVERED_YET)
 
 
 def _threshold_query(

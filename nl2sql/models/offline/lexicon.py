@@ -71,7 +71,8 @@ DATE_VERBS: dict[str, str] = {
         "shipped ship shipping sent dispatched shipment shipments".split(), "orders.shipped_at"
     ),
     **dict.fromkeys(
-        "delivered deliver arrived arrive latedelivered".split(), "orders.delivered_at"
+        "delivered deliver arrived arrive latedelivered ontimedelivered delivery arrival".split(),
+        "orders.delivered_at",
     ),
     **dict.fromkeys(
         "canceled cancelled cancel cancellation cancellations".split(), "orders.canceled_at"
@@ -100,7 +101,8 @@ ENTITY_WORDS: dict[str, str] = {
         "order purchase parcel package shipment transaction delivery".split(), "orders"
     ),
     **dict.fromkeys(
-        "customer buyer client shopper user people person who signup registration account".split(),
+        "customer buyer client shopper user people person who signup registration account "
+        "spender".split(),
         "customers",
     ),
     **dict.fromkeys("product item article thing sku seller mover bestseller".split(), "products"),
@@ -173,9 +175,24 @@ SORT_PHRASES: list[tuple[str, str]] = [
         "SORTDESC",
     ),
     (r"\b(?:(?:in|by) )?(?:ascending|increasing) (?:order|value)\b|\bascending\b", "SORTASC"),
+    (r"\b(?:the )?(?:oldest|earliest|least recent) (?:ones? |orders? )?first\b", "SORTOLD"),
+    (r"\b(?:the )?(?:newest|latest|most recent) (?:ones? |orders? )?first\b", "SORTNEW"),
     (r"\b(?:(?:in|by) )?alphabetical(?:ly)?(?: order)?\b|\b(?:from )?a to z\b", "SORTALPHA"),
 ]
-SORT_TOKENS = {"SORTDESC": "desc", "SORTASC": "asc", "SORTALPHA": "alpha"}
+SORT_TOKENS = {
+    "SORTDESC": "desc",
+    "SORTASC": "asc",
+    "SORTALPHA": "alpha",
+    "SORTOLD": "oldest",  # by date: "oldest first"
+    "SORTNEW": "newest",
+}
+# Everyday phrases spelt the way the grammar reads them (on the lower-cased question).
+PHRASE_REWRITES: list[tuple[str, str]] = [
+    (r"\b(?:year to date|ytd)\b", "this year"),
+    (r"\b(?:month to date|mtd)\b", "this month"),
+    (r"\b(?:quarter to date|qtd)\b", "this quarter"),
+    (r"^for (?:the |my |our |a |an )?[a-z ]{2,40}: ", ""),  # "for the ops review: ..." (lead-in)
+]
 
 # Verbs whose "by" names who did it ("placed by a customer"), not a grouping.
 AGENT_VERBS = {
@@ -206,6 +223,7 @@ MONEY_WORDS = {
     "spend",
     "spent",
     "spending",
+    "spender",  # "biggest spenders": customers by spend
     "money",
     "gmv",
 }
@@ -223,13 +241,16 @@ UNIT_WORDS = {
 # "how many <product / category / products> did we sell": units (sum of quantity), not orders.
 UNITS_SOLD = re.compile(
     r"\b(?:how many|number of) (?:the |our )?(?:VALUE |product |copy |copie )+"
-    r"(?:\w+ ){0,4}?(?:sold|sell|bought|buy|purchased|ordered)\b"
+    r"(?!(?:customer|buyer|client|shopper|people|user) )"  # "how many VALUE customers": people
+    r"(?:\w+ ){0,4}?"
+    r"(?:sold|sell|bought|buy|purchased|ordered)\b"
 )
 # "best/worst selling", "slowest movers", "top sellers", "sold the most": units sold.
 SELLING = re.compile(
     r"\b(?:best|top|most|least|worst|lowest|highest|poorest|weakest|fastest|slowest|biggest"
     r"|strongest) (?:\d+ )?(?:selling|seller|mover|moving)\b"
     r"|\b(?:sold|sell|sells|selling|moved|move) the (?:most|least|fewest|best|worst)\b"
+    r"|\b(?:bought|buy|ordered|order|purchased|purchase|got) the (?:most|least|fewest) of\b"
 )
 SELLING_WORDS = ("selling", "seller", "mover", "moving", "sold", "popular")
 AVG_WORDS = {"average", "avg", "mean", "typical"}
@@ -297,7 +318,7 @@ LIST_WORDS = {
 }
 # Customers or products with no orders at all.
 NEVER = (
-    r"\bnever\b|\bno orders?\b|\bwithout (?:any )?(?:orders?|sales)\b|"
+    r"\bnever\b|\bno (?:\w+ )?orders?\b|\bwithout (?:any )?(?:\w+ )?(?:orders?|sales)\b|"
     r"\bnobody\b|\bno one\b|\bunsold\b|\bno sales\b|"
     r"\b(?:not|never) (?:yet |ever )?(?:been )?(?:placed|made|sold|ordered|bought|purchased)\b|"
     r"\b(?:not|never) (?:have|had|has|got) (?:any |an |a single )?orders?\b"

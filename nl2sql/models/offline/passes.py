@@ -27,6 +27,7 @@ from nl2sql.models.offline.lexicon import (
     KNOWN_WORDS,
     MONTH_WORDS,
     NUMBER_WORDS,
+    PHRASE_REWRITES,
     SORT_PHRASES,
     SORT_TOKENS,
     negated,
@@ -43,6 +44,8 @@ LATE_PATTERNS = [
     r"\blate (?:deliveries|delivery|orders?|shipments?|arrivals?)\b",
     r"\b(?:delivered |arrived |arriving |came )?(?:after|past|later than) (?:the |their |its )?"
     r"(?:promised|expected|estimated|due|delivery) ?(?:delivery )?(?:date|day)?\b",
+    r"\bmissed (?:the |their |its )?(?:promised|expected|estimated|due|delivery) ?(?:delivery )?"
+    r"(?:date|day|deadline)\b",
     r"\b(?:delayed|behind schedule)\b",
     r"\blate\b",
 ]
@@ -79,7 +82,7 @@ def clean(question: str) -> str:
     text = (
         mark_countries(question).lower().replace("’", "'").replace("‘", "'").replace("&", " and ")
     )
-    for pattern, replacement in CONTRACTIONS:
+    for pattern, replacement in CONTRACTIONS + PHRASE_REWRITES:
         text = re.sub(pattern, replacement, text)
     text = re.sub(r"[a-z]+", lambda m: BARE_CONTRACTIONS.get(m[0], m[0]), text)
     text = re.sub(

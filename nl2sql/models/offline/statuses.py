@@ -35,6 +35,7 @@ STATUS_REWRITES: list[tuple[str, str]] = [
     (r"\b(?:returns|refunds)\b", "returned orders"),  # the nouns: "how many returns"
     (r"\b(?:called|call|calls|calling) off\b|\bvoided\b|\baborted\b|\bscrapped\b", "canceled"),
     (r"\bsent out\b", "sent"),
+    (r"\b(?:went|go|goes|gone|going) out\b", "shipped"),  # "orders that went out last week"
 ]
 
 OPEN = ["pending", "processing"]
@@ -50,6 +51,12 @@ STATUS_PHRASES: list[tuple[str, list[str]]] = [
     (
         r"\b(?:still )?(?:awaiting|waiting for|waiting on) (?:delivery|arrival)\b"
         r"|\byet to (?:be )?deliver(?:ed)?\b|\byet to arrive\b",
+        NOT_DELIVERED_YET,
+    ),
+    (r"\b(?:stuck|still|sitting|waiting|left) (?:in |as |at )?pending\b", ["pending"]),
+    (
+        r"\bstill (?:has |have |had )?(?:not|never) (?:yet )?(?:arrived|been delivered|delivered)\b"
+        r"|\b(?:has|have|had) (?:still )?not (?:yet )?(?:arrived|been delivered)(?: yet)?\b",
         NOT_DELIVERED_YET,
     ),
     (r"\b(?:being processed|(?:stuck |still )?in processing|stuck processing)\b", ["processing"]),

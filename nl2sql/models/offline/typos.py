@@ -24,7 +24,7 @@ order orders customer customers product products item items client clients buyer
 shopper shoppers purchase purchases shipment shipments delivery deliveries category categories
 country countries city cities status statuses revenue sales turnover income earnings spending
 quantity average units total amount amounts price prices monthly weekly quarterly yearly
-delivered canceled cancelled returned processing ordered purchased
+delivered canceled cancelled returned processing ordered purchased quarter which
 """.split()
 )
 # Real words one letter away from a target: never "corrected".
@@ -33,9 +33,14 @@ SHORT_CUTOFF = 88.0  # five or six letters: one dropped letter ("ordrs", "revenu
 LONG_CUTOFF = 85.0  # seven or more: a swap or a wrong letter ("prodcuts", "catagories")
 
 
+# Short words too close to others for fuzzy matching: their common misspellings, spelt out.
+SHORT_TYPOS = {"wich": "which", "whcih": "which", "whic": "which", "hw": "how", "ordr": "order"}
+
+
 def correct_typos(text: str, values: ValueIndex, known: Collection[str]) -> str:
     """The cleaned question with misspelt grammar nouns replaced by the intended noun."""
-    return " ".join(correct_word(word, values, known) for word in text.split())
+    words = [SHORT_TYPOS.get(word, word) for word in text.split()]
+    return " ".join(correct_word(word, values, known) for word in words)
 
 
 def correct_word(word: str, values: ValueIndex, known: Collection[str]) -> str:
