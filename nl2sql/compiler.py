@@ -579,6 +579,18 @@ class _Build:
             (measure(t) if t.aggregate else group_exprs[(t.info.qualified, t.grain)]).label(t.label)
             for t in fields
         ]
+        order = self._group_order(sorts, group_exprs, measure)
+        having = self._having(group_filters, measure)
+        statement = select(*columns).select_from(select_from).where(*where)
+        return statement.group_by(*group_exprs.values()).having(*having).order_by(*order)
+
+    def _group_order(
+        self,
+        sorts: list[Ordering],
+        group_exprs: dict[tuple[str, TimeGrain | None], Expr],
+        measure: Callable[[Term], Expr],
+    ) -> list[Expr]:
+        """ORDER BY for a grouped query: by an aggregate, or by one of the grouped columns."""
         order = []
         for index, (term, descending) in enumerate(sorts):
             if term.aggregate:
@@ -593,23 +605,28 @@ class _Build:
                 )
                 continue
             order.append(self._ordered(match, descending))
+        return order
+
+    def _having(
+        self, group_filters: list[Filter], measure: Callable[[Term], Expr]
+    ) -> list[ColumnElement[bool]]:
         having = []
         for index, condition, info in group_filters:
+            aggregate = condition.aggregate
             try:
-                having.append(
-                    self._test(
-                        measure(Term(info, condition.aggregate)),
-                        info,
-                        condition.operator,
-                        condition.value,
-                        {},
-                        condition.aggregate,
-                    )
+                test = self._test(
+                    measure(Term(info, aggregate)),
+                    info,
+                    condition.operator,
+                    condition.value,
+                    {},
+                    aggregate,
                 )
             except ValueProblem as problem:
                 self.problems.add(f"conditions[{index}]", str(problem))
-        statement = select(*columns).select_from(select_from).where(*where)
-        return statement.group_by(*group_exprs.values()).having(*having).order_by(*order)
+                continue
+            having.append(test)
+        return having
 
     def _deduplicated_select(
         self,
