@@ -176,70 +176,10 @@ def build_tool(tables: dict[str, SATable] | None = None, hidden: Iterable[str] =
     column_enum = StrEnum(  # type: ignore[misc]
         "Column", {name.replace(".", "__"): name for name in columns}
     )
-    F = PydanticField
-
-    field_model = _closed(
-        "Field",
-        "A column to return; with an aggregate it is computed over the groups.",
-        column=(column_enum, F(description="Qualified column, e.g. orders.status.")),
-        aggregate=(Aggregate | None, F(description="Aggregate to apply, or null.")),
-        time_grain=(
-            TimeGrain | None,
-            F(
-                description="For date/datetime columns: bucket to the first day of the "
-                "day/week (Monday)/month/quarter/year, or null."
-            ),
-        ),
-    )
-    dynamic_model = _closed(
-        "DynamicValue",
-        "Compare with another column instead of a literal value.",
-        column_name=(
-            column_enum,
-            F(description="The other column, e.g. orders.expected_delivery_date."),
-        ),
-    )
-    scalar = str | int | float | bool
-    condition_model = _closed(
-        "Condition",
-        "A filter. Conditions are ANDed; one with an aggregate filters groups (HAVING).",
-        column=(column_enum, F(description="Qualified column to filter on.")),
-        aggregate=(Aggregate | None, F(description="Aggregate to filter groups on, or null.")),
-        operator=(Operator, F(description="Comparison operator.")),
-        value=(
-            scalar | None | dynamic_model | list[str | int | float],  # type: ignore[valid-type]
-            F(
-                description="A string, number or boolean; a list for 'in'/'not in'; null for "
-                "'is null'/'is not null'; dates as YYYY-MM-DD (a bare date on a "
-                "datetime column means that whole day); or a DynamicValue."
-            ),
-        ),
-    )
-    sort_model = _closed(
-        "Sort",
-        "Order the rows by a column, optionally aggregated.",
-        column=(column_enum, F(description="Qualified column to sort by.")),
-        aggregate=(Aggregate | None, F(description="Aggregate to sort by, or null.")),
-        direction=(OrderBy, F(description="asc or desc.")),
-    )
-    query_model = _closed(
-        "Query",
-        "A read-only query over the orders database.",
-        table_name=(
-            table_enum,
-            F(description="Base table; other tables are joined along foreign keys automatically."),
-        ),
-        columns=(
-            list[field_model],  # type: ignore[valid-type]
-            F(
-                description="Columns to return; when any has an "  # type: ignore[valid-type]
-                "aggregate, the others are grouped by."
-            ),
-        ),
-        conditions=(list[condition_model], F(description="Filters, ANDed.")),  # type: ignore[valid-type]
-        order_by=(list[sort_model], F(description="Sort order.")),  # type: ignore[valid-type]
-        limit=(int | None, F(description="Maximum rows to return, or null for the default.")),
-    )
+    field_model = _field_model(column_enum)
+    dynamic_model = _dynamic_model(column_enum)
+    condition_model = _condition_model(column_enum, dynamic_model)
+    sort_model = _sort_model(column_enum)
     return QueryTool(
         columns=columns,
         Table=table_enum,
@@ -248,8 +188,86 @@ def build_tool(tables: dict[str, SATable] | None = None, hidden: Iterable[str] =
         DynamicValue=dynamic_model,
         Condition=condition_model,
         Sort=sort_model,
-        Query=query_model,
+        Query=_query_model(table_enum, field_model, condition_model, sort_model),
         description=tool_description(columns),
+    )
+
+
+def _described(type_: Any, description: str) -> tuple[Any, Any]:
+    """A model field: its type and the description the model reads."""
+    return (type_, PydanticField(description=description))
+
+
+def _field_model(column_enum: type[Enum]) -> type[BaseModel]:
+    return _closed(
+        "Field",
+        "A column to return; with an aggregate it is computed over the groups.",
+        column=_described(column_enum, "Qualified column, e.g. orders.status."),
+        aggregate=_described(Aggregate | None, "Aggregate to apply, or null."),
+        time_grain=_described(
+            TimeGrain | None,
+            "For date/datetime columns: bucket to the first day of the day/week (Monday)/"
+            "month/quarter/year, or null.",
+        ),
+    )
+
+
+def _dynamic_model(column_enum: type[Enum]) -> type[BaseModel]:
+    return _closed(
+        "DynamicValue",
+        "Compare with another column instead of a literal value.",
+        column_name=_described(
+            column_enum, "The other column, e.g. orders.expected_delivery_date."
+        ),
+    )
+
+
+def _condition_model(column_enum: type[Enum], dynamic_model: type[BaseModel]) -> type[BaseModel]:
+    value_type = str | int | float | bool | None | dynamic_model | list[str | int | float]
+    return _closed(
+        "Condition",
+        "A filter. Conditions are ANDed; one with an aggregate filters groups (HAVING).",
+        column=_described(column_enum, "Qualified column to filter on."),
+        aggregate=_described(Aggregate | None, "Aggregate to filter groups on, or null."),
+        operator=_described(Operator, "Comparison operator."),
+        value=_described(
+            value_type,
+            "A string, number or boolean; a list for 'in'/'not in'; null for 'is null'/"
+            "'is not null'; dates as YYYY-MM-DD (a bare date on a datetime column means that "
+            "whole day); or a DynamicValue.",
+        ),
+    )
+
+
+def _sort_model(column_enum: type[Enum]) -> type[BaseModel]:
+    return _closed(
+        "Sort",
+        "Order the rows by a column, optionally aggregated.",
+        column=_described(column_enum, "Qualified column to sort by."),
+        aggregate=_described(Aggregate | None, "Aggregate to sort by, or null."),
+        direction=_described(OrderBy, "asc or desc."),
+    )
+
+
+def _query_model(
+    table_enum: type[Enum],
+    field_model: type[BaseModel],
+    condition_model: type[BaseModel],
+    sort_model: type[BaseModel],
+) -> type[BaseModel]:
+    return _closed(
+        "Query",
+        "A read-only query over the orders database.",
+        table_name=_described(
+            table_enum, "Base table; other tables are joined along foreign keys automatically."
+        ),
+        columns=_described(
+            list[field_model],  # type: ignore[valid-type]
+            "Columns to return; when any has an aggregate, the others are grouped by.",
+        ),
+        conditions=_described(list[condition_model], "Filters, ANDed."),  # type: ignore[valid-type]
+        order_by=_described(list[sort_model], "Sort order."),  # type: ignore[valid-type]
+        limit=_described(int | None, "Maximum rows to return, or null for the default."),
     )
 
 
