@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -37,41 +39,33 @@ def one_range(text: str, today: date = TODAY) -> tuple[str | None, str | None]:
     )
 
 
-@pytest.mark.parametrize(
-    ("phrase", "expected"),
-    [
-        ("orders today", ("2026-11-28", "2026-11-28")),
-        ("orders yesterday", ("2026-11-27", "2026-11-27")),
-        ("this week", ("2026-11-23", "2026-11-28")),
-        ("last week", ("2026-11-16", "2026-11-22")),
-        ("this month", ("2026-11-01", "2026-11-28")),
-        ("last month", ("2026-10-01", "2026-10-31")),
-        ("this quarter", ("2026-10-01", "2026-11-28")),
-        ("last quarter", ("2026-07-01", "2026-09-30")),
-        ("this year", ("2026-01-01", "2026-11-28")),
-        ("last year", ("2025-01-01", "2025-12-31")),
-        ("in march 2025", ("2025-03-01", "2025-03-31")),
-        ("in june of this year", ("2026-06-01", "2026-06-30")),
-        ("in november of last year", ("2025-11-01", "2025-11-30")),
-        ("in q1 2025", ("2025-01-01", "2025-03-31")),
-        ("in the third quarter of 2026", ("2026-07-01", "2026-09-30")),
-        ("on 2025-12-24", ("2025-12-24", "2025-12-24")),
-        ("since april", ("2026-04-01", "2026-11-28")),
-        ("between 2025-02-10 and 2025-02-20", ("2025-02-10", "2025-02-20")),
-        ("in the past 14 days", ("2026-11-15", "2026-11-28")),
-        ("older than 3 days", (None, "2026-11-24")),
-        ("older than a week", (None, "2026-11-20")),
-        ("in 2024", ("2024-01-01", "2024-12-31")),
-        ("3 days ago", ("2026-11-25", "2026-11-25")),
-        ("the day before yesterday", ("2026-11-26", "2026-11-26")),
-    ],
-)
-def test_date_phrases(phrase: str, expected: tuple[str | None, str | None]) -> None:
-    assert one_range(phrase) == expected
-
-
-def test_month_without_year_is_the_latest_such_month() -> None:
-    assert one_range("in december", date(2026, 11, 28)) == ("2025-12-01", "2025-12-31")
+DATE_PHRASES = [
+    ("orders today", ("2026-11-28", "2026-11-28")),
+    ("orders yesterday", ("2026-11-27", "2026-11-27")),
+    ("this week", ("2026-11-23", "2026-11-28")),
+    ("last week", ("2026-11-16", "2026-11-22")),
+    ("this month", ("2026-11-01", "2026-11-28")),
+    ("last month", ("2026-10-01", "2026-10-31")),
+    ("this quarter", ("2026-10-01", "2026-11-28")),
+    ("last quarter", ("2026-07-01", "2026-09-30")),
+    ("this year", ("2026-01-01", "2026-11-28")),
+    ("last year", ("2025-01-01", "2025-12-31")),
+    ("in march 2025", ("2025-03-01", "2025-03-31")),
+    ("in june of this year", ("2026-06-01", "2026-06-30")),
+    ("in november of last year", ("2025-11-01", "2025-11-30")),
+    ("in q1 2025", ("2025-01-01", "2025-03-31")),
+    ("in the third quarter of 2026", ("2026-07-01", "2026-09-30")),
+    ("on 2025-12-24", ("2025-12-24", "2025-12-24")),
+    ("since april", ("2026-04-01", "2026-11-28")),
+    ("between 2025-02-10 and 2025-02-20", ("2025-02-10", "2025-02-20")),
+    ("in the past 14 days", ("2026-11-15", "2026-11-28")),
+    ("older than 3 days", (None, "2026-11-24")),
+    ("older than a week", (None, "2026-11-20")),
+    ("in 2024", ("2024-01-01", "2024-12-31")),
+    ("3 days ago", ("2026-11-25", "2026-11-25")),
+    ("the day before yesterday", ("2026-11-26", "2026-11-26")),
+    ("in december", ("2025-12-01", "2025-12-31")),  # a month without a year: the latest one
+]
 
 
 SAMPLE_VALUES = {
@@ -286,49 +280,33 @@ def triples(query: dict[str, object], key: str = "conditions") -> list[tuple[obj
     return [(c["column"], c["aggregate"], c["operator"], c["value"]) for c in items]
 
 
-@pytest.mark.parametrize(
-    ("phrase", "expected"),
-    [
-        # a month and a day without a year: the most recent such day not after today
-        ("since september 3", ("2026-09-03", "2026-11-28")),
-        ("since the 3rd of september", ("2026-09-03", "2026-11-28")),
-        ("since dec 1st", ("2025-12-01", "2026-11-28")),  # december 2026 is still to come
-        ("on jan 9", ("2026-01-09", "2026-01-09")),
-        ("on 9 january 2025", ("2025-01-09", "2025-01-09")),
-        ("after october 30", ("2026-10-31", "2026-11-28")),
-        ("before 1 july", (None, "2026-06-30")),
-        ("from april 4 to april 18", ("2026-04-04", "2026-04-18")),
-        ("between mar 3 and apr 2, 2025", ("2025-03-03", "2025-04-02")),  # the year of the end
-        ("between july 10th and 20th, 2025", ("2025-07-10", "2025-07-20")),
-        ("from 5 march to 2 april", ("2026-03-05", "2026-04-02")),
-        ("from dec 20 to jan 6", ("2025-12-20", "2026-01-06")),  # a start after the end
-        # halves and parts of periods
-        ("in the first half of 2025", ("2025-01-01", "2025-06-30")),
-        ("during the second half of this year", ("2026-07-01", "2026-11-28")),  # stops today
-        ("in h2 2024", ("2024-07-01", "2024-12-31")),
-        ("in h1 of last year", ("2025-01-01", "2025-06-30")),
-        ("in the last 2 weeks of september", ("2026-09-17", "2026-09-30")),
-        ("in the first 3 days of last month", ("2026-10-01", "2026-10-03")),
-    ],
-)
-def test_month_day_and_part_of_period_dates(
-    phrase: str, expected: tuple[str | None, str | None]
-) -> None:
+MONTH_DAY_PHRASES = [
+    # a month and a day without a year: the most recent such day not after today
+    ("since september 3", ("2026-09-03", "2026-11-28")),
+    ("since the 3rd of september", ("2026-09-03", "2026-11-28")),
+    ("since dec 1st", ("2025-12-01", "2026-11-28")),  # december 2026 is still to come
+    ("on jan 9", ("2026-01-09", "2026-01-09")),
+    ("on 9 january 2025", ("2025-01-09", "2025-01-09")),
+    ("after october 30", ("2026-10-31", "2026-11-28")),
+    ("before 1 july", (None, "2026-06-30")),
+    ("from april 4 to april 18", ("2026-04-04", "2026-04-18")),
+    ("between mar 3 and apr 2, 2025", ("2025-03-03", "2025-04-02")),  # the year of the end
+    ("between july 10th and 20th, 2025", ("2025-07-10", "2025-07-20")),
+    ("from 5 march to 2 april", ("2026-03-05", "2026-04-02")),
+    ("from dec 20 to jan 6", ("2025-12-20", "2026-01-06")),  # a start after the end
+    # halves and parts of periods
+    ("in the first half of 2025", ("2025-01-01", "2025-06-30")),
+    ("during the second half of this year", ("2026-07-01", "2026-11-28")),  # stops today
+    ("in h2 2024", ("2024-07-01", "2024-12-31")),
+    ("in h1 of last year", ("2025-01-01", "2025-06-30")),
+    ("in the last 2 weeks of september", ("2026-09-17", "2026-09-30")),
+    ("in the first 3 days of last month", ("2026-10-01", "2026-10-03")),
+]
+
+
+@pytest.mark.parametrize(("phrase", "expected"), DATE_PHRASES + MONTH_DAY_PHRASES)
+def test_date_phrases(phrase: str, expected: tuple[str | None, str | None]) -> None:
     assert one_range(phrase) == expected
-
-
-def test_a_number_after_a_month_can_still_be_a_count() -> None:
-    query = ask("customers with more than 3 orders in march 2025")
-    assert ("orders.id", "count", ">", 3.0) in triples(query)
-    assert ("orders.ordered_at", None, ">=", "2025-03-01") in triples(query)
-
-
-def test_a_month_day_range_is_one_range_on_the_verbs_column() -> None:
-    query = ask("how many orders were shipped between 12 august and 19 august?")
-    assert triples(query) == [
-        ("orders.shipped_at", None, ">=", "2026-08-12"),
-        ("orders.shipped_at", None, "<=", "2026-08-19"),
-    ]
 
 
 UNITS = ("order_items.quantity", "sum", None)
@@ -352,14 +330,6 @@ def test_how_many_products_sold_is_units(question: str, value: tuple[str, str]) 
     query = ask(question)
     assert triples(query, "columns") == [UNITS]
     assert (value[0], None, "=", value[1]) in triples(query)
-
-
-@pytest.mark.parametrize(
-    "question",
-    ["how many orders contain a yoga mat", "how many orders included toys last month"],
-)
-def test_orders_containing_a_product_are_still_counted_as_orders(question: str) -> None:
-    assert triples(ask(question), "columns") == [("orders.id", "count", None)]
 
 
 @pytest.mark.parametrize(
@@ -430,15 +400,6 @@ def test_the_asked_attribute_is_in_the_columns(
     assert not any(c[0] == "orders.status" for c in triples(query))  # "shipped" is the verb
 
 
-def test_expected_arrival_of_the_latest_order() -> None:
-    query = ask("what's the estimated delivery date of my newest order?")
-    assert "orders.expected_delivery_date" in [c[0] for c in triples(query, "columns")]
-    assert query["order_by"] == [
-        {"column": "orders.ordered_at", "aggregate": None, "direction": "desc"}
-    ]
-    assert query["limit"] == 1
-
-
 def result_rows(agent: Agent, question: str) -> list[list[object]]:
     turn = agent.ask(question)
     run = turn.tool_runs[-1]
@@ -451,44 +412,331 @@ def sql_rows(path: Path, sql: str) -> list[tuple[object, ...]]:
         return connection.execute(sql).fetchall()
 
 
-@pytest.mark.parametrize(
-    ("first", "second", "sql"),
-    [
-        (
-            "How many orders were placed in Q3 2025?",
-            "and the same quarter this year?",
-            "SELECT count(*) FROM orders WHERE ordered_at >= '2026-07-01' "
-            "AND ordered_at < '2026-10-01'",
-        ),
-        (
-            "revenue in march 2026",
-            "what about the same month a year earlier?",
-            "SELECT round(sum(total_amount), 2) FROM orders WHERE ordered_at >= '2025-03-01' "
-            "AND ordered_at < '2025-04-01'",
-        ),
-        (
-            "how many orders did we get this month",
-            "same period last year?",
-            "SELECT count(*) FROM orders WHERE ordered_at >= '2025-11-01' "
-            "AND ordered_at < '2025-11-29'",
-        ),
-        (
-            "How many orders were canceled in the first half of 2025?",
-            "and the same period in 2024",
-            "SELECT count(*) FROM orders WHERE canceled_at >= '2024-01-01' "
-            "AND canceled_at < '2024-07-01'",
-        ),
-    ],
-)
-def test_same_period_follow_ups_move_the_period(
-    sample: tuple[str, Path], first: str, second: str, sql: str
-) -> None:
+# .. answers checked against hand-written SQL .....................................................
+
+Rows = list[list[object]]
+Expected = list[tuple[object, ...]]
+
+
+def same_count(rows: Rows, expected: Expected) -> None:
+    assert rows == [[expected[0][0]]]
+
+
+def same_positive_count(rows: Rows, expected: Expected) -> None:
+    assert 0 < expected[0][0]  # type: ignore[operator]
+    assert rows == [[expected[0][0]]]
+
+
+def same_number(rows: Rows, expected: Expected) -> None:
+    assert len(rows) == 1 and rows[0][0] == pytest.approx(expected[0][0], abs=0.01)
+
+
+def same_names(rows: Rows, expected: Expected) -> None:  # rows: id, name; expected: name
+    assert sorted(str(r[1]) for r in rows) == sorted(str(e[0]) for e in expected)
+
+
+def same_ids(rows: Rows, expected: Expected) -> None:
+    assert sorted(r[0] for r in rows) == sorted(e[0] for e in expected)
+
+
+def same_ids_and_names(rows: Rows, expected: Expected) -> None:
+    assert sorted(tuple(r[:2]) for r in rows) == sorted(expected)
+
+
+def same_groups(rows: Rows, expected: Expected) -> None:
+    assert sorted(map(tuple, rows)) == sorted(expected)
+
+
+def same_series(rows: Rows, expected: Expected) -> None:
+    assert [r[0] for r in rows] == [e[0] for e in expected]
+    assert [r[1] for r in rows] == pytest.approx([e[1] for e in expected])
+
+
+def same_monthly_series(rows: Rows, expected: Expected) -> None:
+    assert [str(r[0])[:10] for r in rows] == [e[0] for e in expected]
+    assert [r[1] for r in rows] == pytest.approx([e[1] for e in expected])
+
+
+def same_named_totals(rows: Rows, expected: Expected) -> None:  # rows: id, name, total
+    assert [(r[1], round(r[2], 2)) for r in rows] == expected  # type: ignore[call-overload]
+
+
+def one_row_with_the_value(rows: Rows, expected: Expected) -> None:
+    assert len(rows) == 1 and expected[0][0] in rows[0]
+
+
+class SqlCase(NamedTuple):
+    name: str
+    question: str
+    sql: str
+    check: Callable[[Rows, Expected], None]
+    before: tuple[str, ...] = ()  # asked first, in the same conversation
+    customer_id: int | None = None
+
+
+def my_products(period: str) -> str:
+    return (
+        "SELECT DISTINCT p.name FROM orders o JOIN order_items oi ON oi.order_id = o.id "
+        f"JOIN products p ON p.id = oi.product_id WHERE o.customer_id = 44 {period}"
+    )
+
+
+SQL_CASES = [
+    # same period, another year
+    SqlCase(
+        "same-quarter-this-year",
+        "and the same quarter this year?",
+        "SELECT count(*) FROM orders WHERE ordered_at >= '2026-07-01' "
+        "AND ordered_at < '2026-10-01'",
+        same_number,
+        before=("How many orders were placed in Q3 2025?",),
+    ),
+    SqlCase(
+        "same-month-a-year-earlier",
+        "what about the same month a year earlier?",
+        "SELECT round(sum(total_amount), 2) FROM orders WHERE ordered_at >= '2025-03-01' "
+        "AND ordered_at < '2025-04-01'",
+        same_number,
+        before=("revenue in march 2026",),
+    ),
+    SqlCase(
+        "same-period-last-year",
+        "same period last year?",
+        "SELECT count(*) FROM orders WHERE ordered_at >= '2025-11-01' "
+        "AND ordered_at < '2025-11-29'",
+        same_number,
+        before=("how many orders did we get this month",),
+    ),
+    SqlCase(
+        "same-period-in-2024",
+        "and the same period in 2024",
+        "SELECT count(*) FROM orders WHERE canceled_at >= '2024-01-01' "
+        "AND canceled_at < '2024-07-01'",
+        same_number,
+        before=("How many orders were canceled in the first half of 2025?",),
+    ),
+    SqlCase(
+        "the-month-before-that",
+        "how about the month before that?",
+        "SELECT round(avg(total_amount), 2) FROM orders "
+        "WHERE ordered_at >= '2026-09-01' AND ordered_at < '2026-10-01'",
+        same_number,
+        before=("average order value last month",),
+    ),
+    # follow-ups that filter
+    SqlCase(
+        "a-filter-follow-up-keeps-the-grouping",
+        "and only those placed in the last 30 days?",
+        "SELECT status, count(*) FROM orders WHERE ordered_at >= '2026-10-30' GROUP BY status",
+        same_groups,
+        before=("split our orders by status",),
+    ),
+    SqlCase(
+        "a-category-follow-up-on-revenue-uses-line-totals",
+        "now only for toys",
+        "SELECT date(o.ordered_at, 'start of month'), round(sum(i.quantity * i.unit_price), 2) "
+        "FROM order_items i JOIN orders o ON o.id = i.order_id "
+        "JOIN products p ON p.id = i.product_id WHERE p.category = 'Toys' "
+        "AND o.ordered_at >= '2026-01-01' AND o.ordered_at < '2026-11-29' GROUP BY 1",
+        same_monthly_series,
+        before=("monthly revenue this year",),
+    ),
+    SqlCase(
+        "which-of-them-returns-the-counted-customers",
+        "which of them are in Berlin?",
+        "SELECT name FROM customers WHERE city = 'Berlin' "
+        "AND created_at >= '2025-01-01' AND created_at < '2026-01-01'",
+        same_names,
+        before=("how many customers joined in 2025?",),
+    ),
+    SqlCase(
+        "customers-on-those-lists-the-previous-orders-customers",
+        "and the customers behind those?",
+        "SELECT DISTINCT c.id FROM orders o JOIN customers c ON c.id = o.customer_id "
+        "WHERE o.status = 'processing'",
+        same_ids,
+        before=("which orders are stuck in processing?",),
+    ),
+    SqlCase(
+        "spent-with-us",
+        "Which customers have spent more than $9,000 with us in total?",
+        "SELECT c.name FROM customers c JOIN orders o ON o.customer_id = c.id "
+        "GROUP BY c.id HAVING sum(o.total_amount) > 9000",
+        same_names,
+    ),
+    # "none" questions
+    SqlCase(
+        "counting-customers-without-orders",
+        "how many customers have never ordered?",
+        "SELECT count(*) FROM customers c "
+        "WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.id)",
+        same_count,
+    ),
+    SqlCase(
+        "counting-unsold-products",
+        "how many products were never sold",
+        "SELECT count(*) FROM products p "
+        "WHERE NOT EXISTS (SELECT 1 FROM order_items i WHERE i.product_id = p.id)",
+        same_count,
+    ),
+    SqlCase(
+        "none-within-a-period-customers-2025",
+        "how many customers without orders in 2025",
+        "SELECT count(*) FROM customers c WHERE NOT EXISTS (SELECT 1 FROM orders o "
+        "WHERE o.customer_id = c.id AND o.ordered_at >= '2025-01-01' "
+        "AND o.ordered_at < '2026-01-01')",
+        same_positive_count,
+    ),
+    SqlCase(
+        "none-within-a-period-products-last-week",
+        "how many products did nobody buy last week",
+        "SELECT count(*) FROM products p WHERE NOT EXISTS (SELECT 1 FROM order_items i "
+        "JOIN orders o ON o.id = i.order_id WHERE i.product_id = p.id "
+        "AND o.ordered_at >= '2026-11-16' AND o.ordered_at < '2026-11-23')",
+        same_positive_count,
+    ),
+    SqlCase(
+        "none-within-a-period-no-canceled-orders",
+        "how many customers have no canceled orders",
+        "SELECT count(*) FROM customers c WHERE NOT EXISTS (SELECT 1 FROM orders o "
+        "WHERE o.customer_id = c.id AND o.status = 'canceled')",
+        same_positive_count,
+    ),
+    SqlCase(
+        "none-within-a-period-german-customers-last-month",
+        "number of German customers with no orders last month",
+        "SELECT count(*) FROM customers c WHERE c.country = 'Germany' AND NOT EXISTS "
+        "(SELECT 1 FROM orders o WHERE o.customer_id = c.id AND o.ordered_at >= '2026-10-01' "
+        "AND o.ordered_at < '2026-11-01')",
+        same_positive_count,
+    ),
+    SqlCase(
+        "listing-customers-without-orders-in-a-year",
+        "which customers placed no orders in 2025?",
+        "SELECT c.id, c.name FROM customers c WHERE NOT EXISTS (SELECT 1 FROM orders o "
+        "WHERE o.customer_id = c.id AND o.ordered_at >= '2025-01-01' "
+        "AND o.ordered_at < '2026-01-01')",
+        same_ids_and_names,
+    ),
+    # sorting, ranking, my orders
+    SqlCase(
+        "revenue-by-country-highest-first",
+        "total sales by customer country in 2025, largest first",
+        "SELECT c.country, round(sum(o.total_amount), 2) AS revenue "
+        "FROM orders o JOIN customers c ON c.id = o.customer_id "
+        "WHERE o.ordered_at >= '2025-01-01' AND o.ordered_at < '2026-01-01' "
+        "GROUP BY c.country ORDER BY revenue DESC",
+        same_series,
+    ),
+    SqlCase(
+        "biggest-spenders-rank-customers-by-spend",
+        "show me our top 3 spenders in France",
+        "SELECT c.name, round(sum(o.total_amount), 2) FROM orders o JOIN customers c "
+        "ON c.id = o.customer_id WHERE c.country = 'France' GROUP BY c.id "
+        "ORDER BY 2 DESC LIMIT 3",
+        same_named_totals,
+    ),
+    SqlCase(
+        "status-of-my-latest-order",
+        "whats the status of my latest order?",
+        "SELECT status FROM orders WHERE customer_id = 22 ORDER BY ordered_at DESC LIMIT 1",
+        one_row_with_the_value,
+        customer_id=22,
+    ),
+    SqlCase(
+        "what-did-i-buy-in-october",
+        "what did I buy in october?",
+        my_products("AND o.ordered_at >= '2026-10-01' AND o.ordered_at < '2026-11-01'"),
+        same_names,
+        customer_id=44,
+    ),
+    SqlCase(
+        "what-have-i-purchased-so-far",
+        "what have I purchased so far",
+        my_products(""),
+        same_names,
+        customer_id=44,
+    ),
+    SqlCase(
+        "what-did-i-order-in-2025",
+        "what did i order in 2025",
+        my_products("AND o.ordered_at >= '2025-01-01' AND o.ordered_at < '2026-01-01'"),
+        same_names,
+        customer_id=44,
+    ),
+    # blind set 3 families, in other words
+    SqlCase(
+        "blind3-sales-year-to-date",
+        "sales year to date",
+        "SELECT round(sum(total_amount), 2) FROM orders "
+        "WHERE ordered_at >= '2026-01-01' AND ordered_at < '2026-11-29'",
+        same_number,
+    ),
+    SqlCase(
+        "blind3-revenue-month-to-date",
+        "how much revenue month to date?",
+        "SELECT round(sum(total_amount), 2) FROM orders "
+        "WHERE ordered_at >= '2026-11-01' AND ordered_at < '2026-11-29'",
+        same_number,
+    ),
+    SqlCase(
+        "blind3-parcels-went-out",
+        "how many parcels went out in October?",
+        "SELECT count(*) FROM orders "
+        "WHERE shipped_at >= '2026-10-01' AND shipped_at < '2026-11-01'",
+        same_number,
+    ),
+    SqlCase(
+        "blind3-deliveries-that-missed-their-date",
+        "count the deliveries that missed their expected date last month",
+        "SELECT count(*) FROM orders WHERE delivered_at >= '2026-10-01' "
+        "AND delivered_at < '2026-11-01' AND date(delivered_at) > expected_delivery_date",
+        same_number,
+    ),
+    SqlCase(
+        "blind3-arrivals-on-time",
+        "how many arrivals were on time in September?",
+        "SELECT count(*) FROM orders WHERE delivered_at >= '2026-09-01' "
+        "AND delivered_at < '2026-10-01' AND date(delivered_at) <= expected_delivery_date",
+        same_number,
+    ),
+    SqlCase(
+        "blind3-sitting-in-pending",
+        "how many orders are sitting in pending for over 2 weeks?",
+        "SELECT count(*) FROM orders WHERE status = 'pending' AND ordered_at < '2026-11-14'",
+        same_number,
+    ),
+    SqlCase(
+        "blind3-in-transit-past-promised-date",
+        "how many orders in transit are past their promised date?",
+        "SELECT count(*) FROM orders WHERE status = 'shipped' "
+        "AND expected_delivery_date < '2026-11-28'",
+        same_number,
+    ),
+    SqlCase(
+        "blind3-japanese-customers-bought-a-book",
+        "how many japanese customers have bought a book?",
+        "SELECT count(*) FROM customers c WHERE c.country = 'Japan' AND EXISTS (SELECT 1 "
+        "FROM orders o JOIN order_items i ON i.order_id = o.id JOIN products p "
+        "ON p.id = i.product_id WHERE o.customer_id = c.id AND p.category = 'Books')",
+        same_number,
+    ),
+    SqlCase(
+        "not-yet-arrived-after-shipping-is-in-transit",
+        "how many packages shipped over 2 weeks ago have still not arrived?",
+        "SELECT count(*) FROM orders WHERE status = 'shipped' AND shipped_at < '2026-11-14'",
+        same_count,
+    ),
+]
+
+
+@pytest.mark.parametrize("case", SQL_CASES, ids=[case.name for case in SQL_CASES])
+def test_answers_match_hand_written_sql(sample: tuple[str, Path], case: SqlCase) -> None:
     url, path = sample
-    agent = Agent(url, model="offline", today=TODAY)
-    agent.ask(first)
-    rows = result_rows(agent, second)
-    assert len(rows) == 1
-    assert rows[0][0] == pytest.approx(sql_rows(path, sql)[0][0], abs=0.01)
+    agent = Agent(url, model="offline", today=TODAY, customer_id=case.customer_id)
+    for earlier in case.before:
+        agent.ask(earlier)
+    case.check(result_rows(agent, case.question), sql_rows(path, case.sql))
 
 
 @pytest.mark.parametrize(
@@ -521,18 +769,6 @@ def test_follow_ups_on_grouped_queries_stay_valid(
     agent = Agent(url, model="offline", today=TODAY)
     result_rows(agent, grouped)
     result_rows(agent, follow)  # the compiler accepted the edited query
-
-
-def test_a_filter_follow_up_keeps_the_grouping(sample: tuple[str, Path]) -> None:
-    url, path = sample
-    agent = Agent(url, model="offline", today=TODAY)
-    agent.ask("split our orders by status")
-    rows = result_rows(agent, "and only those placed in the last 30 days?")
-    expected = sql_rows(
-        path,
-        "SELECT status, count(*) FROM orders WHERE ordered_at >= '2026-10-30' GROUP BY status",
-    )
-    assert sorted(map(tuple, rows)) == sorted(expected)
 
 
 @pytest.mark.parametrize("follow", ["list them", "how many are there?", "by country", "by city"])
@@ -587,11 +823,6 @@ def test_a_status_verb_with_a_date_dates_it() -> None:
     assert not any(c[0] == STATUS for c in triples(query))
 
 
-def test_received_is_placing_not_a_status() -> None:
-    query = ask("how many orders did we receive yesterday?")
-    assert triples(query) == [("orders.ordered_at", None, "=", "2026-11-27")]
-
-
 @pytest.mark.parametrize(
     ("question", "table", "column"),
     [
@@ -625,11 +856,6 @@ def test_real_words_are_not_corrected(word: str) -> None:
     assert correct_word(word, INDEX, KNOWN_WORDS) == word
 
 
-def test_a_database_value_beats_a_grammar_noun() -> None:
-    query = ask("how many orders from germny")
-    assert ("customers.country", None, "=", "Germany") in triples(query)
-
-
 US = ("customers.country", None, "=", "United States")
 
 
@@ -649,18 +875,33 @@ def test_us_the_pronoun_is_not_a_country(question: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "question",
+    ("question", "conditions"),
     [
-        "how many orders from the US",
-        "revenue from US customers",
-        "customers in the U.S.",
-        "how many customers in the states",
-        "orders shipped to the USA last month",
-        "how many customers live in us",
+        # a number after a month can still be a count
+        (
+            "customers with more than 3 orders in march 2025",
+            [("orders.id", "count", ">", 3.0), ("orders.ordered_at", None, ">=", "2025-03-01")],
+        ),
+        # a database value beats a grammar noun
+        ("how many orders from germny", [("customers.country", None, "=", "Germany")]),
+        # a spend threshold on a category uses line totals
+        (
+            "which customers spent more than $500 on toys",
+            [("order_items.line_total", "sum", ">", 500.0)],
+        ),
+        # us, the country
+        ("how many orders from the US", [US]),
+        ("revenue from US customers", [US]),
+        ("customers in the U.S.", [US]),
+        ("how many customers in the states", [US]),
+        ("orders shipped to the USA last month", [US]),
+        ("how many customers live in us", [US]),
     ],
 )
-def test_us_the_country(question: str) -> None:
-    assert US in triples(ask(question))
+def test_the_conditions_include(question: str, conditions: list[tuple[object, ...]]) -> None:
+    query = ask(question)
+    for condition in conditions:
+        assert condition in triples(query)
 
 
 UNITS_BY_PRODUCT = [
@@ -693,13 +934,6 @@ def test_selling_rankings_are_units_sold(question: str, direction: str, limit: i
     assert query["limit"] == limit
 
 
-def test_best_selling_category_is_units_sold() -> None:
-    assert triples(ask("worst-selling category this year"), "columns") == [
-        ("products.category", None, None),
-        ("order_items.quantity", "sum", None),
-    ]
-
-
 LINE_TOTAL = ("order_items.line_total", "sum", None)
 
 
@@ -718,15 +952,23 @@ def test_revenue_filtered_by_product_sums_line_totals(question: str) -> None:
     assert ("orders.total_amount", "sum", None) not in triples(query, "columns")
 
 
-def test_a_spend_threshold_on_a_category_uses_line_totals() -> None:
-    query = ask("which customers spent more than $500 on toys")
-    assert ("order_items.line_total", "sum", ">", 500.0) in triples(query)
-
-
-def test_average_order_value_for_a_category_stays_per_order() -> None:
-    assert triples(ask("average order value for toys"), "columns") == [
-        ("orders.total_amount", "avg", None)
-    ]
+@pytest.mark.parametrize(
+    ("question", "columns"),
+    [
+        # orders containing a product are still counted as orders
+        ("how many orders contain a yoga mat", [("orders.id", "count", None)]),
+        ("how many orders included toys last month", [("orders.id", "count", None)]),
+        # the best- or worst-selling category is units sold
+        (
+            "worst-selling category this year",
+            [("products.category", None, None), ("order_items.quantity", "sum", None)],
+        ),
+        # average order value for a category stays per order
+        ("average order value for toys", [("orders.total_amount", "avg", None)]),
+    ],
+)
+def test_the_columns_are_exactly(question: str, columns: list[tuple[object, ...]]) -> None:
+    assert triples(ask(question), "columns") == columns
 
 
 @pytest.mark.parametrize(
@@ -770,53 +1012,13 @@ def test_who_were_they_after_counting_orders_lists_customers() -> None:
     assert (STATUS, None, "=", "returned") in triples(after)
 
 
-def test_a_category_follow_up_on_revenue_uses_line_totals(sample: tuple[str, Path]) -> None:
-    url, path = sample
-    agent = Agent(url, model="offline", today=TODAY)
-    agent.ask("monthly revenue this year")
-    rows = result_rows(agent, "now only for toys")
-    expected = sql_rows(
-        path,
-        "SELECT date(o.ordered_at, 'start of month'), round(sum(i.quantity * i.unit_price), 2) "
-        "FROM order_items i JOIN orders o ON o.id = i.order_id "
-        "JOIN products p ON p.id = i.product_id WHERE p.category = 'Toys' "
-        "AND o.ordered_at >= '2026-01-01' AND o.ordered_at < '2026-11-29' GROUP BY 1",
-    )
-    assert [str(r[0])[:10] for r in rows] == [e[0] for e in expected]
-    assert [r[1] for r in rows] == pytest.approx([e[1] for e in expected])
-
-
-def test_which_of_them_returns_the_counted_customers(sample: tuple[str, Path]) -> None:
-    url, path = sample
-    agent = Agent(url, model="offline", today=TODAY)
-    agent.ask("how many customers joined in 2025?")
-    rows = result_rows(agent, "which of them are in Berlin?")
-    expected = sql_rows(
-        path,
-        "SELECT name FROM customers WHERE city = 'Berlin' "
-        "AND created_at >= '2025-01-01' AND created_at < '2026-01-01'",
-    )
-    assert sorted(str(r[1]) for r in rows) == sorted(str(r[0]) for r in expected)
-
-
-def test_spent_with_us_matches_sql(sample: tuple[str, Path]) -> None:
-    url, path = sample
-    agent = Agent(url, model="offline", today=TODAY)
-    rows = result_rows(agent, "Which customers have spent more than $9,000 with us in total?")
-    expected = sql_rows(
-        path,
-        "SELECT c.name FROM customers c JOIN orders o ON o.customer_id = c.id "
-        "GROUP BY c.id HAVING sum(o.total_amount) > 9000",
-    )
-    assert sorted(str(r[1]) for r in rows) == sorted(str(r[0]) for r in expected)
-
-
 # -- contractions without apostrophes, "none" questions, sort phrases, my latest order, shifts --
 
 
 @pytest.mark.parametrize(
     ("casual", "spelled"),
     [
+        # contractions without apostrophes
         ("how many orders havent shipped yet", "how many orders have not shipped yet"),
         ("which orders hasnt been delivered", "which orders has not been delivered"),
         ("whats the total revenue this year", "what is the total revenue this year"),
@@ -825,96 +1027,47 @@ def test_spent_with_us_matches_sql(sample: tuple[str, Path]) -> None:
         ("orders that arent canceled", "orders that are not canceled"),
         ("orders that aren't canceled", "orders that are not canceled"),
         ("whos our biggest customer", "who is our biggest customer"),
+        # typos in question and period words
+        ("wich customers live in Paris", "which customers live in Paris"),
+        ("orders per quater in 2025", "orders per quarter in 2025"),
+        ("how many orders were delivred yesterday", "how many orders were delivered yesterday"),
+        # a lead-in before a colon is not read
+        (
+            "for the weekly report: how many orders shipped in 2025?",
+            "how many orders shipped in 2025?",
+        ),
     ],
 )
-def test_contractions_without_apostrophes_read_as_spelled_out(casual: str, spelled: str) -> None:
+def test_rewordings_read_as_spelled_out(casual: str, spelled: str) -> None:
     assert ask(casual) == ask(spelled)
 
 
-def test_not_yet_shipped_without_apostrophe_is_open_orders() -> None:
-    query = ask("how many orders still havent shipped")
-    assert triples(query) == [("orders.status", None, "in", ["pending", "processing"])]
-
-
 @pytest.mark.parametrize(
-    "question",
+    ("question", "conditions"),
     [
-        "which customers havent ordered anything",
-        "who hasn't placed an order",
-        "customers who do not have any orders",
+        # a month-day range is one range on the verb's column
+        (
+            "how many orders were shipped between 12 august and 19 august?",
+            [
+                ("orders.shipped_at", None, ">=", "2026-08-12"),
+                ("orders.shipped_at", None, "<=", "2026-08-19"),
+            ],
+        ),
+        # received is placing, not a status
+        (
+            "how many orders did we receive yesterday?",
+            [("orders.ordered_at", None, "=", "2026-11-27")],
+        ),
+        # not yet shipped, without an apostrophe, is open orders
+        ("how many orders still havent shipped", [(STATUS, None, "in", ["pending", "processing"])]),
+        # customers without orders are an absence marker
+        ("which customers havent ordered anything", [("orders.id", None, "is null", None)]),
+        ("who hasn't placed an order", [("orders.id", None, "is null", None)]),
+        ("customers who do not have any orders", [("orders.id", None, "is null", None)]),
     ],
 )
-def test_customers_without_orders_are_an_absence_marker(question: str) -> None:
-    assert triples(ask(question)) == [("orders.id", None, "is null", None)]
-
-
-def test_counting_customers_without_orders_matches_sql(sample: tuple[str, Path]) -> None:
-    url, path = sample
-    agent = Agent(url, model="offline", today=TODAY)
-    rows = result_rows(agent, "how many customers have never ordered?")
-    expected = sql_rows(
-        path,
-        "SELECT count(*) FROM customers c "
-        "WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.id)",
-    )
-    assert rows == [[expected[0][0]]]
-
-
-def test_counting_unsold_products_matches_sql(sample: tuple[str, Path]) -> None:
-    url, path = sample
-    agent = Agent(url, model="offline", today=TODAY)
-    rows = result_rows(agent, "how many products were never sold")
-    expected = sql_rows(
-        path,
-        "SELECT count(*) FROM products p "
-        "WHERE NOT EXISTS (SELECT 1 FROM order_items i WHERE i.product_id = p.id)",
-    )
-    assert rows == [[expected[0][0]]]
-
-
-ABSENCE_CASES = {
-    "how many customers without orders in 2025": (
-        "SELECT count(*) FROM customers c WHERE NOT EXISTS (SELECT 1 FROM orders o "
-        "WHERE o.customer_id = c.id AND o.ordered_at >= '2025-01-01' "
-        "AND o.ordered_at < '2026-01-01')"
-    ),
-    "how many products did nobody buy last week": (
-        "SELECT count(*) FROM products p WHERE NOT EXISTS (SELECT 1 FROM order_items i "
-        "JOIN orders o ON o.id = i.order_id WHERE i.product_id = p.id "
-        "AND o.ordered_at >= '2026-11-16' AND o.ordered_at < '2026-11-23')"
-    ),
-    "how many customers have no canceled orders": (
-        "SELECT count(*) FROM customers c WHERE NOT EXISTS (SELECT 1 FROM orders o "
-        "WHERE o.customer_id = c.id AND o.status = 'canceled')"
-    ),
-    "number of German customers with no orders last month": (
-        "SELECT count(*) FROM customers c WHERE c.country = 'Germany' AND NOT EXISTS "
-        "(SELECT 1 FROM orders o WHERE o.customer_id = c.id AND o.ordered_at >= '2026-10-01' "
-        "AND o.ordered_at < '2026-11-01')"
-    ),
-}
-
-
-@pytest.mark.parametrize("question", list(ABSENCE_CASES))
-def test_none_within_a_period_is_a_not_exists(sample: tuple[str, Path], question: str) -> None:
-    url, path = sample
-    agent = Agent(url, model="offline", today=TODAY)
-    expected = sql_rows(path, ABSENCE_CASES[question])[0][0]
-    assert 0 < expected
-    assert result_rows(agent, question) == [[expected]]
-
-
-def test_listing_customers_without_orders_in_a_year_matches_sql(sample: tuple[str, Path]) -> None:
-    url, path = sample
-    agent = Agent(url, model="offline", today=TODAY)
-    rows = result_rows(agent, "which customers placed no orders in 2025?")
-    expected = sql_rows(
-        path,
-        "SELECT c.id, c.name FROM customers c WHERE NOT EXISTS (SELECT 1 FROM orders o "
-        "WHERE o.customer_id = c.id AND o.ordered_at >= '2025-01-01' "
-        "AND o.ordered_at < '2026-01-01')",
-    )
-    assert sorted(tuple(r[:2]) for r in rows) == sorted(expected)
+def test_the_conditions_are_exactly(question: str, conditions: list[tuple[object, ...]]) -> None:
+    assert triples(ask(question)) == conditions
 
 
 def test_absence_queries_no_longer_force_a_join_by_sorting() -> None:
@@ -944,34 +1097,13 @@ def test_sort_phrases_order_a_grouped_measure(question: str, group: str, directi
     assert query["limit"] is None  # every group, sorted: not a top 1
 
 
-def test_alphabetically_sorts_by_the_group() -> None:
-    query = ask("customers by country alphabetically")
-    assert query["order_by"] == [
-        {"column": "customers.country", "aggregate": None, "direction": "asc"}
-    ]
-
-
-def test_revenue_by_country_highest_first_matches_sql(sample: tuple[str, Path]) -> None:
-    url, path = sample
-    agent = Agent(url, model="offline", today=TODAY)
-    rows = result_rows(agent, "total sales by customer country in 2025, largest first")
-    expected = sql_rows(
-        path,
-        "SELECT c.country, round(sum(o.total_amount), 2) AS revenue "
-        "FROM orders o JOIN customers c ON c.id = o.customer_id "
-        "WHERE o.ordered_at >= '2025-01-01' AND o.ordered_at < '2026-01-01' "
-        "GROUP BY c.country ORDER BY revenue DESC",
-    )
-    assert [r[0] for r in rows] == [e[0] for e in expected]
-    assert [r[1] for r in rows] == pytest.approx([e[1] for e in expected])
-
-
 @pytest.mark.parametrize(
     ("question", "column"),
     [
         ("whats the status of my most recent order", "orders.status"),
         ("what is the delivery date of my latest order", "orders.expected_delivery_date"),
         ("what was the status of my last order", "orders.status"),
+        ("what's the estimated delivery date of my newest order?", "orders.expected_delivery_date"),
     ],
 )
 def test_an_attribute_of_my_latest_order(question: str, column: str) -> None:
@@ -981,44 +1113,6 @@ def test_an_attribute_of_my_latest_order(question: str, column: str) -> None:
         {"column": "orders.ordered_at", "aggregate": None, "direction": "desc"}
     ]
     assert column in [c[0] for c in triples(query, "columns")]
-
-
-def test_status_of_my_latest_order_matches_sql(sample: tuple[str, Path]) -> None:
-    url, path = sample
-    agent = Agent(url, model="offline", today=TODAY, customer_id=22)
-    rows = result_rows(agent, "whats the status of my latest order?")
-    expected = sql_rows(
-        path, "SELECT status FROM orders WHERE customer_id = 22 ORDER BY ordered_at DESC LIMIT 1"
-    )
-    assert len(rows) == 1 and expected[0][0] in rows[0]
-
-
-@pytest.mark.parametrize(
-    ("question", "sql"),
-    [
-        (
-            "what did I buy in october?",
-            "AND o.ordered_at >= '2026-10-01' AND o.ordered_at < '2026-11-01'",
-        ),
-        ("what have I purchased so far", ""),
-        (
-            "what did i order in 2025",
-            "AND o.ordered_at >= '2025-01-01' AND o.ordered_at < '2026-01-01'",
-        ),
-    ],
-)
-def test_what_did_i_buy_lists_my_products(
-    sample: tuple[str, Path], question: str, sql: str
-) -> None:
-    url, path = sample
-    agent = Agent(url, model="offline", today=TODAY, customer_id=44)
-    rows = result_rows(agent, question)
-    expected = sql_rows(
-        path,
-        "SELECT DISTINCT p.name FROM orders o JOIN order_items oi ON oi.order_id = o.id "
-        f"JOIN products p ON p.id = oi.product_id WHERE o.customer_id = 44 {sql}",
-    )
-    assert sorted(str(r[1]) for r in rows) == sorted(str(e[0]) for e in expected)
 
 
 @pytest.mark.parametrize(
@@ -1042,73 +1136,7 @@ def test_follow_ups_shift_the_previous_period(
     assert (bounds[0], bounds[-1]) == expected
 
 
-def test_the_month_before_that_matches_sql(sample: tuple[str, Path]) -> None:
-    url, path = sample
-    agent = Agent(url, model="offline", today=TODAY)
-    agent.ask("average order value last month")
-    rows = result_rows(agent, "how about the month before that?")
-    expected = sql_rows(
-        path,
-        "SELECT round(avg(total_amount), 2) FROM orders "
-        "WHERE ordered_at >= '2026-09-01' AND ordered_at < '2026-10-01'",
-    )
-    assert rows[0][0] == pytest.approx(expected[0][0], abs=0.01)
-
-
 # .. blind set 3 families, in other words ........................................................
-
-
-@pytest.mark.parametrize(
-    ("question", "sql"),
-    [
-        (
-            "sales year to date",
-            "SELECT round(sum(total_amount), 2) FROM orders "
-            "WHERE ordered_at >= '2026-01-01' AND ordered_at < '2026-11-29'",
-        ),
-        (
-            "how much revenue month to date?",
-            "SELECT round(sum(total_amount), 2) FROM orders "
-            "WHERE ordered_at >= '2026-11-01' AND ordered_at < '2026-11-29'",
-        ),
-        (
-            "how many parcels went out in October?",
-            "SELECT count(*) FROM orders "
-            "WHERE shipped_at >= '2026-10-01' AND shipped_at < '2026-11-01'",
-        ),
-        (
-            "count the deliveries that missed their expected date last month",
-            "SELECT count(*) FROM orders WHERE delivered_at >= '2026-10-01' "
-            "AND delivered_at < '2026-11-01' AND date(delivered_at) > expected_delivery_date",
-        ),
-        (
-            "how many arrivals were on time in September?",
-            "SELECT count(*) FROM orders WHERE delivered_at >= '2026-09-01' "
-            "AND delivered_at < '2026-10-01' AND date(delivered_at) <= expected_delivery_date",
-        ),
-        (
-            "how many orders are sitting in pending for over 2 weeks?",
-            "SELECT count(*) FROM orders WHERE status = 'pending' AND ordered_at < '2026-11-14'",
-        ),
-        (
-            "how many orders in transit are past their promised date?",
-            "SELECT count(*) FROM orders WHERE status = 'shipped' "
-            "AND expected_delivery_date < '2026-11-28'",
-        ),
-        (
-            "how many japanese customers have bought a book?",
-            "SELECT count(*) FROM customers c WHERE c.country = 'Japan' AND EXISTS (SELECT 1 "
-            "FROM orders o JOIN order_items i ON i.order_id = o.id JOIN products p "
-            "ON p.id = i.product_id WHERE o.customer_id = c.id AND p.category = 'Books')",
-        ),
-    ],
-)
-def test_blind3_families_match_sql(sample: tuple[str, Path], question: str, sql: str) -> None:
-    url, path = sample
-    agent = Agent(url, model="offline", today=TODAY)
-    rows = result_rows(agent, question)
-    expected = sql_rows(path, sql)
-    assert len(rows) == 1 and rows[0][0] == pytest.approx(expected[0][0], abs=0.01)
 
 
 def test_late_arrivals_in_may_is_the_month_not_the_verb() -> None:
@@ -1122,68 +1150,19 @@ def test_may_alone_is_still_a_verb() -> None:
 
 
 @pytest.mark.parametrize(
-    ("typo", "spelled"),
-    [
-        ("wich customers live in Paris", "which customers live in Paris"),
-        ("orders per quater in 2025", "orders per quarter in 2025"),
-        ("how many orders were delivred yesterday", "how many orders were delivered yesterday"),
-    ],
-)
-def test_typos_in_question_and_period_words(typo: str, spelled: str) -> None:
-    assert ask(typo) == ask(spelled)
-
-
-@pytest.mark.parametrize(
     ("question", "column", "direction"),
     [
         ("show pending orders, oldest first", "orders.ordered_at", "asc"),
         ("list processing orders newest first", "orders.ordered_at", "desc"),
         ("list customers from Spain, most recent first", "customers.created_at", "desc"),
         ("open orders with the earliest ones first", "orders.ordered_at", "asc"),
+        ("customers by country alphabetically", "customers.country", "asc"),
     ],
 )
-def test_oldest_first_sorts_a_whole_list_by_date(
-    question: str, column: str, direction: str
-) -> None:
+def test_sort_phrases_sort_a_whole_list(question: str, column: str, direction: str) -> None:
     query = ask(question)
     assert query["limit"] is None
     assert query["order_by"] == [{"column": column, "aggregate": None, "direction": direction}]
-
-
-def test_biggest_spenders_rank_customers_by_spend(sample: tuple[str, Path]) -> None:
-    url, path = sample
-    agent = Agent(url, model="offline", today=TODAY)
-    rows = result_rows(agent, "show me our top 3 spenders in France")
-    expected = sql_rows(
-        path,
-        "SELECT c.name, round(sum(o.total_amount), 2) FROM orders o JOIN customers c "
-        "ON c.id = o.customer_id WHERE c.country = 'France' GROUP BY c.id "
-        "ORDER BY 2 DESC LIMIT 3",
-    )
-    assert [(r[1], round(r[2], 2)) for r in rows] == expected
-
-
-def test_customers_on_those_lists_the_previous_orders_customers(sample: tuple[str, Path]) -> None:
-    url, path = sample
-    agent = Agent(url, model="offline", today=TODAY)
-    agent.ask("which orders are stuck in processing?")
-    rows = result_rows(agent, "and the customers behind those?")
-    expected = sql_rows(
-        path,
-        "SELECT DISTINCT c.id FROM orders o JOIN customers c ON c.id = o.customer_id "
-        "WHERE o.status = 'processing'",
-    )
-    assert sorted(r[0] for r in rows) == sorted(e[0] for e in expected)
-
-
-def test_not_yet_arrived_after_shipping_is_in_transit(sample: tuple[str, Path]) -> None:
-    url, path = sample
-    agent = Agent(url, model="offline", today=TODAY)
-    rows = result_rows(agent, "how many packages shipped over 2 weeks ago have still not arrived?")
-    expected = sql_rows(
-        path, "SELECT count(*) FROM orders WHERE status = 'shipped' AND shipped_at < '2026-11-14'"
-    )
-    assert rows == [[expected[0][0]]]
 
 
 def test_with_their_totals_lists_rows_not_a_sum() -> None:
@@ -1195,9 +1174,3 @@ def test_with_their_totals_lists_rows_not_a_sum() -> None:
 def test_the_most_of_a_product_is_units() -> None:
     query = ask("which product did Hugo Fischer buy the most of?")
     assert triples(query, "columns")[-1] == ("order_items.quantity", "sum", None)
-
-
-def test_a_lead_in_before_a_colon_is_not_read() -> None:
-    assert ask("for the weekly report: how many orders shipped in 2025?") == ask(
-        "how many orders shipped in 2025?"
-    )
