@@ -89,6 +89,25 @@ TodayOption = Annotated[
         show_default=False,
     ),
 ]
+TimeoutOption = Annotated[
+    float | None,
+    typer.Option(
+        "--timeout",
+        min=0.1,
+        help="Seconds to wait for the model per request [default: $NL2SQL_TIMEOUT, else 60]",
+        show_default=False,
+    ),
+]
+RetriesOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-retries",
+        min=0,
+        help="Retries on timeouts, 429 and 5xx, with backoff "
+        "[default: $NL2SQL_MAX_RETRIES, else 2]",
+        show_default=False,
+    ),
+]
 VerboseOption = Annotated[
     bool, typer.Option("--verbose", "-v", help="Show tool calls, SQL, timings and tokens.")
 ]
@@ -103,6 +122,8 @@ def ask_command(
     customer: CustomerOption = None,
     output: FormatOption = OutputFormat.text,
     verbose: VerboseOption = False,
+    timeout: TimeoutOption = None,
+    max_retries: RetriesOption = None,
 ) -> None:
     """Answer one question about the orders database."""
     with reporting_errors(output):
@@ -110,7 +131,7 @@ def ask_command(
             raise ConfigError(
                 'The question is empty. Try: nl2sql ask "How many orders are in transit?"'
             )
-        agent = make_agent(db, model, today, customer)
+        agent = make_agent(db, model, today, customer, timeout, max_retries)
         if output is OutputFormat.json:
             turn = agent.ask(question)
             print(json.dumps(turn.to_json(), default=str))
@@ -128,19 +149,30 @@ def chat_command(
     customer: CustomerOption = None,
     output: FormatOption = OutputFormat.text,
     verbose: VerboseOption = False,
+    timeout: TimeoutOption = None,
+    max_retries: RetriesOption = None,
 ) -> None:
     """Interactive conversation: follow-up questions keep their context. /help for commands."""
     with reporting_errors(output):
-        agent = make_agent(db, model, today, customer)
+        agent = make_agent(db, model, today, customer, timeout, max_retries)
     session.chat(agent, stdout, stderr, json_output=output is OutputFormat.json, verbose=verbose)
 
 
-def make_agent(db: str | None, model: str | None, today: str | None, customer: str | None) -> Agent:
+def make_agent(
+    db: str | None,
+    model: str | None,
+    today: str | None,
+    customer: str | None,
+    timeout: float | None = None,
+    max_retries: int | None = None,
+) -> Agent:
     return Agent(
         database.ensure_database(db),
         model=model,
         today=parse_today(today),
         customer_id=parse_customer(customer),
+        timeout=timeout,
+        max_retries=max_retries,
     )
 
 

@@ -8,6 +8,7 @@ import pytest
 from chat_server import (  # noqa: F401
     ChatServer,
     chat_server_fixture,
+    delay_reply,
     status_reply,
     text_reply,
     tool_call_reply,
@@ -130,3 +131,12 @@ def test_chat_commands(sample_db: str, server_env: ChatServer) -> None:
     assert "New conversation." in result.stdout
     assert [m["role"] for m in server_env.requests[-1].messages] == ["system", "user"]
     assert "/reset starts a new conversation" in result.stdout
+
+
+def test_timeout_and_retry_flags(sample_db: str, server_env: ChatServer) -> None:
+    server_env.push(delay_reply(2.0, then=text_reply("late")))
+    slow = runner.invoke(app, ["ask", "hi", "--db", sample_db, "--timeout", "0.3"])
+    assert slow.exit_code == 1 and "did not answer in time" in slow.stderr
+    server_env.push(status_reply(429, headers={"retry-after-ms": "1"}), text_reply("Retried."))
+    retried = runner.invoke(app, ["ask", "hi", "--db", sample_db, "--max-retries", "1"])
+    assert retried.exit_code == 0 and "Retried." in retried.stdout
