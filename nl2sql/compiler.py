@@ -337,7 +337,7 @@ class _Build:
         tables: set[str] = {self.base}
         for name in needed:
             tables.update(edge.target for edge in self.paths[name])
-        return sorted(tables, key=lambda name: len(self.paths[name]))
+        return sorted(tables, key=lambda name: (len(self.paths[name]), name))
 
     def _source(self, name: str) -> FromClause:
         """The table, or under a tenant scope a subquery holding only that customer's rows."""
@@ -391,7 +391,7 @@ class _Build:
         names = {edge.target}
         for _, _, info in [*conditions, *extra_tables]:
             names.update(e.target for e in branch_paths[info.table] if e.target != edge.source)
-        ordered = sorted(names, key=lambda n: len(branch_paths[n]))
+        ordered = sorted(names, key=lambda n: (len(branch_paths[n]), n))
         inner: Sources = {name: self._source(name).alias(f"{name}_match") for name in ordered}
         clause: FromClause = inner[edge.target]
         for name in ordered[1:]:

@@ -22,6 +22,6 @@ def result(console: Console, outcome: Result, *, show_sql: bool = True) -> None:
     more = " (more rows exist; narrow the question or raise the limit)" if outcome.truncated else ""
     console.print(f"{shown} of {outcome.row_count} rows{more}", style="dim", highlight=False)
     if show_sql and console.is_terminal:
-        console.print(Syntax(outcome.sql, "sql", word_wrap=True))
+        console.print(Syntax(outcome.sql, "sql", word_wrap=True), soft_wrap=False)
     elif show_sql:  # piped or captured: plain text, never cropped to a terminal width
         console.print(outcome.sql, highlight=False, markup=False, soft_wrap=True)
