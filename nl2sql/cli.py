@@ -167,12 +167,18 @@ def make_agent(
     max_retries: int | None = None,
 ) -> Agent:
     return Agent(
-        database.ensure_database(db),
+        database.ensure_database(db, on_create=announce_new_database),
         model=model,
         today=parse_today(today),
         customer_id=parse_customer(customer),
         timeout=timeout,
         max_retries=max_retries,
+    )
+
+
+def announce_new_database(path: str) -> None:
+    stderr.print(
+        f"Created the sample orders database at {path} (first run).", style="dim", highlight=False
     )
 
 
@@ -212,7 +218,11 @@ def run_command(
     with reporting_errors(output):
         arguments = read_spec(spec)
         customer_id = parse_customer(customer)
-        result = run_query(arguments, database.ensure_database(db), customer_id=customer_id)
+        result = run_query(
+            arguments,
+            database.ensure_database(db, on_create=announce_new_database),
+            customer_id=customer_id,
+        )
     if output is OutputFormat.json:
         print(json.dumps({"query": result.query, **result.to_json()}, default=str))
     else:

@@ -276,13 +276,15 @@ def _converter(column_type: TypeEngine[Any]) -> Callable[[str], Any]:
     return python_type
 
 
-def ensure_database(db: str | None) -> str:
+def ensure_database(db: str | None, on_create: Callable[[str], None] | None = None) -> str:
     """The URL to query. The default local file is created and filled on first use."""
     url = resolve_url(db)
     if db is None and not os.environ.get(DATABASE_URL_ENV):
         path = sqlite_path(url)
         if path is not None and not path.exists():
             init_database(url)
+            if on_create is not None:
+                on_create(str(path))
     return url
 
 

@@ -45,6 +45,7 @@ def test_readme_main_command_works_offline_on_a_fresh_home(tmp_path: Path) -> No
     assert done.returncode == 0, done.stderr
     assert "Brazil" in done.stdout and "SELECT" in done.stdout
     assert (tmp_path / "nl2sql" / "orders.sqlite3").exists()
+    assert "Created the sample orders database" in done.stderr
 
 
 def test_help_lists_every_pinned_command() -> None:
