@@ -857,6 +857,13 @@ def test_real_words_are_not_corrected(word: str) -> None:
 
 
 US = ("customers.country", None, "=", "United States")
+OVERDUE = ("orders.expected_delivery_date", None, "<", "2026-11-28")
+LATE_CONDITION = (
+    "orders.delivered_at",
+    None,
+    ">",
+    {"column_name": "orders.expected_delivery_date"},
+)
 
 
 @pytest.mark.parametrize(
@@ -896,6 +903,22 @@ def test_us_the_pronoun_is_not_a_country(question: str) -> None:
         ("how many customers in the states", [US]),
         ("orders shipped to the USA last month", [US]),
         ("how many customers live in us", [US]),
+        # a promised date that has passed, on orders not delivered yet: overdue
+        (
+            "shipped orders whose promised delivery date has passed",
+            [OVERDUE, (STATUS, None, "=", "shipped")],
+        ),
+        ("pending orders where the due date is already in the past", [OVERDUE]),
+        ("orders in transit with an expected arrival date that has lapsed", [OVERDUE]),
+        # the promise in other words: delivered late
+        ("did any orders last week come later than promised?", [LATE_CONDITION]),
+        ("orders that arrived after the date we quoted", [LATE_CONDITION]),
+        ("how many deliveries came after the day you promised in 2025", [LATE_CONDITION]),
+        # "in the past 30 days" is a window, not a passed due date
+        (
+            "orders delivered after the promised date in the past 2 weeks",
+            [LATE_CONDITION, ("orders.delivered_at", None, ">=", "2026-11-15")],
+        ),
     ],
 )
 def test_the_conditions_include(question: str, conditions: list[tuple[object, ...]]) -> None:
@@ -1174,3 +1197,112 @@ def test_with_their_totals_lists_rows_not_a_sum() -> None:
 def test_the_most_of_a_product_is_units() -> None:
     query = ask("which product did Hugo Fischer buy the most of?")
     assert triples(query, "columns")[-1] == ("order_items.quantity", "sum", None)
+
+
+# -- measure switches, pronouns in chained follow-ups, yes/no questions, "what have I ordered" --
+ITEM_REVENUE = ("order_items.line_total", "sum", None)
+ORDER_REVENUE = ("orders.total_amount", "sum", None)
+AVERAGE_ORDER = ("orders.total_amount", "avg", None)
+ORDER_COUNT = ("orders.id", "count", None)
+UNITS = ("order_items.quantity", "sum", None)
+
+
+@pytest.mark.parametrize(
+    ("first", "follow", "measure"),
+    [
+        ("top 3 products by units sold in 2025", "and by revenue instead?", ITEM_REVENUE),
+        ("top 5 customers by revenue this year", "by number of orders instead", ORDER_COUNT),
+        ("revenue by month in 2025", "and the average order value?", AVERAGE_ORDER),
+        ("orders per country last year", "what about sales?", ORDER_REVENUE),
+        ("total sales last quarter", "what about the average?", AVERAGE_ORDER),
+        ("units sold by month this year", "show revenue instead", ORDER_REVENUE),
+        ("revenue per category in 2025", "count them instead", ORDER_COUNT),
+        ("revenue by city in 2025", "how about units?", UNITS),
+    ],
+)
+def test_measure_switches_keep_groups_filters_and_ranking(
+    first: str, follow: str, measure: tuple[object, ...]
+) -> None:
+    before = ask(first)
+    after = ask(follow, previous=before)
+    keys = [c for c in triples(before, "columns") if not c[1]]
+    assert triples(after, "columns") == keys + [measure]
+    assert triples(after) == triples(before)
+    assert after["limit"] == before["limit"]
+    directions = [s["direction"] for s in after["order_by"] if s["aggregate"]]  # type: ignore[attr-defined]
+    assert directions == [s["direction"] for s in before["order_by"] if s["aggregate"]]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("first", "follow", "table", "measure"),
+    [
+        # "their" before any entity noun: the previous rows' orders
+        ("customers in Tokyo", "how many of their orders were delivered?", "orders", True),
+        ("customers from Brazil", "list their orders from last month", "orders", False),
+        ("customers in Cologne", "show me their orders", "orders", False),
+        # a subject pronoun asks a measure of each previous row, or one number for "total"
+        ("customers in Cologne", "what did they spend this year?", "orders", True),
+        ("customers from Germany", "and their total revenue?", "orders", True),
+    ],
+)
+def test_pronouns_refer_to_the_previous_rows(
+    first: str, follow: str, table: str, measure: bool
+) -> None:
+    before = ask(first)
+    after = ask(follow, previous=before)
+    assert after["table_name"] == table
+    assert triples(before)[0] in triples(after)  # the previous rows' filter is kept
+    assert any(c[1] for c in triples(after, "columns")) == measure
+
+
+def test_their_after_an_entity_is_part_of_a_new_question() -> None:
+    before = ask("customers in Tokyo")
+    after = ask("show Ava Johnson's orders in 2026 with their totals", previous=before)
+    assert triples(before)[0] not in triples(after)
+
+
+@pytest.mark.parametrize(
+    "follow", ["which of those arrived late?", "which of these ones were late"]
+)
+def test_late_follow_ups_keep_the_period(follow: str) -> None:
+    chain = ask("just the delivered ones", previous=ask("show orders from this year"))
+    after = ask(follow, previous=chain)
+    assert ("orders.ordered_at", None, ">=", "2026-01-01") in triples(after)
+    assert LATE_CONDITION in triples(after)
+
+
+@pytest.mark.parametrize(
+    ("question", "table"),
+    [
+        # the perfect over a window up to today checks on the orders placed
+        ("what have I ordered in the past 7 days?", "orders"),
+        ("what have I ordered this week", "orders"),
+        ("what has Ava Johnson ordered recently?", "orders"),
+        # the past tense asks for the products
+        ("what did I order last month?", "products"),
+        ("What did Ava Johnson order in 2025?", "products"),
+        ("what have I bought this week?", "products"),
+    ],
+)
+def test_what_have_i_ordered_is_orders_what_did_i_order_is_products(
+    question: str, table: str
+) -> None:
+    assert ask(question)["table_name"] == table
+
+
+@pytest.mark.parametrize(
+    ("question", "start"),
+    [
+        ("are there any orders over $500 this week?", "Yes. "),
+        ("is there an order from Spain today?", "No. "),
+        ("did anyone in Paris order yesterday?", "No. "),
+        ("were any orders canceled last week?", "Yes. "),
+        ("did any customers sign up in 2025?", "Yes. "),
+        ("how many orders were canceled last week?", "There are "),
+    ],
+)
+def test_yes_no_questions_are_answered_yes_or_no(
+    sample: tuple[str, Path], question: str, start: str
+) -> None:
+    url, _ = sample
+    assert Agent(url, model="offline", today=TODAY).ask(question).answer.startswith(start)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -249,8 +250,38 @@ class _Result:
         return "+" if self.truncated else ""
 
 
-def answer(query: dict[str, Any], result: dict[str, Any]) -> str:
-    """A short sentence (or a few lines) from the rows, stating what was understood."""
+# "did any of my orders ...", "are there any ...", "is there an order ...", "has anyone ...":
+# whether something exists, answered yes or no before the rows that say so.
+YES_NO_RE = re.compile(
+    r"^\W*(?:and |so |but |then |ok |okay )?(?:did|do|does|is|are|was|were|has|have|had)\b"
+    r".*\b(?:any|anything|anyone|anybody|someone|somebody|something|there)\b",
+    re.IGNORECASE,
+)
+
+
+def answer(query: dict[str, Any], result: dict[str, Any], question: str = "") -> str:
+    """A short sentence (or a few lines) from the rows, stating what was understood; a yes/no
+    question ("did any ...?", "is there an order ...?") is answered yes or no first."""
+    sentence = _sentence(query, result)
+    if not YES_NO_RE.search(question):
+        return sentence
+    found = _found(_Result.read(query, result))
+    if found is None:
+        return sentence
+    return f"{'Yes' if found else 'No'}. {sentence}"
+
+
+def _found(read: _Result) -> bool | None:
+    """Whether anything matched: rows of a list, a count above zero; None for other measures."""
+    if not read.measures or read.keys:
+        return bool(read.rows)
+    aggregate = read.labels[read.measures[0]][0]
+    if aggregate not in ("count", "count_distinct"):
+        return None
+    return bool(read.rows and read.rows[0][read.measures[0]])
+
+
+def _sentence(query: dict[str, Any], result: dict[str, Any]) -> str:
     read = _Result.read(query, result)
     if read.measures and not read.keys:
         return _one_number(read)

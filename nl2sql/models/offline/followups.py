@@ -15,6 +15,7 @@ from dateutil.relativedelta import relativedelta
 
 from nl2sql.models.offline.clauses import (
     DATE_COLUMNS,
+    ENTITY_GROUP,
     LIST_COLUMNS,
     date_conditions,
     field_,
@@ -27,6 +28,8 @@ from nl2sql.models.offline.lexicon import ATTRIBUTE_WORDS
 from nl2sql.models.offline.measures import revenue_of_items
 from nl2sql.models.offline.passes import Parsed
 
+# "their total revenue", "combined", "altogether": one number over the previous rows.
+ONE_NUMBER = r"\b(?:total|combined|altogether|overall|in all|all together)\b"
 SORT_RE = re.compile(
     r"\b(?:sort|sorted|rank|ranked|arrange|arranged)\b(?: them| it| those| these| the \w+)?"
     r"(?: by)?(?: (?P<what>\w+))?"
@@ -98,6 +101,7 @@ def _replace_conditions(
     entity = query["table_name"]
     if entity == "order_items":
         entity = "orders"
+    entity = _switched_entity(interpreter, entity, " ".join(parsed.words)) or entity
     today = interpreter.ctx.today
     shifted = same_period(parsed, previous, today) or shifted_period(parsed, previous, today)
     if shifted is not None:
@@ -108,11 +112,16 @@ def _replace_conditions(
         column = previous_date_column(previous) or "orders.ordered_at"
         new += date_conditions(column, shifted)
     replaced_columns = {c["column"] for c in new if not isinstance(c["value"], dict)}
-    if any(c["column"] in DATE_COLUMNS for c in new):
+    if any(_date_bound(c) for c in new):  # "arrived late" (a comparison) keeps the period
         replaced_columns |= set(DATE_COLUMNS)
     query["conditions"] = [
         c for c in query["conditions"] if c["column"] not in replaced_columns or c["aggregate"]
     ] + new
+
+
+def _date_bound(condition: dict[str, Any]) -> bool:
+    """A bound of a period on a date column (not "is null", not a comparison with a column)."""
+    return condition["column"] in DATE_COLUMNS and isinstance(condition["value"], str)
 
 
 def _reshape(
@@ -137,6 +146,8 @@ def _reshape(
         query["order_by"], query["limit"] = [], None
         if not counting:
             return query
+    if _switch_measure(query, interpreter, bool(counting), bool(listing or sorting)):
+        return _regroup(query, interpreter.groups(), previous) if interpreter.groups() else query
     if counting:
         query["columns"] = [field_(f"{base}.id", "count")]
         query["order_by"], query["limit"] = [], None
@@ -151,10 +162,45 @@ def _reshape(
     return _rerank(query, text, parsed.limit)
 
 
+def _switch_measure(
+    query: dict[str, Any], interpreter: Interpreter, counting: bool, other: bool
+) -> bool:
+    """'by revenue instead', 'and the average?', 'what about units?', 'count them instead':
+    the same rows or groups measured another way; a ranking keeps its direction and limit."""
+    measures = [c for c in query["columns"] if c["aggregate"]]
+    if other or any(c["aggregate"] for c in query["conditions"]):
+        return False
+    keys = [c for c in query["columns"] if not c["aggregate"]]
+    entity = "orders" if query["table_name"] == "order_items" else query["table_name"]
+    metric = interpreter.metric(entity)
+    if metric is None or (metric == "count" and not (keys and counting and measures)):
+        return False  # a bare count of a single number or of rows: counting below
+    if not measures:  # rows: "what did they spend?" per customer; "their total" is one number
+        keys = [] if re.search(ONE_NUMBER, interpreter.text) else _row_groups(entity)
+        measures = [field_("", "none")]
+    table, measure = interpreter.measure_for_groups(metric, entity, keys, query["conditions"], None)
+    if (measure["column"], measure["aggregate"]) == (
+        measures[0]["column"],
+        measures[0]["aggregate"],
+    ):
+        return False
+    query["table_name"] = table
+    query["columns"] = keys + [measure]
+    query["order_by"] = [
+        sort(measure["column"], s["direction"], measure["aggregate"]) if s["aggregate"] else s
+        for s in query["order_by"]
+    ]
+    return True
+
+
+def _row_groups(entity: str) -> list[dict[str, Any]]:
+    return [field_(c) for c in ENTITY_GROUP.get(entity, [])]
+
+
 def _switched_entity(interpreter: Interpreter, base: str, text: str) -> str | None:
     """The other entity a follow-up asks for about the previous rows ("the customers on those
     orders", "how many products are in them"), if any."""
-    if not re.search(r"\b(?:those|them|these|they)\b", text):
+    if not re.search(r"\b(?:those|them|these|they|their)\b", text):
         return None
     named = [entity for _, entity in interpreter.entities() if entity in LIST_COLUMNS]
     table = "orders" if base == "order_items" else base

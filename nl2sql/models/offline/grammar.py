@@ -47,6 +47,25 @@ FOLLOW_UP_START = re.compile(
 BACK_REFERENCE = r"\b(?:on|of|in|behind|for|from) (?:those|them|these)\b(?! \w+ (?:ago|before))"
 
 
+# "by revenue instead", "units rather than revenue": the previous question measured otherwise.
+SWITCH_WORDS = r"\b(?:instead|rather)\b"
+# Pronouns that point back even beside an entity noun: "how many of their orders", "did they".
+POSSESSIVE = re.compile(r"\b(?:their|its)\b")
+SUBJECT_PRONOUN = re.compile(r"\b(?:did|do|does|have|has|had|were|are|was|is) (?:they|those)\b")
+
+
+def refers_back(parsed: Parsed, interpreter: Interpreter) -> bool:
+    """A pronoun about the previous rows: "their" / "its" before any entity noun ("customers
+    and their orders" is one question), or a subject pronoun ("what did they spend?")."""
+    text = " ".join(parsed.words)
+    if SUBJECT_PRONOUN.search(text):
+        return True
+    possessive = next((i for i, w in enumerate(parsed.words) if POSSESSIVE.fullmatch(w)), None)
+    if possessive is None:
+        return False
+    return all(index > possessive for index, _ in interpreter.entities())
+
+
 def understand(question: str, context: Context, values: ValueIndex) -> dict[str, Any]:
     """The Query for a question, editing the previous query for a follow-up."""
     parsed = parse_text(question, context.today, values)
@@ -69,6 +88,7 @@ def confident(parsed: Parsed, interpreter: Interpreter) -> bool:
     anchors = (
         interpreter.entities()
         or interpreter.asks_what_bought()  # "what did I buy last month?": the products
+        or interpreter.asks_recent_orders()  # "what have I ordered this week?": the orders
         or interpreter.metric("orders")
         or parsed.statuses
         or parsed.late
@@ -88,6 +108,8 @@ def is_follow_up(parsed: Parsed, interpreter: Interpreter) -> bool:
     if re.search(r"\b(?:them|those|that|these|it|they)\b", text) and not interpreter.entities():
         return True
     if re.search(BACK_REFERENCE, text):  # "the customers on those": rows of what came before
+        return True
+    if refers_back(parsed, interpreter) or re.search(SWITCH_WORDS, text):
         return True
     if interpreter.entities() or interpreter.groups() or parsed.values or parsed.dates:
         return False

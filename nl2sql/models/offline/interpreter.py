@@ -147,10 +147,21 @@ class Interpreter:
             r"(?:order|ordered|buy|bought|purchase|purchased|get|got|sell|sold)"
             r"(?= DATE| in| during| so far| recently|$)"
         )
-        if not bought:
+        if not bought or self.asks_recent_orders():
             return False
         verb = len(self.text[: bought.end()].split()) - 1  # "purchase" is the verb, no noun
         return all(self.words[i] == "order" or i == verb for i, _ in self.entities())
+
+    def asks_recent_orders(self) -> bool:
+        """'what have I ordered in the past 7 days?', 'what has she ordered recently?': the
+        perfect over a window running up to today checks on the orders placed; the past tense
+        ('what did Olivia order in 2026?', 'what did I buy last month?') asks for the products."""
+        if not self.find(r"^(?:what|which) (?:have|has) (?:\w+ ){1,3}(?:ordered|placed)\b"):
+            return False
+        if self.has("recently", "lately"):
+            return True
+        dates = self.p.dates
+        return bool(dates) and all(span.end == self.ctx.today for span, _ in dates)
 
     def date_column(self, entity: str, index: int | None) -> str:
         column = self.verb_column(index)

@@ -79,7 +79,7 @@ DATE_VERBS: dict[str, str] = {
     ),
     **dict.fromkeys(
         "signed signup signups joined join registered register new registration "
-        "registrations".split(),
+        "registrations sign".split(),
         "customers.created_at",
     ),
 }
@@ -192,6 +192,16 @@ PHRASE_REWRITES: list[tuple[str, str]] = [
     (r"\b(?:month to date|mtd)\b", "this month"),
     (r"\b(?:quarter to date|qtd)\b", "this quarter"),
     (r"^for (?:the |my |our |a |an )?[a-z ]{2,40}: ", ""),  # "for the ops review: ..." (lead-in)
+    # "whose expected delivery date has already passed", "with the due date in the past"
+    (
+        r"\b(?:whose |where the |with (?:the |a |an |their |its )?|that have (?:a |an |their )?)?"
+        r"(?:expected|promised|estimated|due|scheduled) (?:delivery |arrival )?(?:date|day)s? "
+        r"(?:that |which )?(?:has |have |had |is |was |are |were )?(?:already |now )?"
+        r"(?:passed|gone by|gone past|"
+        r"lapsed|expired|been missed|in the past(?! (?:\w+ )?(?:days?|weeks?|months?|years?|"
+        r"quarters?)\b))\b",
+        "overdue",
+    ),
 ]
 
 # Verbs whose "by" names who did it ("placed by a customer"), not a grouping.

@@ -81,13 +81,21 @@ class OfflineModel:
             error = result.get("error") if isinstance(result, dict) else result
             return f"The query failed, so I cannot answer: {error}"
         query = _previous_query(messages) or {}
-        return answer(query, result)
+        return answer(query, result, _last_question(messages))
 
 
 def _text(content: Any) -> str:
     if isinstance(content, list):  # content parts
         return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
     return str(content or "")
+
+
+def _last_question(messages: list[dict[str, Any]]) -> str:
+    """The latest user message: what the rows answer."""
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            return _text(message.get("content"))
+    return ""
 
 
 def _today(messages: list[dict[str, Any]]) -> date:

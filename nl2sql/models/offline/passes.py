@@ -46,6 +46,12 @@ LATE_PATTERNS = [
     r"(?:promised|expected|estimated|due|delivery) ?(?:delivery )?(?:date|day)?\b",
     r"\bmissed (?:the |their |its )?(?:promised|expected|estimated|due|delivery) ?(?:delivery )?"
     r"(?:date|day|deadline)\b",
+    # "arrive after the date you promised", "later than promised": the promise in other words
+    r"\b(?:(?:arrive[ds]?|arriving|delivered|came|come) )?(?:after|past|later than) (?:the )?"
+    r"(?:date|day|time) (?:you|we|they|it was|that was|i was) (?:promised|quoted|estimated|gave|"
+    r"given|said)\b",
+    r"\b(?:(?:arrive[ds]?|arriving|delivered|came|come) )?later than (?:promised|expected|"
+    r"estimated|quoted|planned)\b",
     r"\b(?:delayed|behind schedule)\b",
     r"\blate\b",
 ]
