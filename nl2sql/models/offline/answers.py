@@ -263,7 +263,7 @@ def answer(query: dict[str, Any], result: dict[str, Any], question: str = "") ->
     """A short sentence (or a few lines) from the rows, stating what was understood; a yes/no
     question ("did any ...?", "is there an order ...?") is answered yes or no first."""
     sentence = _sentence(query, result)
-    if not YES_NO_RE.search(question):
+    if not (YES_NO_RE.search(question) or _compares_total(query, question)):
         return sentence
     found = _found(_Result.read(query, result))
     if found is None:
@@ -271,11 +271,26 @@ def answer(query: dict[str, Any], result: dict[str, Any], question: str = "") ->
     return f"{'Yes' if found else 'No'}. {sentence}"
 
 
+# "did we make over $1k?", "was revenue above 5000?": a total compared, answered yes or no.
+AUXILIARY_START = re.compile(
+    r"^\W*(?:and |so |but |then )?(?:did|do|does|is|was|were|are|has|have|had)\b", re.IGNORECASE
+)
+
+
+def _compares_total(query: dict[str, Any], question: str) -> bool:
+    compared = any(c.get("aggregate") for c in query.get("conditions", []))
+    plain = [c for c in query.get("columns", []) if not c.get("aggregate")]
+    return compared and not plain and bool(AUXILIARY_START.search(question))
+
+
 def _found(read: _Result) -> bool | None:
     """Whether anything matched: rows of a list, a count above zero; None for other measures."""
     if not read.measures or read.keys:
         return bool(read.rows)
     aggregate = read.labels[read.measures[0]][0]
+    if any(c.get("aggregate") for c in read.query.get("conditions", [])):
+        # "did we make over $1k?": the total comes back only when it passes the comparison
+        return bool(read.rows and read.rows[0][read.measures[0]] is not None)
     if aggregate not in ("count", "count_distinct"):
         return None
     return bool(read.rows and read.rows[0][read.measures[0]])
@@ -304,6 +319,8 @@ def _one_number(read: _Result) -> str:
     what = _measure_name(aggregate, column, "sum")
     if aggregate == "count_distinct":
         what = f"number of distinct {_column_name(column)} values"
+    if value is None and any(c.get("aggregate") for c in read.query.get("conditions", [])):
+        return f"The {what} does not meet that condition{read.scope}."
     return f"The {what} is {fmt(column, value)}{read.scope}."
 
 

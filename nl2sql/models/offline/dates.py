@@ -271,6 +271,26 @@ _RANGES: list[tuple[str, re.Pattern[str]]] = [
     ),
     ("ago", re.compile(rf"\b{_N} {_UNIT} ago\b")),
 ]
+# "between 1 and 15 may 2026", "from the 3rd to the 10th of june": both days take the month.
+_DAY_RANGE = re.compile(
+    r"\b(?:between|from) (?:the )?(?P<first>\d{1,2})(?:st|nd|rd|th)?\s*(?:and|to|until|till|"
+    r"through|thru|-)\s*(?:the )?(?P<last>\d{1,2})(?:st|nd|rd|th)? (?:of )?"
+    rf"(?P<month>{_MONTH})(?:,? (?P<year>{_YEAR}))?(?=\W|$)"
+)
+
+
+def _day_range(match: re.Match[str], today: date, add: Any) -> None:
+    """Both days in the month named after them; without a year, the latest such last day."""
+    month = MONTHS[match["month"].rstrip(".")]
+    year = int(match["year"]) if match["year"] else None
+    try:
+        last = _recent_day(month, int(match["last"]), today, year)
+        first = date(last.year, month, int(match["first"]))
+    except ValueError:
+        return
+    add(first, last, match.span())
+
+
 _PART_OF = re.compile(rf"\b(?:the )?(?P<side>first|last|final) (?:{_N} )?{_UNIT} (?:of|in) ")
 _PREFIX = re.compile(r"\b(?P<word>since|after|before|until|till)$")
 
@@ -373,6 +393,8 @@ class _Found:
 def find_dates(text: str, today: date) -> list[Found]:
     """Every date expression in `text` (lower case), left to right, without overlaps."""
     found = _Found()
+    for match in _DAY_RANGE.finditer(text):
+        _day_range(match, today, found.add)
     for kind, regex in _RANGES:
         for match in regex.finditer(text):
             if found.free(*match.span()):
@@ -446,8 +468,31 @@ def _add_prefixed(
     return True
 
 
+# "2024 or later", "march and after", "2025 onwards": from the point on; "or earlier": up to it.
+_SUFFIX = re.compile(
+    r"\s*(?:(?:or|and) (?P<on>later|after|afterwards|since|beyond|newer|onwards?)|(?P<on2>onwards?)"
+    r"|(?:or|and) (?P<back>earlier|before|prior|older|sooner))\b"
+)
+
+
+def _add_suffixed(
+    text: str, points: _Points, index: int, today: date, found: _Found, used: set[int]
+) -> bool:
+    """'2024 or later', 'may 2025 and after', 'q1 or earlier'."""
+    match, (start, end) = points[index]
+    suffix = _SUFFIX.match(text, match.end())
+    if not suffix:
+        return False
+    span = (match.start(), suffix.end())
+    if suffix["back"]:
+        found.add(None, end, span, f"before {(end + timedelta(days=1)).isoformat()}")
+    else:
+        found.add(start, today, span)
+    return True
+
+
 # How a point combines with the words around it, tried in order; else it stands alone.
-_POINT_READINGS = (_add_between, _add_part_of, _add_prefixed)
+_POINT_READINGS = (_add_between, _add_part_of, _add_prefixed, _add_suffixed)
 
 
 def _add_point(match: re.Match[str], period: tuple[date, date], today: date, found: _Found) -> None:

@@ -30,11 +30,15 @@ from nl2sql.models.offline.lexicon import (
     DATE_VERBS,
     EARLIEST,
     ENTITY_WORDS,
+    EXISTENCE,
     EXTREMES,
     GRAIN_WORDS,
     GROUP_LEADS,
     GROUP_SKIP,
+    INDEFINITE_PEOPLE,
     LEAST,
+    LIST_WORDS,
+    MONEY_VERBS,
     MONEY_WORDS,
     MOST,
     NEVER,
@@ -46,9 +50,11 @@ from nl2sql.models.offline.lexicon import (
     SELLING_WORDS,
     SORT_WORDS,
     SORTING_BEFORE,
+    TALLY,
     TOTAL_VALUE,
     UNIT_WORDS,
     UNITS_SOLD,
+    YES_NO_START,
     negated,
 )
 from nl2sql.models.offline.passes import Parsed
@@ -94,7 +100,8 @@ class Interpreter:
                 continue
             if entity:
                 out.append((index, entity))
-        return out
+        named = [item for item in out if self.words[item[0]] not in INDEFINITE_PEOPLE]
+        return named or out
 
     def verb_column(self, index: int | None) -> str | None:
         """The date column named by the nearest verb before position `index` (else after)."""
@@ -116,9 +123,22 @@ class Interpreter:
                 continue
             if word in ("delivery", "arrival") and self._next(i) in ("date", "day", "time"):
                 continue  # "the delivery date": a column, not a verb
+            if self._object_noun(i):
+                continue  # "cancel an order this year": the verb dates it, not the noun
             self.used_verbs.add(i)
             return column
         return None
+
+    def _object_noun(self, index: int) -> bool:
+        """'order' as the object of another date verb: "cancel an order", "shipped my orders"."""
+        if self.words[index] not in ("order", "purchase") or index < 2:
+            return False
+        verb = self.words[index - 2]
+        return (
+            self.words[index - 1] in OBJECT_DETERMINERS
+            and verb in DATE_VERBS
+            and (verb not in ("order", "purchase", "orders"))
+        )
 
     # .. main .....................................................................................
 
@@ -293,8 +313,11 @@ class Interpreter:
         return bool(re.search(SORTING_BEFORE, before))
 
     def _by_agent(self, index: int) -> bool:
-        """'placed by a customer': the agent, not a grouping."""
-        return self._next(index) in ("a", "an", "me", "us") or (
+        """'placed by a customer': the agent, not a grouping ("sold by category" groups)."""
+        following = self._next(index)
+        if following in ATTRIBUTE_WORDS or following in GRAIN_WORDS:
+            return False
+        return following in ("a", "an", "me", "us") or (
             index > 0 and self.words[index - 1] in AGENT_VERBS
         )
 
@@ -351,6 +374,9 @@ class Interpreter:
             return self._grouped_query(query, entity, groups, metric)
         if metric is None:
             return self._list_query(query, entity)
+        compared = self.total_threshold(entity, metric)
+        if compared is not None:  # "did we make over $1k yesterday?": the total, compared
+            query["conditions"] = query["conditions"] + [compared]
         return self._measure_query(query, entity, metric)
 
     def _resolved_groups(self, entity: str) -> tuple[list[dict[str, Any]], str]:
@@ -486,6 +512,8 @@ class Interpreter:
         max_value, min_value ... or None for a list."""
         if re.search(COUNT_WORDS, self.text):
             return self._count_metric()
+        if EXISTENCE.search(self.p.source) and not self.has(*AVG_WORDS):
+            return "count"  # "did any customer ... cancel an order?": how many did
         if self.has(*AVG_WORDS):
             return self._average_metric(entity)
         if self.has("unit", "quantity") or SELLING.search(self.text):
@@ -494,11 +522,15 @@ class Interpreter:
             return "units"
         if self.has(*MONEY_WORDS) or self.find(r"\bhow much\b|\bbring in\b|\bbrought in\b"):
             return "money"
+        if self.find(MONEY_VERBS):
+            return "money"
         if self.find(TOTAL_VALUE) and not self.find(SHOWN_TOTAL):
             return "money"
         for aggregate, pattern in EXTREMES:
             if self.find(pattern) and self.has("price", "total", "amount", "value"):
                 return f"{aggregate}:" + self._value_column(entity)
+        if self.find(TALLY) and not self.has(*LIST_WORDS):
+            return "count"  # "orders so far this quarter?"
         return None
 
     def _count_metric(self) -> str:
@@ -602,7 +634,7 @@ class Interpreter:
             elif noun == "customer":
                 found = ("customers", "customers.id", "count")
             elif (
-                noun == "dollar"
+                noun in ("dollar", None)  # "spent more than 3000": a bare number is money
                 and self.has("spent", "spend", "revenue", "sale", "sold", "spending")
                 and (entity != "orders" or self.has("country", "city", "category"))
             ):
@@ -612,6 +644,19 @@ class Interpreter:
             if found is not None and self.threshold_target(entity):
                 self.thresholds_used.add(position)
                 return (*found, op, number)
+        return None
+
+    def total_threshold(self, entity: str, metric: str) -> dict[str, Any] | None:
+        """'did we make over $1k?', 'was revenue above 5000 last month?': a yes/no question
+        compares the total itself (no rows when it is not over), not each order."""
+        if metric != "money" or entity != "orders" or not YES_NO_START.search(self.p.source):
+            return None
+        for position, (op, number, noun, _) in enumerate(self.p.amounts):
+            if noun in ("dollar", None) and position not in self.thresholds_used:
+                self.thresholds_used.add(position)
+                return cond(
+                    "orders.total_amount", op, int(number) if number.is_integer() else number, "sum"
+                )
         return None
 
     def amount_conditions(self, entity: str) -> list[dict[str, Any]]:
@@ -666,12 +711,19 @@ class Interpreter:
                 if self.find(
                     rf"\b(?:which|what) {word}\b|\b{word} (?:was|is|had|has) "
                     r"(?:the )?(?:busiest|best|worst|biggest)|busiest \w+"
-                ):
+                ) or self._superlative_before(words.index(word)):
                     return "GRAIN"
                 continue
+            if word in INDEFINITE_PEOPLE and self.words[self.entities()[0][0]] != word:
+                continue  # "the last time someone ... placed an order": the orders
             if word in ENTITY_WORDS and (word != "who" or words[0] == "who"):
                 return ENTITY_WORDS[word]
         return None
+
+    def _superlative_before(self, index: int) -> bool:
+        """'the worst month for sales', 'our best quarter': a superlative names the period."""
+        before = self.words[index - 1] if index > 0 else ""
+        return before in MOST or before in LEAST
 
     def _recency_direction(self) -> str | None:
         if self.has(*RECENT) or self.find(r"\bmost recent"):
@@ -733,6 +785,9 @@ class Interpreter:
             "limit": self.p.limit or 1,
         }
 
+
+# Between a verb and its object noun: "cancel an order", "shipped any orders".
+OBJECT_DETERMINERS = frozenset("a an any the my our their his her some".split())
 
 # "orders ... with their totals": the total shown on each row, not summed.
 SHOWN_TOTAL = r"\b(?:with|and|including|plus) (?:their|its|the|each|the order) total$"

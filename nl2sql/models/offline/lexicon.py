@@ -62,7 +62,8 @@ CONTRACTIONS = [
 # Word -> the date column the verb means. Nearest verb before the date wins.
 DATE_VERBS: dict[str, str] = {
     **dict.fromkeys(
-        "placed place placing ordered order orders purchased purchase bought buy "
+        "placed place placing ordered order orders ordering purchased purchase purchasing "
+        "bought buy buying shopping "
         "sold sell came come received made get got buyer buyers sale sales revenue "
         "spent spend spending".split(),
         "orders.ordered_at",
@@ -102,11 +103,14 @@ ENTITY_WORDS: dict[str, str] = {
     ),
     **dict.fromkeys(
         "customer buyer client shopper user people person who signup registration account "
-        "spender".split(),
+        "spender anyone anybody someone somebody".split(),
         "customers",
     ),
     **dict.fromkeys("product item article thing sku seller mover bestseller".split(), "products"),
 }
+# "has anybody from Japan ordered?": the customers, unless another entity is named ("the last
+# time someone from Italy placed an order" is about the orders).
+INDEFINITE_PEOPLE = frozenset("anyone anybody someone somebody".split())
 ATTRIBUTE_WORDS: dict[str, str] = {
     "category": "products.category",
     "country": "customers.country",
@@ -191,6 +195,11 @@ PHRASE_REWRITES: list[tuple[str, str]] = [
     (r"\b(?:year to date|ytd)\b", "this year"),
     (r"\b(?:month to date|mtd)\b", "this month"),
     (r"\b(?:quarter to date|qtd)\b", "this quarter"),
+    # "revenue rather than units", "units instead of revenue": the measure named first
+    (
+        r"\b(?:rather than|instead of) (?:by )?(?:the )?(?:number of |count of |total )?[a-z]+\b",
+        "instead",
+    ),
     (r"^for (?:the |my |our |a |an )?[a-z ]{2,40}: ", ""),  # "for the ops review: ..." (lead-in)
     # "whose expected delivery date has already passed", "with the due date in the past"
     (
@@ -264,6 +273,25 @@ SELLING = re.compile(
 )
 SELLING_WORDS = ("selling", "seller", "mover", "moving", "sold", "popular")
 AVG_WORDS = {"average", "avg", "mean", "typical"}
+# "did any customer from Italy cancel ...?", "is any of my orders in transit?", "has anybody
+# ordered ...?": whether one exists, answered by the count of matching rows. A plural partitive
+# ("were any of my orders late?", "did any of my orders ...") asks which ones: the rows.
+EXISTENCE = re.compile(
+    r"^(?:and |so |but |then )?(?:(?:did|does|do|is|was|were|are|has|have|had) "
+    r"(?:any|anyone|anybody|someone|somebody)\b(?! of\b)|(?:is|was|has|does) (?:any|anyone|anybody)"
+    r" of\b)"
+)
+# A question answered yes or no: "did we ...", "was revenue ...".
+YES_NO_START = re.compile(
+    r"^(?:and |so |but |then )?(?:did|do|does|is|was|were|are|has|have|had)\b"
+)
+# "did we make over $1k", "have we earned more than 5000": money taken in, compared.
+MONEY_VERBS = (
+    r"\b(?:make|made|earn|earned|gross|grossed|generate|generated|bring in|brought in|take in|"
+    r"took in|taken in) AMOUNT\d"
+)
+# "orders so far this quarter?": a running tally of what is named.
+TALLY = r"\bso far\b"
 COUNT_WORDS = r"\b(?:how many|number of|count|what number|total number|tally|headcount)\b"
 TOTAL_VALUE = (
     r"\b(?:total|sum|combined|overall|aggregate) (?:of |the )?"

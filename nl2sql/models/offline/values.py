@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import DamerauLevenshtein
 from sqlalchemy import select
 
 from nl2sql import schema
@@ -104,6 +105,14 @@ def singular(word: str) -> str:
     if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
         return word[:-1]
     return word
+
+
+def _swapped(phrase: str, choices: list[str]) -> tuple[str, float, int] | None:
+    """The choice one swap of neighbouring letters away (scored like a close fuzzy match)."""
+    hit = process.extractOne(phrase, choices, scorer=DamerauLevenshtein.distance, score_cutoff=1)
+    if hit is None or hit[0][0] != phrase[0] or len(hit[0]) != len(phrase):
+        return None
+    return hit[0], 86.0, hit[2]
 
 
 @dataclass(frozen=True)
@@ -220,6 +229,8 @@ class ValueIndex:
             hit = process.extractOne(
                 phrase, self.choices[column], scorer=fuzz.ratio, score_cutoff=self._cutoff(phrase)
             )
+            if hit is None and len(phrase) >= 6:  # one swapped pair: "germnay", "tokoy"
+                hit = _swapped(phrase, self.choices[column])
             if hit is not None and len(phrase) < 7 and hit[0][0] != phrase[0]:
                 continue  # short words: a typo keeps the first letter ("tokio"), else no match
             if hit is not None and (best is None or hit[1] > best[2]):
