@@ -46,8 +46,15 @@ FINAL_BAR = 0.9
 # numbers as money after "spent"), so it is now tuned on; a new blind set measures what
 # generalises.
 FINAL2_BAR = 0.9
-# Seventh blind set, never tuned on: 88/100 when first run.
-FINAL3_BAR = 0.85
+# Seventh blind set: 88/100 when first run, untuned. Its failures were then used to find general
+# gaps (yes/no questions as counts, "is there" / "has X ever", follow-ups asking an attribute of
+# the previous rows, "who placed that one?", "what was in order #N?", late meaning overdue for
+# orders still on their way, asked email addresses, a status narrowing "not delivered yet",
+# per-group comparisons of two values), so it is now tuned on; a new blind set measures what
+# generalises.
+FINAL3_BAR = 0.9
+# Eighth blind set, never tuned on: 83/100 when first run (abbreviations like "qtr", "rev").
+FINAL4_BAR = 0.8
 
 
 def load_cases(name: str) -> list[dict[str, Any]]:
@@ -184,7 +191,8 @@ SETS = [
     ("questions_blind3.toml", "third blind set (now tuned on)", BLIND3_BAR),
     ("questions_final.toml", "final blind set (now tuned on)", FINAL_BAR),
     ("questions_final2.toml", "sixth blind set (now tuned on)", FINAL2_BAR),
-    ("questions_final3.toml", "seventh blind set (untuned)", FINAL3_BAR),
+    ("questions_final3.toml", "seventh blind set (now tuned on)", FINAL3_BAR),
+    ("questions_final4.toml", "eighth blind set (untuned)", FINAL4_BAR),
 ]
 
 

@@ -400,6 +400,8 @@ def test_thresholds_on_groups_are_having_conditions(
             "products.category",
             ("products.name", "Smart Watch"),
         ),
+        ("email addresses of customers in Tokyo", "customers.email", ("customers.city", "Tokyo")),
+        ("what's the e-mail of Ava Johnson", "customers.email", ("customers.name", "Ava Johnson")),
     ],
 )
 def test_the_asked_attribute_is_in_the_columns(
@@ -821,6 +823,10 @@ STATUS = "orders.status"
         ("how many orders are stuck in processing", "=", "processing"),
         ("orders still awaiting delivery", "in", ["pending", "processing", "shipped"]),
         ("how many orders were not sent back", "!=", "returned"),
+        # a named status inside a wider phrase narrows it
+        ("shipped orders that still haven't been delivered", "=", "shipped"),
+        ("pending orders that have not arrived yet", "=", "pending"),
+        ("how many processing orders are yet to be delivered?", "=", "processing"),
     ],
 )
 def test_everyday_status_words(question: str, operator: str, value: object) -> None:
@@ -1356,6 +1362,8 @@ def test_what_have_i_ordered_is_orders_what_did_i_order_is_products(
         ("were any orders canceled last week?", "Yes. "),
         ("did any customers sign up in 2025?", "Yes. "),
         ("has anybody from Tokyo ordered this year?", "Yes. "),
+        ("has Ava Johnson ever placed an order?", "Yes. "),
+        ("were there any orders from Spain today?", "No. "),
         ("did we make over $100k yesterday?", "No. "),
         ("did we make more than $100 yesterday?", "Yes. "),
         ("how many orders were canceled last week?", "There are "),
@@ -1394,3 +1402,125 @@ def test_follow_ups_add_or_replace_a_filter(
     assert kept in triples(after)
     assert added in triples(after)
     assert ("customers.created_at", None, "<=", "2024-12-31") not in triples(after)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "is there any order still pending from before November?",
+        "were there any orders from Japan in the past 7 days?",
+        "are there some customers in Tokyo?",
+        "has Ava Johnson ever placed an order?",
+        "have any of the orders from Tokyo ever arrived late?",
+        "did Clara Martin ever buy anything?",
+    ],
+)
+def test_yes_no_questions_are_counts(question: str) -> None:
+    columns = triples(ask(question), "columns")
+    assert len(columns) == 1 and columns[0][1] == "count"
+
+
+def test_a_partitive_without_ever_lists_which_ones() -> None:
+    query = ask("were any of the orders from Tokyo delivered late?")
+    assert not any(c[1] for c in triples(query, "columns"))
+
+
+@pytest.mark.parametrize(
+    ("first", "follow", "column"),
+    [
+        ("how many customers do we have in Canada?", "which cities are they in?", "customers.city"),
+        ("orders shipped yesterday", "which countries are they from?", "customers.country"),
+        ("list products in Books", "what categories are they in?", "products.category"),
+        ("how many orders came in last week?", "what status are they in?", "orders.status"),
+    ],
+)
+def test_follow_ups_ask_an_attribute_of_the_previous_rows(
+    first: str, follow: str, column: str
+) -> None:
+    before = ask(first)
+    after = ask(follow, previous=before)
+    assert triples(after, "columns")[0] == (column, None, None)
+    assert triples(after, "columns")[1][1] == "count"
+    assert all(c in triples(after) for c in triples(before))
+
+
+@pytest.mark.parametrize(
+    ("first", "follow", "column"),
+    [
+        ("customers in Tokyo", "what are their emails?", "customers.email"),
+        ("orders shipped yesterday", "when were they delivered?", "orders.delivered_at"),
+    ],
+)
+def test_follow_ups_show_an_attribute_beside_the_rows(first: str, follow: str, column: str) -> None:
+    after = ask(follow, previous=ask(first))
+    assert column in [c[0] for c in triples(after, "columns")]
+    assert not any(c[1] for c in triples(after, "columns"))
+
+
+@pytest.mark.parametrize(
+    ("first", "follow"),
+    [
+        ("show order 2377", "who placed that one?"),
+        ("show order 2377", "who bought it?"),
+        ("what was in order #2377?", "who ordered this?"),
+    ],
+)
+def test_who_follow_ups_name_the_customer_of_the_order(first: str, follow: str) -> None:
+    after = ask(follow, previous=ask(first))
+    assert after["table_name"] == "customers"
+    assert triples(after) == [("orders.id", None, "=", 2377)]
+
+
+@pytest.mark.parametrize(
+    ("question", "previous"),
+    [
+        ("what was in order #2377?", None),
+        ("what's in order 12", None),
+        ("what did order 2377 contain?", None),
+        ("the contents of order 57", None),
+        ("what was in it?", "show order 2377"),
+    ],
+)
+def test_what_was_in_an_order_is_its_lines(question: str, previous: str | None) -> None:
+    query = ask(question, previous=ask(previous) if previous else None)
+    assert query["table_name"] == "order_items"
+    columns = [c[0] for c in triples(query, "columns")]
+    assert columns[:2] == ["products.name", "order_items.quantity"]
+
+
+def test_an_attribute_of_ranked_groups_joins_the_groups() -> None:
+    before = ask("top 3 customers by spend in 2025")
+    after = ask("which countries are they from?", previous=before)
+    columns = [c[0] for c in triples(after, "columns")]
+    assert columns[:3] == ["customers.id", "customers.name", "customers.country"]
+    assert after["limit"] == 3 and after["order_by"] == before["order_by"]
+
+
+def test_late_after_orders_in_transit_means_past_the_promised_date() -> None:
+    after = ask("which of those are past their promised delivery date?", ask("orders in transit"))
+    assert ("orders.expected_delivery_date", None, "<", TODAY.isoformat()) in triples(after)
+    assert ("orders.status", None, "=", "shipped") in triples(after)
+    total = ask("how much are they worth altogether?", previous=after)
+    assert triples(total, "columns") == [("orders.total_amount", "sum", None)]
+    assert triples(total) == triples(after)
+
+
+def test_late_after_delivered_orders_compares_delivery_with_the_promise() -> None:
+    after = ask("which of those were late?", ask("how many orders were delivered last week?"))
+    late = ("orders.delivered_at", None, ">", {"column_name": "orders.expected_delivery_date"})
+    assert late in triples(after)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "For a Germany vs Brazil campaign: revenue by category for each of the two countries",
+        "revenue by category for both countries, Germany and Brazil",
+        "revenue per category in each of the 2 countries Germany and Brazil",
+    ],
+)
+def test_per_group_comparisons_group_by_both(question: str) -> None:
+    query = ask(question)
+    groups = [str(c[0]) for c in triples(query, "columns") if not c[1]]
+    assert sorted(groups) == ["customers.country", "products.category"]
+    assert ("customers.country", None, "in", ["Germany", "Brazil"]) in triples(query)

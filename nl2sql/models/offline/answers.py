@@ -250,11 +250,12 @@ class _Result:
         return "+" if self.truncated else ""
 
 
-# "did any of my orders ...", "are there any ...", "is there an order ...", "has anyone ...":
-# whether something exists, answered yes or no before the rows that say so.
+# "did any of my orders ...", "are there any ...", "is there an order ...", "has anyone ...",
+# "has Ava ever ordered?": whether something exists, answered yes or no before the rows or the
+# count that say so.
 YES_NO_RE = re.compile(
     r"^\W*(?:and |so |but |then |ok |okay )?(?:did|do|does|is|are|was|were|has|have|had)\b"
-    r".*\b(?:any|anything|anyone|anybody|someone|somebody|something|there)\b",
+    r".*\b(?:any|anything|anyone|anybody|someone|somebody|something|there|ever)\b",
     re.IGNORECASE,
 )
 

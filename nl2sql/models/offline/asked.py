@@ -10,6 +10,7 @@ about a customer).
 from __future__ import annotations
 
 import re
+from typing import Any
 
 # (pattern over the masked, singularised words, the column it asks for). First match wins.
 ASKED_ATTRIBUTES: list[tuple[str, str]] = [
@@ -34,8 +35,19 @@ ASKED_ATTRIBUTES: list[tuple[str, str]] = [
     (r"\b(?:what|which) city\b|\bwhere\b.*\b(?:live|based|located|from)\b", "customers.city"),
     (r"\b(?:what|which) country\b", "customers.country"),
     (r"\b(?:what|which) category\b", "products.category"),
-    (r"\b(?:what|which) (?:is|was) the status\b|\bstatus of\b", "orders.status"),
+    (
+        r"\b(?:what|which) (?:is|was) the status\b|\bstatus of\b|\b(?:what|which) status\b",
+        "orders.status",
+    ),
+    (r"\be ?mails?\b|\bcontact address\b", "customers.email"),  # "email addresses of ..."
 ]
+# "what was in order #12?", "what's in it?", "the contents of order 7", "what did that order
+# contain?": the order's lines, each product with its quantity.
+CONTENTS = re.compile(
+    r"^(?:what|which item|which thing)s? (?:is|was|were|are|came|comes) (?:inside |in)\b"
+    r"|\bcontents? of\b|\b(?:contain|contained|contains|include|included|includes)\??$"
+)
+LINE_COLUMNS = ["products.name", "order_items.quantity", "order_items.line_total"]
 # "order 123", "order #123", "order number 123", "customer id 7": the rows named by id.
 ID_REFERENCE = re.compile(
     r"\b(?P<noun>order|customer|product) (?:number |no |id |with id )?(?P<id>\d{1,7})\b"
@@ -66,3 +78,20 @@ def find_ids(text: str) -> tuple[str, list[tuple[str, int]]]:
         return f"{match['noun']} IDREF"
 
     return ID_REFERENCE.sub(mask, text), found
+
+
+def order_lines(query: dict[str, Any], text: str) -> dict[str, Any]:
+    """The lines of the orders a question names or points back to, when it asks what was in
+    them ("what was in order #12?"); otherwise the query unchanged."""
+    named = any(
+        c["column"] == "orders.id" and c["operator"] in ("=", "in") for c in query["conditions"]
+    )
+    if not (named and CONTENTS.search(text)):
+        return query
+    return {
+        **query,
+        "table_name": "order_items",
+        "columns": [{"column": c, "aggregate": None, "time_grain": None} for c in LINE_COLUMNS],
+        "order_by": [],
+        "limit": None,
+    }

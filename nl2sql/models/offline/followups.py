@@ -13,17 +13,21 @@ from typing import Any
 
 from dateutil.relativedelta import relativedelta
 
+from nl2sql.models.offline.asked import asked_column, order_lines
 from nl2sql.models.offline.clauses import (
     DATE_COLUMNS,
     ENTITY_GROUP,
+    LATE,
     LIST_COLUMNS,
+    cond,
     date_conditions,
     field_,
     previous_date_column,
     sort,
+    with_asked_column,
 )
 from nl2sql.models.offline.dates import DateRange, month_range, quarter_range
-from nl2sql.models.offline.interpreter import Interpreter
+from nl2sql.models.offline.interpreter import Interpreter, undelivered
 from nl2sql.models.offline.lexicon import ATTRIBUTE_WORDS
 from nl2sql.models.offline.measures import revenue_of_items
 from nl2sql.models.offline.passes import Parsed
@@ -92,7 +96,13 @@ def follow_up(parsed: Parsed, interpreter: Interpreter, previous: dict[str, Any]
         "order_by": [dict(s) for s in previous["order_by"]],
     }
     _replace_conditions(query, parsed, interpreter, previous)
-    return make_valid(revenue_of_items(_reshape(query, parsed, interpreter, previous)))
+    text = " ".join(parsed.words)
+    asked = asked_column(text)
+    if asked is not None and re.search(POINTING_BACK, text):  # "which cities are they in?"
+        return make_valid(_attribute_of_rows(query, asked))
+    return order_lines(
+        make_valid(revenue_of_items(_reshape(query, parsed, interpreter, previous))), text
+    )
 
 
 def _replace_conditions(
@@ -108,6 +118,7 @@ def _replace_conditions(
         parsed.dates = []
     new = interpreter.filters(entity if entity in LIST_COLUMNS else "orders")
     new += interpreter.amount_conditions(entity)
+    new = _late_means_overdue(new, query["conditions"], today)
     if shifted is not None:
         column = previous_date_column(previous) or "orders.ordered_at"
         new += date_conditions(column, shifted)
@@ -117,6 +128,42 @@ def _replace_conditions(
     query["conditions"] = [
         c for c in query["conditions"] if c["column"] not in replaced_columns or c["aggregate"]
     ] + new
+
+
+# Attributes a follow-up asks of the previous rows that sort them into a few groups: "which
+# cities are they in?" is each city with how many of them; other attributes ("when were they
+# shipped?", "their emails?") are shown beside each row.
+GROUPING_ATTRIBUTES = ("customers.city", "customers.country", "products.category", "orders.status")
+
+
+def _attribute_of_rows(query: dict[str, Any], asked: str) -> dict[str, Any]:
+    """The previous rows (or the rows behind a count) seen through one attribute."""
+    base = "orders" if query["table_name"] == "order_items" else query["table_name"]
+    keys = [c for c in query["columns"] if not c["aggregate"]]
+    if keys and len(keys) < len(query["columns"]):  # "top 3 customers" -> "their countries?"
+        index = len(keys)  # a ranking or breakdown keeps its groups: the attribute joins them
+        query["columns"] = keys + [field_(asked)] + query["columns"][index:]
+        return query
+    query["order_by"], query["limit"] = [], None
+    if asked in GROUPING_ATTRIBUTES:
+        query["table_name"] = base
+        query["columns"] = [field_(asked), field_(f"{base}.id", "count")]
+        return query
+    if any(c["aggregate"] for c in query["columns"]) and base in LIST_COLUMNS:
+        query["table_name"] = base
+        query["columns"] = [field_(c) for c in LIST_COLUMNS[base]]
+    return with_asked_column(query, asked)
+
+
+def _late_means_overdue(
+    new: list[dict[str, Any]], kept: list[dict[str, Any]], today: date
+) -> list[dict[str, Any]]:
+    """'which of those are late?' about orders still on their way (in transit, pending): late
+    means past the promised date, as for "shipped orders past their due date"."""
+    if not undelivered([c for c in kept if c["column"] == "orders.status"]):
+        return new
+    overdue = cond("orders.expected_delivery_date", "<", today.isoformat())
+    return [overdue if c == LATE else c for c in new]
 
 
 def _date_bound(condition: dict[str, Any]) -> bool:
@@ -197,10 +244,14 @@ def _row_groups(entity: str) -> list[dict[str, Any]]:
     return [field_(c) for c in ENTITY_GROUP.get(entity, [])]
 
 
+# Words pointing at the previous rows: "the customers on those", "who placed that one?".
+POINTING_BACK = r"\b(?:those|them|these|they|their)\b|^who \w+ (?:that|it|this)\b"
+
+
 def _switched_entity(interpreter: Interpreter, base: str, text: str) -> str | None:
     """The other entity a follow-up asks for about the previous rows ("the customers on those
     orders", "how many products are in them"), if any."""
-    if not re.search(r"\b(?:those|them|these|they|their)\b", text):
+    if not re.search(POINTING_BACK, text):
         return None
     named = [entity for _, entity in interpreter.entities() if entity in LIST_COLUMNS]
     table = "orders" if base == "order_items" else base

@@ -20,7 +20,7 @@ import re
 from datetime import date, timedelta
 from typing import Any
 
-from nl2sql.models.offline.asked import asked_column
+from nl2sql.models.offline.asked import asked_column, order_lines
 from nl2sql.models.offline.followups import follow_up, is_period_shift
 from nl2sql.models.offline.interpreter import Context, Inexpressible, Interpreter
 from nl2sql.models.offline.lexicon import KNOWN_WORDS as KNOWN_WORDS
@@ -39,6 +39,7 @@ FOLLOW_UP_START = re.compile(
     r"list them|show them|those|them|that|these|of those|filter|limit|exclude|excluding|"
     r"restrict|narrow|keep only|instead|make it|which of (?:them|those|these)|which ones?|"
     r"who (?:are|were|is|was) (?:they|those|these|them|it)|who among (?:them|those|these)|"
+    r"who \w+ (?:that|it|this|those|them|these)|"  # "who placed that one?", "who bought it?"
     r"name them|what (?:are|were) they)\b"
 )
 
@@ -79,7 +80,7 @@ def understand(question: str, context: Context, values: ValueIndex) -> dict[str,
     entity = interpreter.entity()
     query = interpreter.query()
     query["conditions"] = query["conditions"] + interpreter.amount_conditions(entity)
-    return revenue_of_items(query)
+    return order_lines(revenue_of_items(query), interpreter.text)
 
 
 def confident(parsed: Parsed, interpreter: Interpreter) -> bool:

@@ -209,7 +209,7 @@ class Interpreter:
             out += date_conditions(self.date_column(entity, index), span)
         out += [cond(column, "=", number) for column, number in self.p.ids]
         statuses = self._status_conditions()
-        if self.p.late and _undelivered(statuses):  # "shipped orders past their due date"
+        if self.p.late and undelivered(statuses):  # "shipped orders past their due date"
             out.append(cond("orders.expected_delivery_date", "<", self.ctx.today.isoformat()))
         elif self.p.late:
             out.append(dict(LATE))
@@ -227,11 +227,12 @@ class Interpreter:
         ]
 
     def _status_conditions(self) -> list[dict[str, Any]]:
-        statuses = list(self.p.statuses)
         excluded = list(self.p.excluded_statuses)
+        named: list[str] = []
         for index, status in self._status_verbs():
             before = " ".join(self.words[max(0, index - 3) : index])
-            (excluded if negated(before) else statuses).append(status)
+            (excluded if negated(before) else named).append(status)
+        statuses = narrowed(list(self.p.statuses), named)
         out = []
         if statuses:
             out.append(one_or_many("orders.status", statuses, negated=False))
@@ -301,7 +302,9 @@ class Interpreter:
 
     def _leads_group(self, index: int) -> bool:
         word = self.words[index]
-        if word not in GROUP_LEADS and not (word == "for" and self._next(index) == "each"):
+        if word not in GROUP_LEADS and not (
+            word == "for" and self._next(index) in ("each", "both")
+        ):
             return False
         return word != "by" or not (self._by_sorts(index) or self._by_agent(index))
 
@@ -325,8 +328,10 @@ class Interpreter:
         return self.words[index + 1] if index + 1 < len(self.words) else ""
 
     def _group_target(self, start: int) -> tuple[list[str], str | None] | None:
-        for i in range(start, min(start + 4, len(self.words))):
+        for i in range(start, min(start + 5, len(self.words))):
             word = self.words[i]
+            if word.isdigit() and i > start:  # "for each of the 2 countries"
+                continue
             if (
                 word == "VALUE"
                 and self.p.value_at.get(i) == "products.category"
@@ -828,7 +833,16 @@ def _affirmed(condition: dict[str, Any]) -> dict[str, Any]:
     return {**condition, "operator": _AFFIRMED.get(condition["operator"], condition["operator"])}
 
 
-def _undelivered(statuses: list[dict[str, Any]]) -> bool:
+def narrowed(phrased: list[str], named: list[str]) -> list[str]:
+    """Statuses from a phrase naming several ("still haven't been delivered" = pending,
+    processing or shipped) and statuses named by a word: a named status inside the phrase's set
+    narrows it ("shipped orders that still haven't been delivered" = shipped); else both count."""
+    if len(set(phrased)) > 1 and named and set(named) <= set(phrased):
+        return named
+    return phrased + named
+
+
+def undelivered(statuses: list[dict[str, Any]]) -> bool:
     """Whether the status conditions keep only orders not delivered yet (late = overdue)."""
     kept = [c["value"] for c in statuses if c["operator"] in ("=", "in")]
     values = [v for value in kept for v in (value if isinstance(value, list) else [value])]

@@ -150,6 +150,10 @@ GROUP_SKIP = {
     "shipping",
     "single",
     "individual",
+    "of",  # "for each of the two countries"
+    "both",
+    "these",
+    "those",
 }
 
 # Before "by", these make it an ordering ("sort them by date"), not a grouping.
@@ -200,7 +204,8 @@ PHRASE_REWRITES: list[tuple[str, str]] = [
         r"\b(?:rather than|instead of) (?:by )?(?:the )?(?:number of |count of |total )?[a-z]+\b",
         "instead",
     ),
-    (r"^for (?:the |my |our |a |an )?[a-z ]{2,40}: ", ""),  # "for the ops review: ..." (lead-in)
+    # "for the ops review: ..." (a lead-in), unless it compares ("for a Germany vs France push:")
+    (r"^for (?:the |my |our |a |an )?(?![a-z ]*\b(?:vs|versus)\b)[a-z ]{2,40}: ", ""),
     # "whose expected delivery date has already passed", "with the due date in the past"
     (
         r"\b(?:whose |where the |with (?:the |a |an |their |its )?|that have (?:a |an |their )?)?"
@@ -274,12 +279,16 @@ SELLING = re.compile(
 SELLING_WORDS = ("selling", "seller", "mover", "moving", "sold", "popular")
 AVG_WORDS = {"average", "avg", "mean", "typical"}
 # "did any customer from Italy cancel ...?", "is any of my orders in transit?", "has anybody
-# ordered ...?": whether one exists, answered by the count of matching rows. A plural partitive
-# ("were any of my orders late?", "did any of my orders ...") asks which ones: the rows.
+# ordered ...?", "is there an order ...?", "were there any ...?", "has Ava Lee ever ordered?",
+# "have any of my orders ever ...?": whether one exists, answered by the count of matching rows.
+# A plural partitive without "ever" ("were any of my orders late?", "did any of my orders ...")
+# asks which ones: the rows.
 EXISTENCE = re.compile(
-    r"^(?:and |so |but |then )?(?:(?:did|does|do|is|was|were|are|has|have|had) "
-    r"(?:any|anyone|anybody|someone|somebody)\b(?! of\b)|(?:is|was|has|does) (?:any|anyone|anybody)"
-    r" of\b)"
+    r"^(?:and |so |but |then )?(?:(?:did|does|do|is|was|were|are|has|have|had) (?:there )?"
+    r"(?:any|anyone|anybody|someone|somebody)\b(?! of\b)"
+    r"|(?:is|was|has|does) (?:any|anyone|anybody) of\b"
+    r"|(?:is|are|was|were) there (?:an?|some)\b"
+    r"|(?:has|have|had|did|does|do) (?:\w+ ){1,6}ever\b)"
 )
 # A question answered yes or no: "did we ...", "was revenue ...".
 YES_NO_START = re.compile(
