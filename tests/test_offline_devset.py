@@ -53,8 +53,15 @@ FINAL2_BAR = 0.9
 # per-group comparisons of two values), so it is now tuned on; a new blind set measures what
 # generalises.
 FINAL3_BAR = 0.9
-# Eighth blind set, never tuned on: 83/100 when first run (abbreviations like "qtr", "rev").
-FINAL4_BAR = 0.8
+# Eighth blind set: 83/100 when first run, untuned (abbreviations like "qtr", "rev"). Its failures
+# were then used to find general fixes (a shorthand table: "no.", "qty", "mo", "50k", ...; "did
+# not arrive on time"; "do we have customers in X?"; the price paid; places rows fall in; a
+# priced category's products; two groups joined by "and"; yearless quarters; "did not order
+# since"), so it is now tuned on; a new blind set measures what generalises.
+FINAL4_BAR = 0.9
+# Ninth blind set, never tuned on: 77/80 (96.2%) when first run. Keep it untuned: measure the
+# next change of the model on it before looking at its failures.
+FINAL5_BAR = 0.9
 
 
 def load_cases(name: str) -> list[dict[str, Any]]:
@@ -192,7 +199,8 @@ SETS = [
     ("questions_final.toml", "final blind set (now tuned on)", FINAL_BAR),
     ("questions_final2.toml", "sixth blind set (now tuned on)", FINAL2_BAR),
     ("questions_final3.toml", "seventh blind set (now tuned on)", FINAL3_BAR),
-    ("questions_final4.toml", "eighth blind set (untuned)", FINAL4_BAR),
+    ("questions_final4.toml", "eighth blind set (now tuned on)", FINAL4_BAR),
+    ("questions_final5.toml", "ninth blind set (untuned)", FINAL5_BAR),
 ]
 
 

@@ -16,6 +16,7 @@ from nl2sql.agent import Agent
 from nl2sql.models.offline.dates import find_dates
 from nl2sql.models.offline.grammar import Context, NotUnderstood, understand
 from nl2sql.models.offline.model import OfflineModel
+from nl2sql.models.offline.shorthand import expand_shorthand
 from nl2sql.models.offline.values import ValueIndex
 from nl2sql.query import TOOL
 
@@ -1113,6 +1114,28 @@ def test_who_were_they_after_counting_orders_lists_customers() -> None:
         ("wich customers live in Paris", "which customers live in Paris"),
         ("orders per quater in 2025", "orders per quarter in 2025"),
         ("how many orders were delivred yesterday", "how many orders were delivered yesterday"),
+        # shorthand typed on phones and by power users
+        ("no. of orders shipped last wk", "number of orders shipped last week"),
+        ("# of custs in Germany", "number of customers in Germany"),
+        ("avg qty per order this yr", "average quantity per order this year"),
+        ("rev by cat last qtr", "revenue by category last quarter"),
+        ("top 5 prods by rev pls", "top 5 products by revenue"),
+        ("ords over 2k in the past 3 mos", "orders over 2000 in the past 3 months"),
+        ("custs who spent more than $1.5k thx", "customers who spent more than 1500 dollars"),
+        ("total amt of ords last mo", "total amount of orders last month"),
+        ("orders w/ toys ytd", "orders with toys this year"),
+        (
+            "which countries have more than 50k in sales",
+            "which countries have more than 50000 in sales",
+        ),
+        # "did not arrive on time" is late
+        ("how many orders did not arrive on time", "how many orders arrived late"),
+        ("orders that didn't get delivered on time in 2025", "orders delivered late in 2025"),
+        # "what did I buy the most of": the product, by units
+        ("what did i buy the most of", "which product did i buy the most of"),
+        # the places rows fall in
+        ("what cities in Germany do we have customers in", "customers by city in Germany"),
+        ("which countries are our customers from", "customers by country"),
         # a lead-in before a colon is not read
         (
             "for the weekly report: how many orders shipped in 2025?",
@@ -1413,6 +1436,8 @@ def test_follow_ups_add_or_replace_a_filter(
         "has Ava Johnson ever placed an order?",
         "have any of the orders from Tokyo ever arrived late?",
         "did Clara Martin ever buy anything?",
+        "do we have customers in Tokyo?",
+        "does the shop have any products in Toys?",
     ],
 )
 def test_yes_no_questions_are_counts(question: str) -> None:
@@ -1517,6 +1542,7 @@ def test_late_after_delivered_orders_compares_delivery_with_the_promise() -> Non
         "For a Germany vs Brazil campaign: revenue by category for each of the two countries",
         "revenue by category for both countries, Germany and Brazil",
         "revenue per category in each of the 2 countries Germany and Brazil",
+        "revenue by country and category for Germany and Brazil",
     ],
 )
 def test_per_group_comparisons_group_by_both(question: str) -> None:
@@ -1524,3 +1550,49 @@ def test_per_group_comparisons_group_by_both(question: str) -> None:
     groups = [str(c[0]) for c in triples(query, "columns") if not c[1]]
     assert sorted(groups) == ["customers.country", "products.category"]
     assert ("customers.country", None, "in", ["Germany", "Brazil"]) in triples(query)
+
+
+def test_a_k_amount_needs_money_around_it() -> None:
+    """ "over 50k" is 50000, but a "4k" in a product name stays a word."""
+    assert expand_shorthand("orders over 50k") == "orders over 50000"
+    assert expand_shorthand("over $1.2k") == "over $1200"
+    assert expand_shorthand("4k monitor sales") == "4k monitor sales"
+    assert expand_shorthand("no orders") == "no orders"  # a negation, not "number"
+
+
+@pytest.mark.parametrize(
+    ("question", "direction", "limit"),
+    [("the three cheapest toys", "asc", 3), ("most expensive electronics", "desc", 1)],
+)
+def test_a_priced_category_ranks_its_products(question: str, direction: str, limit: int) -> None:
+    query = ask(question)
+    assert query["table_name"] == "products" and query["limit"] == limit
+    assert query["order_by"] == [
+        {"column": "products.price", "aggregate": None, "direction": direction}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("question", "aggregate"),
+    [
+        ("lowest price anyone paid for a yoga mat", "min"),
+        ("the highest price a customer has paid for a smart watch", "max"),
+    ],
+)
+def test_the_price_paid_is_the_unit_price(question: str, aggregate: str) -> None:
+    assert triples(ask(question), "columns") == [("order_items.unit_price", aggregate, None)]
+
+
+def test_two_groups_joined_by_and() -> None:
+    columns = triples(ask("orders by year and status"), "columns")
+    assert columns[:2] == [("orders.ordered_at", None, "year"), ("orders.status", None, None)]
+
+
+def test_a_yearless_quarter_not_yet_begun_is_last_years() -> None:
+    query = understand("revenue in Q3", Context(date(2026, 2, 10)), INDEX)
+    assert ("orders.ordered_at", None, ">=", "2025-07-01") in triples(query)
+
+
+def test_did_not_order_since_a_date_is_absence() -> None:
+    conditions = triples(ask("which customers didn't order anything since october 1st?"))
+    assert ("orders.id", None, "is null", None) in conditions

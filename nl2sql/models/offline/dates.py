@@ -211,7 +211,10 @@ def _point(match: re.Match[str], today: date, year: int | None = None) -> tuple[
     if g["q"] or g["qo"]:
         quarter = int(g["q"][1]) if g["q"] else ORDINAL_QUARTERS[g["qo"]]
         text = g["q_year"] or g["qo_year"]
-        return quarter_range(_year_of(text, today) if text or year is None else year, quarter)
+        if not text and year is not None:
+            return quarter_range(year, quarter)
+        # a quarter without a year is the latest one begun: "Q3" in February is last year's
+        return quarter_range(_year_of(text, today, 3 * quarter - 2), quarter)
     if g["month"]:
         month = MONTHS[g["month"].rstrip(".")]
         if month == 5 and g["month"] == "may" and not g["m_year"] and not _month_lead(match):

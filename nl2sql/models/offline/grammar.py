@@ -2,6 +2,7 @@
 
 The grammar is a pipeline of modules, each one idea:
 
+- shorthand.py spells out shorthand first ("no. of", "qty", "last mo", "over 50k");
 - passes.py masks what it recognises, pass by pass: late / on-time phrases, dates (dates.py),
   amounts (amounts.py), status words (statuses.py), database values (values.py), after typo
   correction (typos.py);

@@ -101,7 +101,15 @@ class Interpreter:
             if entity:
                 out.append((index, entity))
         named = [item for item in out if self.words[item[0]] not in INDEFINITE_PEOPLE]
-        return named or out
+        return named or out or self._priced_category()
+
+    def _priced_category(self) -> list[tuple[int, str]]:
+        """'the three cheapest toys', 'most expensive electronics': a category priced stands
+        for its products."""
+        if not self.has(*PRICE_UP, *PRICE_DOWN):
+            return []
+        at = [i for i, column in self.p.value_at.items() if column == "products.category"]
+        return [(min(at), "products")] if at else []
 
     def verb_column(self, index: int | None) -> str | None:
         """The date column named by the nearest verb before position `index` (else after)."""
@@ -298,7 +306,16 @@ class Interpreter:
                 target = self._group_target(index + 1)
                 if target is not None:
                     out.append(target)
+                    out.extend(self._second_group(index + 2))
         return out
+
+    def _second_group(self, index: int) -> list[tuple[list[str], str | None]]:
+        """'orders by year and status': a second group joined by "and"."""
+        word = self._next(index)
+        if self._next(index - 1) != "and" or not (word in ATTRIBUTE_WORDS or word in GRAIN_WORDS):
+            return []
+        target = self._group_target(index + 1)
+        return [target] if target is not None else []
 
     def _leads_group(self, index: int) -> bool:
         word = self.words[index]
@@ -555,7 +572,7 @@ class Interpreter:
         return "count"
 
     def _average_metric(self, entity: str) -> str:
-        if self.find(r"\bunit price\b|\bprice paid\b|\bpaid\b"):
+        if self.find(PRICE_PAID):
             return "avg:order_items.unit_price"
         if self.has("price", "cost") or entity == "products":
             return "avg:products.price"
@@ -564,6 +581,8 @@ class Interpreter:
         return "avg:orders.total_amount"
 
     def _value_column(self, entity: str) -> str:
+        if self.find(PRICE_PAID):  # "the lowest price anyone paid for a denim jacket"
+            return "order_items.unit_price"
         if self.has("price") and not self.has("order"):
             return "products.price"
         return "orders.total_amount"
@@ -723,7 +742,8 @@ class Interpreter:
                 continue  # "the last time someone ... placed an order": the orders
             if word in ENTITY_WORDS and (word != "who" or words[0] == "who"):
                 return ENTITY_WORDS[word]
-        return None
+        priced = self._priced_category()  # "the three cheapest toys"
+        return priced[0][1] if priced else None
 
     def _superlative_before(self, index: int) -> bool:
         """'the worst month for sales', 'our best quarter': a superlative names the period."""
@@ -806,6 +826,13 @@ OF_SINGLE_ROW = (
 
 class Inexpressible(Exception):
     """The question is understood, but no honest Query answers it; the message says why."""
+
+
+# The price a customer paid: the order line's unit price, not the list price.
+PRICE_PAID = (
+    r"\bunit price\b|\bprice (?:\w+ ){0,2}(?:paid|charged|sold)\b|\bpaid\b|"
+    r"\b(?:charged|sold (?:it |them )?(?:at|for))\b"
+)
 
 
 def _never_query(query: dict[str, Any], entity: str, counted: bool) -> dict[str, Any]:

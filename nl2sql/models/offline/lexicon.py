@@ -198,6 +198,32 @@ SORT_TOKENS = {
 PHRASE_REWRITES: list[tuple[str, str]] = [
     (r"\b(?:year to date|ytd)\b", "this year"),
     (r"\b(?:month to date|mtd)\b", "this month"),
+    # "the lowest price anyone paid for X": the price paid, by whoever paid it
+    (
+        r"\bprices? (?:that )?(?:anyone|anybody|someone|somebody|any customer|a customer|"
+        r"customers|people|a buyer|buyers|shoppers) (?:has |have |had |ever |actually )*"
+        r"(paid|been charged|was charged|were charged)\b",
+        "price paid",
+    ),
+    # "what did i buy the most of?", "what do we sell most": the product, ranked by units
+    (
+        r"^what ((?:did|do|does|have|has) (?:\w+ ){1,3}?(?:buy|bought|order|ordered|purchase|"
+        r"purchased|get|got|sell|sold)) (?:the )?most(?: of)?\b",
+        r"which product \1 the most of",
+    ),
+    # "what cities in germany do we have customers in?", "which countries are our buyers from":
+    # the places the rows fall in, one row per place
+    (
+        r"^(?:in )?(?:what|which) (cities|countries|categories)\b(.*?) (?:do|does|did) "
+        r"(?:we|you|the (?:store|shop|company)) (?:have|sell|get) (?:any )?(customers|clients|"
+        r"buyers|products|orders)(?: in| from)?\W*$",
+        r"\3 by \1\2",
+    ),
+    (
+        r"^(?:in )?(?:what|which) (cities|countries) (?:are|were|do|did) (?:our|the|all|my) "
+        r"(customers|clients|buyers)(?: (?:live|come|based|located|from|in))+\W*$",
+        r"\2 by \1",
+    ),
     (r"\b(?:quarter to date|qtd)\b", "this quarter"),
     # "revenue rather than units", "units instead of revenue": the measure named first
     (
@@ -280,7 +306,8 @@ SELLING_WORDS = ("selling", "seller", "mover", "moving", "sold", "popular")
 AVG_WORDS = {"average", "avg", "mean", "typical"}
 # "did any customer from Italy cancel ...?", "is any of my orders in transit?", "has anybody
 # ordered ...?", "is there an order ...?", "were there any ...?", "has Ava Lee ever ordered?",
-# "have any of my orders ever ...?": whether one exists, answered by the count of matching rows.
+# "have any of my orders ever ...?", "do we have customers in ...?": whether one exists,
+# answered by the count of matching rows.
 # A plural partitive without "ever" ("were any of my orders late?", "did any of my orders ...")
 # asks which ones: the rows.
 EXISTENCE = re.compile(
@@ -288,7 +315,10 @@ EXISTENCE = re.compile(
     r"(?:any|anyone|anybody|someone|somebody)\b(?! of\b)"
     r"|(?:is|was|has|does) (?:any|anyone|anybody) of\b"
     r"|(?:is|are|was|were) there (?:an?|some)\b"
-    r"|(?:has|have|had|did|does|do) (?:\w+ ){1,6}ever\b)"
+    r"|(?:has|have|had|did|does|do) (?:\w+ ){1,6}ever\b"
+    # "do we have customers in Osaka?", "does the shop have any products under $5?"
+    r"|(?:do|does|did) (?:we|you|the (?:store|shop|company)) (?:have|has|had) (?:any )?"
+    r"(?:customers?|clients?|orders?|products?|items?|buyers?)\b)"
 )
 # A question answered yes or no: "did we ...", "was revenue ...".
 YES_NO_START = re.compile(
@@ -368,7 +398,8 @@ NEVER = (
     r"\bnever\b|\bno (?:\w+ )?orders?\b|\bwithout (?:any )?(?:\w+ )?(?:orders?|sales)\b|"
     r"\bnobody\b|\bno one\b|\bunsold\b|\bno sales\b|"
     r"\b(?:not|never) (?:yet |ever )?(?:been )?(?:placed|made|sold|ordered|bought|purchased)\b|"
-    r"\b(?:not|never) (?:have|had|has|got) (?:any |an |a single )?orders?\b"
+    r"\b(?:not|never) (?:have|had|has|got) (?:any |an |a single )?orders?\b|"
+    r"\b(?:did|do|does) not (?:yet |ever |even )?(?:place|make|order|buy|purchase|sell)\b"
 )
 
 # Words the grammar reads: never taken for a typo of another word.

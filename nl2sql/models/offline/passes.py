@@ -32,13 +32,14 @@ from nl2sql.models.offline.lexicon import (
     SORT_TOKENS,
     negated,
 )
+from nl2sql.models.offline.shorthand import expand_shorthand
 from nl2sql.models.offline.statuses import STATUS_PHRASES, rewrite_statuses
 from nl2sql.models.offline.typos import correct_typos
 from nl2sql.models.offline.values import VOCABULARY, ValueIndex, mark_countries, singular
 
 LATE_PATTERNS = [
-    r"\b(?:not|never) (?:been |being )?(?:delivered |arrived |arriving |shipped |come |came )?"
-    r"on time\b",
+    r"\b(?:not|never) (?:been |being )?(?:(?:get |got |gotten )?(?:delivered|deliver|arrived?|"
+    r"arriving|shipped|ship|come|came|show up|turn up|get there|got there) )?on time\b",
     r"\b(?:delivered|arrived|arriving|came|come|delivery|deliveries|shipments?|orders?) "
     r"(?:too |very )?late\b",
     r"\blate (?:deliveries|delivery|orders?|shipments?|arrivals?)\b",
@@ -85,9 +86,8 @@ class Parsed:
 
 
 def clean(question: str) -> str:
-    text = (
-        mark_countries(question).lower().replace("’", "'").replace("‘", "'").replace("&", " and ")
-    )
+    text = mark_countries(question).lower().replace("’", "'").replace("‘", "'")
+    text = expand_shorthand(text).replace("&", " and ")
     for pattern, replacement in CONTRACTIONS + PHRASE_REWRITES:
         text = re.sub(pattern, replacement, text)
     text = re.sub(r"[a-z]+", lambda m: BARE_CONTRACTIONS.get(m[0], m[0]), text)
