@@ -10,12 +10,11 @@ import csv
 import os
 import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -36,7 +35,6 @@ from nl2sql.errors import (
 
 DATABASE_URL_ENV = "NL2SQL_DATABASE_URL"
 ALEMBIC_TABLE = "alembic_version"
-T = TypeVar("T")
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -95,16 +93,6 @@ def make_engine(url: str) -> Engine:
         return create_engine(url)
     except (sa_exc.ArgumentError, sa_exc.NoSuchModuleError) as error:
         raise ConfigError(f"Cannot use database URL {display_url(url)}: {error}") from error
-
-
-@contextmanager
-def connect(engine: Engine) -> Iterator[Connection]:
-    """Open a connection, turning driver failures into one clear DatabaseError."""
-    try:
-        with engine.connect() as connection:
-            yield connection
-    except sa_exc.DBAPIError as error:
-        raise describe_database_error(engine.url.render_as_string(), error) from error
 
 
 def describe_database_error(url: str, error: sa_exc.DBAPIError) -> DatabaseError:
@@ -192,21 +180,16 @@ def init_database(url: str) -> InitReport:
         path.parent.mkdir(parents=True, exist_ok=True)
     engine = make_engine(url)
     try:
-        with connect(engine) as connection:
+        with engine.connect() as connection:
             _refuse_foreign_tables(connection, url)
             before = current_revision(connection)
-        _run_db(lambda: upgrade(engine), url)
-        rows = _run_db(lambda: load_sample_data(engine), url)
+        upgrade(engine)
+        rows = load_sample_data(engine)
         return InitReport(url, before, head_revision(), rows)
+    except sa_exc.DBAPIError as error:  # any driver failure, at any step: one clear line
+        raise describe_database_error(url, error) from error
     finally:
         engine.dispose()
-
-
-def _run_db(action: Callable[[], T], url: str) -> T:
-    try:
-        return action()
-    except sa_exc.DBAPIError as error:
-        raise describe_database_error(url, error) from error
 
 
 def _check_sqlite_file(path: Path) -> None:
