@@ -7,7 +7,6 @@ PostgreSQL's ``statement_timeout``. Nothing here can write to the database.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -21,8 +20,9 @@ from sqlalchemy import exc as sa_exc
 
 from nl2sql import database
 from nl2sql.compiler import Compiled, Compiler
-from nl2sql.errors import ConfigError, DatabaseError, DatabaseUnavailableError, QueryTimeoutError
+from nl2sql.errors import DatabaseError, DatabaseUnavailableError, QueryTimeoutError
 from nl2sql.query import QueryTool, configured_tool
+from nl2sql.settings import env_seconds
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
 QUERY_TIMEOUT_ENV = "NL2SQL_QUERY_TIMEOUT"
@@ -163,18 +163,7 @@ class ReadOnlyDatabase:
 
 def query_timeout() -> float:
     """Seconds a query may run: NL2SQL_QUERY_TIMEOUT, else the default."""
-    value = os.environ.get(QUERY_TIMEOUT_ENV)
-    if not value:
-        return DEFAULT_TIMEOUT_SECONDS
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = -1.0
-    if seconds <= 0:
-        raise ConfigError(
-            f"{QUERY_TIMEOUT_ENV} must be a positive number of seconds, not {value!r}."
-        )
-    return seconds
+    return env_seconds(QUERY_TIMEOUT_ENV, DEFAULT_TIMEOUT_SECONDS)
 
 
 def display_sql(compiled: Compiled, engine: Engine) -> str:

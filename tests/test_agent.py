@@ -413,3 +413,24 @@ def test_async_agent_with_the_offline_model(sample_db: str) -> None:
                      "expected_delivery_date")
     assert f" {late} orders" in first and len(deltas) > 1 and "".join(deltas) == first
     assert "Germany" in second
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("NL2SQL_TIMEOUT", "-3", "positive number of seconds"),
+        ("NL2SQL_TIMEOUT", "nan", "positive number of seconds"),
+        ("NL2SQL_MAX_RETRIES", "two", "whole number"),
+        ("NL2SQL_MAX_RETRIES", "-1", "whole number"),
+    ],
+)
+def test_numeric_settings_are_checked(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
+) -> None:
+    from nl2sql.errors import ConfigError
+    from nl2sql.models.backends import choose_backend
+
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:8000/v1")
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=f"{name} must be a .*{message}"):
+        choose_backend("m")

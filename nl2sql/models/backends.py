@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import openai
 
 from nl2sql.errors import ConfigError
+from nl2sql.settings import env_count, env_seconds
 
 if TYPE_CHECKING:
     from nl2sql.execute import ReadOnlyDatabase
@@ -53,9 +54,9 @@ def choose_backend(
     env = os.environ
     model = model or env.get("NL2SQL_MODEL")
     options: dict[str, Any] = {
-        "timeout": _env_float("NL2SQL_TIMEOUT", DEFAULT_TIMEOUT) if timeout is None else timeout,
+        "timeout": env_seconds("NL2SQL_TIMEOUT", DEFAULT_TIMEOUT) if timeout is None else timeout,
         "max_retries": (
-            _env_int("NL2SQL_MAX_RETRIES", DEFAULT_MAX_RETRIES)
+            env_count("NL2SQL_MAX_RETRIES", DEFAULT_MAX_RETRIES)
             if max_retries is None
             else max_retries
         ),
@@ -183,19 +184,3 @@ def _error_detail(error: openai.APIStatusError) -> str:
         if message:
             return str(message).splitlines()[0]
     return str(error.message).splitlines()[0]
-
-
-def _env_float(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    try:
-        return float(value) if value else default
-    except ValueError as error:
-        raise ConfigError(f"{name} must be a number of seconds, not {value!r}.") from error
-
-
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    try:
-        return int(value) if value else default
-    except ValueError as error:
-        raise ConfigError(f"{name} must be a whole number, not {value!r}.") from error
