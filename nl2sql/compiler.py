@@ -10,8 +10,10 @@ customer's rows.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
+from types import MappingProxyType
 from typing import Any
 
 from pydantic import BaseModel
@@ -105,17 +107,43 @@ def foreign_key_edges() -> dict[str, list[Edge]]:
 EDGES = foreign_key_edges()
 
 
-def join_paths(base: str) -> dict[str, list[Edge]]:
-    """The foreign-key path from the base table to every table (the schema is a tree)."""
-    paths: dict[str, list[Edge]] = {base: []}
+@cache
+def join_paths(base: str) -> Mapping[str, tuple[Edge, ...]]:
+    """The foreign-key path from the base table to every table (the schema is a tree).
+
+    Cached: the graph never changes, and every compile asks for several tables' paths.
+    """
+    paths: dict[str, tuple[Edge, ...]] = {base: ()}
     queue = deque([base])
     while queue:
         current = queue.popleft()
         for edge in EDGES[current]:
             if edge.target not in paths:
-                paths[edge.target] = paths[current] + [edge]
+                paths[edge.target] = (*paths[current], edge)
                 queue.append(edge.target)
-    return paths
+    return MappingProxyType(paths)
+
+
+def join_chain(
+    start: FromClause,
+    names: list[str],
+    paths: Mapping[str, tuple[Edge, ...]],
+    sources: Sources,
+    *,
+    outer_to_many: bool,
+) -> FromClause:
+    """Join `names` (ordered nearest first) onto `start`, each along its last foreign-key step."""
+    clause = start
+    for name in names:
+        step = paths[name][-1]
+        on = sources[step.source].c[step.source_column] == sources[name].c[step.target_column]
+        clause = clause.join(sources[name], on, isouter=outer_to_many and step.to_many)
+    return clause
+
+
+def is_primary_key(info: ColumnInfo) -> bool:
+    table = schema.TABLES.get(info.table)
+    return table is not None and info.name in table.primary_key.columns
 
 
 Sources = dict[str, FromClause]
@@ -237,8 +265,12 @@ class _Build:
 
     # -- reading the query ------------------------------------------------------------------
 
+    def _lookup(self, column: Any) -> ColumnInfo | None:
+        """The exposed column named by an enum member or a plain string, if any."""
+        return self.compiler.tool.columns.get(getattr(column, "value", column))
+
     def _info(self, column: Any, where: str) -> ColumnInfo | None:
-        info = self.compiler.tool.columns.get(getattr(column, "value", column))
+        info = self._lookup(column)
         if info is None:
             self.problems.add(where, f"unknown column {column!r}")
         return info
@@ -289,9 +321,7 @@ class _Build:
                 sorts.append((term, item.direction.value == "desc"))
         return sorts
 
-    def _split_conditions(
-        self,
-    ) -> tuple[list[tuple[int, Any, ColumnInfo]], list[tuple[int, Any, ColumnInfo]]]:
+    def _split_conditions(self) -> tuple[list[Filter], list[Filter]]:
         rows: list[Filter] = []
         groups: list[Filter] = []
         for index, condition in enumerate(self.query.conditions):
@@ -329,9 +359,7 @@ class _Build:
         needed |= {info.table for _, _, info in row_filters if not self._many_side(info.table)}
         # A column compared with another (DynamicValue) on a to-one table joins that table too.
         for _, condition, info in row_filters:
-            other = self.compiler.tool.columns.get(
-                getattr(getattr(condition.value, "column_name", None), "value", "")
-            )
+            other = self._lookup(getattr(condition.value, "column_name", None))
             if other and not self._many_side(info.table) and not self._many_side(other.table):
                 needed.add(other.table)
         tables: set[str] = {self.base}
@@ -343,13 +371,9 @@ class _Build:
         """The table, or under a tenant scope a subquery holding only that customer's rows."""
         return scoped_source(name, self.compiler.customer_id)
 
-    def _from(self, joined: list[str], sources: dict[str, FromClause]) -> FromClause:
-        clause = sources[self.base]
-        for name in joined[1:]:
-            edge = self.paths[name][-1]
-            on = sources[edge.source].c[edge.source_column] == sources[name].c[edge.target_column]
-            clause = clause.join(sources[name], on, isouter=edge.to_many)
-        return clause
+    def _from(self, joined: list[str], sources: Sources) -> FromClause:
+        # Outer joins on to-many steps keep base rows that have no related rows (count = 0).
+        return join_chain(sources[self.base], joined[1:], self.paths, sources, outer_to_many=True)
 
     # -- conditions -------------------------------------------------------------------------
 
@@ -393,13 +417,9 @@ class _Build:
             names.update(e.target for e in branch_paths[info.table] if e.target != edge.source)
         ordered = sorted(names, key=lambda n: (len(branch_paths[n]), n))
         inner: Sources = {name: self._source(name).alias(f"{name}_match") for name in ordered}
-        clause: FromClause = inner[edge.target]
-        for name in ordered[1:]:
-            step = branch_paths[name][-1]
-            clause = clause.join(
-                inner[name],
-                inner[step.source].c[step.source_column] == inner[name].c[step.target_column],
-            )
+        clause = join_chain(
+            inner[edge.target], ordered[1:], branch_paths, inner, outer_to_many=False
+        )
         link = inner[edge.target].c[edge.target_column] == outer[edge.source].c[edge.source_column]
         tests = [self._condition(i, c, info, inner) for i, c, info in conditions]
         return exists(
@@ -467,9 +487,7 @@ class _Build:
     def _column_comparison(
         self, expression: Expr, info: ColumnInfo, operator: Operator, value: Any, sources: Sources
     ) -> ColumnElement[bool]:
-        other = self.compiler.tool.columns.get(
-            getattr(value.column_name, "value", value.column_name)
-        )
+        other = self._lookup(value.column_name)
         if other is None or other.table not in sources:
             name = getattr(value.column_name, "value", value.column_name)
             raise ValueProblem(
@@ -679,17 +697,13 @@ class _Build:
 
     @staticmethod
     def _is_key(term: Term) -> bool:
-        table = schema.TABLES.get(term.info.table)
-        is_key = table is not None and term.info.name in table.primary_key.columns
-        return term.aggregate is Aggregate.count and is_key
+        return term.aggregate is Aggregate.count and is_primary_key(term.info)
 
 
 def is_absence_marker(item: Filter) -> bool:
     """`<table>.id is null` on a table that is not joined: "with no such related row"."""
     _, condition, info = item
-    table = schema.TABLES.get(info.table)
-    is_key = table is not None and info.name in table.primary_key.columns
-    return is_key and condition.operator is Operator.is_null
+    return is_primary_key(info) and condition.operator is Operator.is_null
 
 
 def column_expression(info: ColumnInfo, source: FromClause) -> ColumnElement[Any]:
