@@ -190,8 +190,7 @@ class Problems:
 
     def raise_if_any(self) -> None:
         if self.items:
-            text = "; ".join(f"{p['field']}: {p['message']}" for p in self.items)
-            raise QueryValidationError(f"Invalid query: {text}", self.items)
+            raise QueryValidationError.from_problems(self.items)
 
 
 class Compiler:

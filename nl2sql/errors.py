@@ -49,6 +49,13 @@ class QueryValidationError(NL2SQLError):
         super().__init__(message)
         self.problems = problems or [{"message": message}]
 
+    @classmethod
+    def from_problems(cls, problems: list[dict[str, Any]]) -> QueryValidationError:
+        """One line naming each problem's field (the first six), all of them kept in `problems`."""
+        unique = list({(p["field"], p["message"]): p for p in problems}.values())
+        text = "; ".join(f"{p['field']}: {p['message'].rstrip('.')}" for p in unique[:6])
+        return cls(f"Invalid query: {text}.", unique)
+
 
 class QueryTimeoutError(DatabaseError):
     """A query ran past its time limit and was cancelled."""

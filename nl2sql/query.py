@@ -295,10 +295,8 @@ def explain_validation_error(error: ValidationError, tool: QueryTool) -> QueryVa
     for item in error.errors(include_url=False):
         where = _location(item["loc"])
         problems.append({"field": where or "arguments", "message": _problem_text(dict(item), tool)})
-    # Union members repeat one mistake several times; keep each message once.
-    unique = list({(p["field"], p["message"]): p for p in problems}.values())
-    text = "; ".join(f"{p['field']}: {p['message'].rstrip('.')}" for p in unique[:6]) + "."
-    return QueryValidationError(f"Invalid query: {text}", unique)
+    # Union members repeat one mistake several times; from_problems keeps each message once.
+    return QueryValidationError.from_problems(problems)
 
 
 def _location(loc: tuple[Any, ...]) -> str:
