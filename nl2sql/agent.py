@@ -25,6 +25,7 @@ from nl2sql.errors import (
     DatabaseUnavailableError,
     ModelError,
     QueryValidationError,
+    first_line,
 )
 from nl2sql.execute import ReadOnlyDatabase, Result
 from nl2sql.models.backends import Backend, choose_backend, describe_api_error
@@ -298,7 +299,7 @@ class _AgentBase:
             return ModelError(describe_api_error(error, self.backend))
         # ValueError: a body that is not a Chat Completions reply.
         return ModelError(
-            f"{self.backend.describe()} sent an unreadable reply: {str(error).splitlines()[0]}"
+            f"{self.backend.describe()} sent an unreadable reply: {first_line(error)}"
         )
 
     def _should_drop_strict(self, error: openai.BadRequestError) -> bool:

@@ -17,7 +17,7 @@ from rich.console import Console
 
 from nl2sql import database, render, session
 from nl2sql.agent import Agent
-from nl2sql.errors import ConfigError, NL2SQLError
+from nl2sql.errors import ConfigError, NL2SQLError, first_line
 from nl2sql.execute import run_query
 from nl2sql.tooling import tool_definition
 
@@ -55,7 +55,7 @@ def reporting_errors(output: OutputFormat = OutputFormat.text) -> Iterator[None]
     try:
         yield
     except NL2SQLError as error:
-        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        message = first_line(error, type(error).__name__)
         if output is OutputFormat.json:
             print(json.dumps({"error": message}))
         else:

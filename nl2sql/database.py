@@ -31,6 +31,7 @@ from nl2sql.errors import (
     DatabaseError,
     DatabaseNotEmptyError,
     DatabaseUnavailableError,
+    first_line,
 )
 
 DATABASE_URL_ENV = "NL2SQL_DATABASE_URL"
@@ -98,7 +99,7 @@ def make_engine(url: str) -> Engine:
 def describe_database_error(url: str, error: sa_exc.DBAPIError) -> DatabaseError:
     """One line that names the database and what went wrong with it."""
     where = display_url(url)
-    detail = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+    detail = first_line(error.orig if error.orig else error)
     if "no such table" in detail or ("relation" in detail and "does not exist" in detail):
         return DatabaseUnavailableError(
             f"{where} has no orders tables ({detail}). Run 'nl2sql db init --db {where}' first."

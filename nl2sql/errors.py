@@ -9,6 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 
+def first_line(text: object, fallback: str = "no details") -> str:
+    """The first non-empty line of a message: errors are shown as one line."""
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    return lines[0] if lines else fallback
+
+
 class NL2SQLError(Exception):
     """Root of every error nl2sql raises on purpose; its message is one line for a person."""
 

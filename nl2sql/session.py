@@ -14,7 +14,7 @@ from rich.console import Console
 
 from nl2sql import database, render
 from nl2sql.agent import Agent, Turn
-from nl2sql.errors import NL2SQLError
+from nl2sql.errors import NL2SQLError, first_line
 
 CHAT_HELP = """Commands: /sql shows the last query's SQL, /reset starts a new conversation,
 /quit (or Ctrl-D) leaves. Anything else is a question."""
@@ -86,7 +86,7 @@ def chat(agent: Agent, out: Console, err: Console, *, json_output: bool, verbose
                 if verbose:
                     report(err, turn)
         except NL2SQLError as error:
-            message = str(error).splitlines()[0]
+            message = first_line(error, type(error).__name__)
             if json_output:
                 print(json.dumps({"error": message}), flush=True)
             else:

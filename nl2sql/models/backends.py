@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import openai
 
-from nl2sql.errors import ConfigError
+from nl2sql.errors import ConfigError, first_line
 from nl2sql.settings import env_count, env_seconds
 
 if TYPE_CHECKING:
@@ -182,5 +182,5 @@ def _error_detail(error: openai.APIStatusError) -> str:
     if isinstance(body, dict):
         message = body.get("message") or (body.get("error") or {}).get("message")
         if message:
-            return str(message).splitlines()[0]
-    return str(error.message).splitlines()[0]
+            return first_line(message)
+    return first_line(error.message)
