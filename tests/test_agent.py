@@ -346,6 +346,8 @@ def test_backend_choice_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_pa
     ):
         monkeypatch.delenv(name, raising=False)
     assert choose_backend(None).kind == "offline"
+    with pytest.raises(ConfigError, match="Model 'gpt-x' needs an endpoint"):
+        choose_backend("gpt-x")  # no silent switch to the offline model
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:8000/v1")
     with pytest.raises(ConfigError, match="Name the model served at http://127.0.0.1:8000/v1"):
         choose_backend(None)

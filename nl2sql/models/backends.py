@@ -61,9 +61,16 @@ def choose_backend(
             else max_retries
         ),
     }
-    if model == OFFLINE or not (
+    endpoint_configured = bool(
         env.get("OPENAI_API_KEY") or env.get("AZURE_OPENAI_ENDPOINT") or env.get("OPENAI_BASE_URL")
-    ):
+    )
+    if model and model != OFFLINE and not endpoint_configured:
+        # Never answer with a different model than the one asked for.
+        raise ConfigError(
+            f"Model '{model}' needs an endpoint: set OPENAI_API_KEY, AZURE_OPENAI_ENDPOINT or "
+            "OPENAI_BASE_URL, or use --model offline for the built-in model."
+        )
+    if model == OFFLINE or not endpoint_configured:
         from nl2sql.models.offline import offline_backend
 
         return offline_backend(db, today=today, asynchronous=asynchronous)
