@@ -188,6 +188,29 @@ def test_nonsense_gets_suggestions_and_no_query(sample: tuple[str, Path]) -> Non
     assert turn.answer.count('"') >= 8  # the question and three quoted example questions
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "orders for customer zzzqqq",
+        "revenue of product qwertyzz last year",
+        "show the orders of a client named xyzzyq",
+    ],
+)
+def test_an_unknown_name_is_not_silently_dropped(sample: tuple[str, Path], question: str) -> None:
+    url, _ = sample
+    turn = Agent(url, model="offline", today=TODAY).ask(question)
+    assert not turn.tool_runs  # no query that would ignore the name and list everything
+    assert "did not understand" in turn.answer
+
+
+def test_a_known_name_in_the_same_slot_is_used(sample: tuple[str, Path]) -> None:
+    url, _ = sample
+    turn = Agent(url, model="offline", today=TODAY).ask("orders for customer olivia costa")
+    run = turn.last_result
+    assert run is not None and run.result is not None
+    assert '"value": "Olivia Costa"' in run.arguments
+
+
 def test_answer_states_the_interpretation(sample: tuple[str, Path]) -> None:
     url, _ = sample
     turn = Agent(url, model="offline", today=TODAY).ask(

@@ -76,12 +76,26 @@ def understand(question: str, context: Context, values: ValueIndex) -> dict[str,
         is_follow_up(parsed, interpreter) or is_period_shift(parsed, context.previous)
     ):
         return follow_up(parsed, interpreter, context.previous)
-    if not confident(parsed, interpreter):
+    if not confident(parsed, interpreter) or names_unknown_value(parsed):
         raise NotUnderstood(question)
     entity = interpreter.entity()
     query = interpreter.query()
     query["conditions"] = query["conditions"] + interpreter.amount_conditions(entity)
     return order_lines(revenue_of_items(query), interpreter.text)
+
+
+# "customer zzz", "product named zzz": a name slot whose word matched no value in the database.
+NAME_SLOT = re.compile(
+    r"\b(?:(?:for|by|from|of) (?:customer|client|product)|named|called) ([a-z]{3,})\b"
+)
+
+
+def names_unknown_value(parsed: Parsed) -> bool:
+    """A name the question spells out that is neither a known word nor a database value.
+
+    Answering anyway would silently drop the filter (all orders for "customer zzz").
+    """
+    return any(m[1] not in KNOWN_WORDS for m in NAME_SLOT.finditer(" ".join(parsed.words)))
 
 
 def confident(parsed: Parsed, interpreter: Interpreter) -> bool:
