@@ -24,7 +24,10 @@ from nl2sql.errors import (
     DatabaseError,
     DatabaseUnavailableError,
     ModelError,
+    NL2SQLError,
+    QueryTimeoutError,
     QueryValidationError,
+    RefusedError,
     first_line,
 )
 from nl2sql.execute import ReadOnlyDatabase, Result
@@ -50,21 +53,50 @@ class ToolRun:
     elapsed_ms: float = 0.0
 
 
+ANSWERED = "answered"
+REFUSED = "refused"
+
+
 @dataclass
 class Turn:
-    """Everything that happened answering one question (shown with -v)."""
+    """Everything that happened answering one question (shown with -v).
+
+    `status` is "answered" when the answer rests on a query that ran (the last one the model
+    made succeeded), else "refused": the model did not understand, asked back, or answered
+    from nothing. A refused turn's `answer` is the model's reason.
+    """
 
     question: str
     answer: str = ""
+    status: str = ANSWERED
     tool_runs: list[ToolRun] = field(default_factory=list)
     model_calls: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
+    prompt_tokens: int | None = 0  # None: the endpoint did not report usage
+    completion_tokens: int | None = 0
     model_ms: float = 0.0
 
     @property
     def last_result(self) -> ToolRun | None:
         return next((run for run in reversed(self.tool_runs) if run.result), None)
+
+    @property
+    def understood(self) -> str:
+        """What the answer counted or listed, rendered by nl2sql from the query that ran."""
+        run = self.last_result
+        return run.result.understood if run and run.result and self.status == ANSWERED else ""
+
+    @property
+    def grounded(self) -> bool:
+        """Whether the latest tool call ran: an answer after it rests on real rows."""
+        return bool(self.tool_runs) and self.tool_runs[-1].result is not None
+
+    def raise_for_status(self) -> Turn:
+        """The turn itself when answered; RefusedError with the model's reason otherwise."""
+        if self.status != ANSWERED:
+            error = RefusedError(first_line(self.answer, "The question was not answered."))
+            error.turn = self
+            raise error
+        return self
 
     def to_json(self) -> dict[str, Any]:
         """The pinned `--format json` object (the last query the agent ran)."""
@@ -73,6 +105,7 @@ class Turn:
         return {
             "question": self.question,
             "answer": self.answer,
+            "understood": self.understood,
             "query": json.loads(run.arguments) if run else None,
             "sql": result.get("sql"),
             "columns": result.get("columns", []),
@@ -139,9 +172,7 @@ class Conversation:
     def absorb(self, turn: Turn, completion: ChatCompletion) -> bool:
         """Take one model reply; True when the model has answered in text."""
         turn.model_calls += 1
-        if completion.usage:
-            turn.prompt_tokens += completion.usage.prompt_tokens
-            turn.completion_tokens += completion.usage.completion_tokens
+        count_usage(turn, completion)
         if not completion.choices:
             raise ModelError(f"{self.backend.describe()} returned no choices.")
         choice = completion.choices[0]
@@ -151,6 +182,8 @@ class Conversation:
         if not calls:
             turn.answer = message.content or message.refusal or ""
             self.messages.append({"role": "assistant", "content": turn.answer})
+            if not turn.grounded:
+                turn.status = REFUSED
             return True
         self.messages.append(assistant_with_calls(message))
         for call in calls:
@@ -174,8 +207,8 @@ class Conversation:
             parsed = getattr(function, "parsed_arguments", None)
             query = parsed if isinstance(parsed, BaseModel) else self.db.tool.parse(run.arguments)
             run.result = self.db.run(query, customer_id=self.customer_id)
-        except DatabaseUnavailableError:
-            raise  # no query can succeed: the user must fix the database, not the model
+        except (DatabaseUnavailableError, QueryTimeoutError):
+            raise  # no retry can help: the user must fix the database or narrow the question
         except (QueryValidationError, DatabaseError) as error:
             run.error = str(error)
         run.elapsed_ms = (time.perf_counter() - started) * 1000
@@ -195,6 +228,14 @@ class Conversation:
             )
 
     @staticmethod
+    def gate(turn: Turn, on_text: TextCallback | None) -> TextCallback | None:
+        """Pass text on only once a query has run: a reply before that is not an answer
+        (a refusal, a question back), and is reported as one instead of streamed."""
+        if on_text is None:
+            return None
+        return lambda delta: on_text(delta) if turn.grounded else None
+
+    @staticmethod
     def emit(completion: ChatCompletion, on_text: TextCallback | None) -> ChatCompletion:
         """Hand a whole (unstreamed) answer to the text callback at once."""
         if on_text is not None and completion.choices and completion.choices[0].message.content:
@@ -207,6 +248,16 @@ class Conversation:
             f"The model made {self.max_steps} calls without answering; stopped. Try a simpler "
             "or more specific question."
         )
+
+
+def count_usage(turn: Turn, completion: ChatCompletion) -> None:
+    """Add a reply's tokens; once a reply comes without usage, the totals are unknown."""
+    usage = completion.usage
+    if usage is None or turn.prompt_tokens is None or turn.completion_tokens is None:
+        turn.prompt_tokens = turn.completion_tokens = None
+        return
+    turn.prompt_tokens += usage.prompt_tokens
+    turn.completion_tokens += usage.completion_tokens
 
 
 def check_finish(reason: str | None, backend: Backend) -> None:
@@ -265,6 +316,7 @@ class _AgentBase:
         max_retries: int | None = None,
     ) -> None:
         self.db = db if isinstance(db, ReadOnlyDatabase) else ReadOnlyDatabase(db)
+        customer_id = self.db.check_customer(customer_id)
         today = today or date.today()
         self.backend = backend or choose_backend(
             model,
@@ -322,10 +374,15 @@ class Agent(_AgentBase):
         self.messages.append({"role": "user", "content": question})
         try:
             for _ in range(self.conversation.max_steps):
-                if self.conversation.absorb(turn, self._complete(turn, on_text)):
+                text = self.conversation.gate(turn, on_text)
+                if self.conversation.absorb(turn, self._complete(turn, text)):
                     self.turns.append(turn)
                     return turn
             raise self.conversation.step_limit()
+        except NL2SQLError as error:
+            error.turn = error.turn or turn
+            del self.messages[saved:]  # keep the conversation as it was before this question
+            raise
         except BaseException:
             del self.messages[saved:]  # keep the conversation as it was before this question
             raise
@@ -379,10 +436,15 @@ class AsyncAgent(_AgentBase):
         self.messages.append({"role": "user", "content": question})
         try:
             for _ in range(self.conversation.max_steps):
-                if self.conversation.absorb(turn, await self._complete(turn, on_text)):
+                text = self.conversation.gate(turn, on_text)
+                if self.conversation.absorb(turn, await self._complete(turn, text)):
                     self.turns.append(turn)
                     return turn
             raise self.conversation.step_limit()
+        except NL2SQLError as error:
+            error.turn = error.turn or turn
+            del self.messages[saved:]  # keep the conversation as it was before this question
+            raise
         except BaseException:
             del self.messages[saved:]
             raise

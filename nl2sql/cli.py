@@ -17,7 +17,7 @@ from rich.console import Console
 
 from nl2sql import database, render, session
 from nl2sql.agent import Agent
-from nl2sql.errors import ConfigError, NL2SQLError, first_line
+from nl2sql.errors import ConfigError, NL2SQLError
 from nl2sql.execute import run_query
 from nl2sql.tooling import tool_definition
 
@@ -50,16 +50,20 @@ DbOption = Annotated[
 
 
 @contextmanager
-def reporting_errors(output: OutputFormat = OutputFormat.text) -> Iterator[None]:
-    """Turn an NL2SQLError into one line (or a JSON `error` object) and a non-zero exit."""
+def reporting_errors(
+    output: OutputFormat = OutputFormat.text, *, question: str | None = None, verbose: bool = False
+) -> Iterator[None]:
+    """Turn an NL2SQLError into one line (or a JSON `error` object) and its exit code:
+    2 usage, 3 refused or not understood, 1 anything else."""
     try:
         yield
     except NL2SQLError as error:
-        message = first_line(error, type(error).__name__)
         if output is OutputFormat.json:
-            print(json.dumps({"error": message}))
+            print(json.dumps(session.error_object(error, question)))
         else:
-            stderr.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+            session.print_error(stderr, error)
+        if verbose and error.turn is not None:
+            session.report(stderr, error.turn)
         raise typer.Exit(error.exit_code) from None
 
 
@@ -125,18 +129,21 @@ def ask_command(
     timeout: TimeoutOption = None,
     max_retries: RetriesOption = None,
 ) -> None:
-    """Answer one question about the orders database."""
-    with reporting_errors(output):
+    """Answer one question about the orders database.
+
+    Exit codes: 0 answered, 1 failed, 2 bad usage, 3 refused or not understood.
+    """
+    with reporting_errors(output, question=question, verbose=verbose):
         if not question.strip():
             raise ConfigError(
                 'The question is empty. Try: nl2sql ask "How many orders are in transit?"'
             )
         agent = make_agent(db, model, today, customer, timeout, max_retries)
         if output is OutputFormat.json:
-            turn = agent.ask(question)
+            turn = agent.ask(question).raise_for_status()
             print(json.dumps(turn.to_json(), default=str))
         else:
-            turn = session.answer(agent, question, stdout)
+            turn = session.answer(agent, question, stdout).raise_for_status()
         if verbose:
             session.report(stderr, turn)
 
@@ -218,7 +225,7 @@ def run_command(
     with reporting_errors(output):
         arguments = read_spec(spec)
         customer_id = parse_customer(customer)
-        result = run_query(
+        result = run_query(  # checks that the customer exists
             arguments,
             database.ensure_database(db, on_create=announce_new_database),
             customer_id=customer_id,

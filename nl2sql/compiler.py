@@ -18,7 +18,6 @@ from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import (
-    Float,
     FromClause,
     Select,
     and_,
@@ -35,6 +34,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from nl2sql import schema
 from nl2sql.dialects import AsDate, DateBucket
 from nl2sql.errors import QueryValidationError
+from nl2sql.operators import AGGREGATES, COMPARISONS, DAY_COMPARISONS
 from nl2sql.query import (
     LIST_OPERATORS,
     NULL_OPERATORS,
@@ -50,33 +50,6 @@ from nl2sql.values import DayRange, ValueProblem, coerce
 DEFAULT_PAGE_SIZE = 100
 HARD_ROW_CAP = 1000
 
-COMPARISONS: dict[Operator, Callable[[Any, Any], ColumnElement[bool]]] = {
-    Operator.eq: lambda x, v: x == v,
-    Operator.ne: lambda x, v: x != v,
-    Operator.gt: lambda x, v: x > v,
-    Operator.ge: lambda x, v: x >= v,
-    Operator.lt: lambda x, v: x < v,
-    Operator.le: lambda x, v: x <= v,
-}
-
-# A bare date on a timestamp column means the whole day [start, end).
-DAY_COMPARISONS: dict[Operator, Callable[[Any, DayRange], ColumnElement[bool]]] = {
-    Operator.eq: lambda x, d: and_(x >= d.start, x < d.end),
-    Operator.ne: lambda x, d: or_(x < d.start, x >= d.end),
-    Operator.gt: lambda x, d: x >= d.end,
-    Operator.ge: lambda x, d: x >= d.start,
-    Operator.lt: lambda x, d: x < d.start,
-    Operator.le: lambda x, d: x < d.end,
-}
-
-AGGREGATES: dict[Aggregate, Callable[[Any], ColumnElement[Any]]] = {
-    Aggregate.count: func.count,
-    Aggregate.count_distinct: lambda x: func.count(distinct(x)),
-    Aggregate.sum: func.sum,
-    Aggregate.avg: lambda x: func.avg(x, type_=Float),
-    Aggregate.min: func.min,
-    Aggregate.max: func.max,
-}
 # Aggregates whose value changes when a join repeats rows.
 REPEAT_SENSITIVE = frozenset({Aggregate.count, Aggregate.sum, Aggregate.avg})
 NUMERIC_ONLY = frozenset({Aggregate.sum, Aggregate.avg})
@@ -142,8 +115,7 @@ def join_chain(
 
 
 def is_primary_key(info: ColumnInfo) -> bool:
-    table = schema.TABLES.get(info.table)
-    return table is not None and info.name in table.primary_key.columns
+    return info.key
 
 
 Sources = dict[str, FromClause]
@@ -589,7 +561,7 @@ class _Build:
             argument = resolve(Term(term.info, None, term.grain))
             if term.aggregate is Aggregate.count and term.info.table in repeated:
                 return func.count(distinct(argument))  # a key repeated by the join: count it once
-            return AGGREGATES[term.aggregate](argument)  # type: ignore[index]
+            return AGGREGATES[term.aggregate].sql(argument)  # type: ignore[index]
 
         group_exprs = {(t.info.qualified, t.grain): resolve(t) for t in groups}
         columns = [

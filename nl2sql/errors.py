@@ -16,9 +16,20 @@ def first_line(text: object, fallback: str = "no details") -> str:
 
 
 class NL2SQLError(Exception):
-    """Root of every error nl2sql raises on purpose; its message is one line for a person."""
+    """Root of every error nl2sql raises on purpose; its message is one line for a person.
+
+    ``turn`` is the agent's record of the question that failed, when there was one: its
+    attempts (tool calls, their SQL or errors), timings and tokens, for ``-v`` and for tests.
+    """
 
     exit_code = 1
+    turn: Any = None
+
+
+class RefusedError(NL2SQLError):
+    """A question was not answered from the database: not understood, ambiguous or refused."""
+
+    exit_code = 3
 
 
 class ConfigError(NL2SQLError):

@@ -15,14 +15,15 @@ from typing import Any
 from urllib.parse import quote
 
 from pydantic import BaseModel
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy import exc as sa_exc
 
-from nl2sql import database
+from nl2sql import database, schema
 from nl2sql.compiler import Compiled, Compiler
-from nl2sql.errors import DatabaseError, DatabaseUnavailableError, QueryTimeoutError
+from nl2sql.errors import ConfigError, DatabaseError, DatabaseUnavailableError, QueryTimeoutError
 from nl2sql.query import QueryTool, configured_tool
 from nl2sql.settings import env_seconds
+from nl2sql.understood import describe
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
 QUERY_TIMEOUT_ENV = "NL2SQL_QUERY_TIMEOUT"
@@ -40,6 +41,7 @@ class Result:
     sql: str
     elapsed_ms: float = 0.0
     query: dict[str, Any] = field(default_factory=dict)
+    understood: str = ""  # what the query counted or listed, in English (understood.py)
 
     def to_json(self, max_rows: int | None = None) -> dict[str, Any]:
         """JSON-ready fields. `truncated`: the query had more rows than `row_count`.
@@ -54,6 +56,7 @@ class Result:
             "row_count": self.row_count,
             "truncated": self.truncated,
             "sql": self.sql,
+            "understood": self.understood,
         }
         if max_rows is not None:
             payload["rows_shown"] = len(rows)
@@ -125,7 +128,32 @@ class ReadOnlyDatabase:
         compiled = compiler.compile(parsed)
         result = self.execute(compiled)
         result.query = parsed.model_dump(mode="json")
+        result.understood = describe(result.query, self.tool, customer_id)
         return result
+
+    def check_customer(self, customer_id: object) -> int | None:
+        """The tenant id, checked: a positive whole number naming a customer that exists.
+
+        Raises ConfigError otherwise, so a typo never shows an empty shop ("0 orders").
+        """
+        if customer_id is None:
+            return None
+        if isinstance(customer_id, bool) or not isinstance(customer_id, int) or customer_id < 1:
+            raise ConfigError(
+                f"customer_id must be a customer id (a positive whole number), not {customer_id!r}."
+            )
+        key = schema.customers.c.id
+        try:
+            with self.engine.connect() as connection:
+                found = connection.execute(select(key).where(key == customer_id)).first()
+        except sa_exc.DBAPIError as error:
+            raise database.describe_database_error(self.url, error) from error
+        if found is None:
+            raise ConfigError(
+                f"There is no customer {customer_id} in {database.display_url(self.url)}; "
+                "check the id given to --customer."
+            )
+        return customer_id
 
     def execute(self, compiled: Compiled) -> Result:
         started = time.perf_counter()
@@ -221,4 +249,4 @@ def run_query(
 ) -> Result:
     """One-shot convenience: open the database read-only, run one Query, close."""
     with ReadOnlyDatabase(url, timeout=timeout) as db:
-        return db.run(query, customer_id=customer_id)
+        return db.run(query, customer_id=db.check_customer(customer_id))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from dataclasses import field as dc_field
 from enum import Enum, StrEnum
 from functools import lru_cache
 from typing import Any
@@ -80,6 +81,37 @@ class ColumnInfo:
     description: str
     computed: bool = False
     allowed_values: tuple[str, ...] = ()
+    phrase: str = ""  # what people call it: "customer country"
+    verb: str | None = None  # for a date: what happened then, "placed"
+    money: bool = False
+    key: bool = False  # the primary key: counting it counts the table's rows
+
+    @classmethod
+    def of(
+        cls,
+        table: str,
+        name: str,
+        type_: Any,
+        description: str,
+        info: Any,
+        *,
+        computed: bool = False,
+        key: bool = False,
+    ) -> ColumnInfo:
+        """A column described from its schema entry (type, comment and ``info``)."""
+        return cls(
+            f"{table}.{name}",
+            table,
+            name,
+            column_kind(type_),
+            description,
+            computed=computed,
+            allowed_values=tuple(info.get("values", ())),
+            phrase=info.get("phrase") or name.replace("_", " "),
+            verb=info.get("verb"),
+            money=info.get("unit") == "money",
+            key=key,
+        )
 
 
 def column_kind(type_: Any) -> str:
@@ -104,27 +136,26 @@ def describe_columns(
     infos: dict[str, ColumnInfo] = {}
     for table in tables.values():
         for column in table.columns:
-            qualified = f"{table.name}.{column.name}"
-            allowed = schema.ORDER_STATUSES if qualified == "orders.status" else ()
-            infos[qualified] = ColumnInfo(
-                qualified,
+            info = ColumnInfo.of(
                 table.name,
                 column.name,
-                column_kind(column.type),
+                column.type,
                 column.comment or "",
-                allowed_values=allowed,
+                column.info,
+                key=column.primary_key,
             )
+            infos[info.qualified] = info
     for computed in schema.COMPUTED_COLUMNS:
         if computed.table in tables:
-            qualified = f"{computed.table}.{computed.name}"
-            infos[qualified] = ColumnInfo(
-                qualified,
+            info = ColumnInfo.of(
                 computed.table,
                 computed.name,
-                column_kind(computed.type),
+                computed.type,
                 computed.description,
+                computed.info,
                 computed=True,
             )
+            infos[info.qualified] = info
     unknown = hidden_set - set(infos)
     if unknown:
         raise ValueError(f"cannot hide unknown columns: {', '.join(sorted(unknown))}")
@@ -144,6 +175,11 @@ class QueryTool:
     Sort: type[BaseModel]
     Query: type[BaseModel]
     description: str
+    nouns: dict[str, tuple[str, str]] = dc_field(default_factory=dict)  # table -> row, rows
+
+    def row_nouns(self, table: str) -> tuple[str, str]:
+        """What one row and several rows of a table are called: ("order", "orders")."""
+        return self.nouns.get(table, (table, table))
 
     def parse(self, arguments: str | dict[str, Any]) -> BaseModel:
         """Validate tool-call arguments (JSON text or a dict) into a Query.
@@ -190,7 +226,16 @@ def build_tool(tables: dict[str, SATable] | None = None, hidden: Iterable[str] =
         Sort=sort_model,
         Query=_query_model(table_enum, field_model, condition_model, sort_model),
         description=tool_description(columns),
+        nouns=row_nouns(tables if tables is not None else schema.TABLES),
     )
+
+
+def row_nouns(tables: dict[str, SATable]) -> dict[str, tuple[str, str]]:
+    """Each table's name for its rows, from its ``info`` (the table name when it has none)."""
+    return {
+        name: (table.info.get("row", name), table.info.get("rows", name))
+        for name, table in tables.items()
+    }
 
 
 def _described(type_: Any, description: str) -> tuple[Any, Any]:

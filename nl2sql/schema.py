@@ -2,13 +2,16 @@
 
 These SQLAlchemy Core tables are the single source of truth: Alembic migrates from them, the
 Query tool's enums are built from them, and the compiler resolves names against them. Every
-column's ``comment`` is the description the model is shown.
+column's ``comment`` is the description the model is shown; its ``info`` holds what people call
+it (``phrase``, ``verb`` for dates: "placed"), its ``unit`` and its allowed ``values``; a table's
+``info`` names its rows (``row``, ``rows``). The English of ``understood`` is read from there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
@@ -49,102 +52,154 @@ metadata = MetaData(naming_convention=NAMING_CONVENTION)
 customers = Table(
     "customers",
     metadata,
-    Column("id", Integer, primary_key=True, comment="Customer id."),
-    Column("name", String(200), nullable=False, comment="Customer's full name."),
-    Column("email", String(320), nullable=False, unique=True, comment="Customer's email address."),
+    Column("id", Integer, primary_key=True, comment="Customer id.", info={"phrase": "customer id"}),
+    Column(
+        "name",
+        String(200),
+        nullable=False,
+        comment="Customer's full name.",
+        info={"phrase": "customer"},
+    ),
+    Column(
+        "email",
+        String(320),
+        nullable=False,
+        unique=True,
+        comment="Customer's email address.",
+        info={"phrase": "customer email"},
+    ),
     Column(
         "country",
         String(100),
         nullable=False,
         comment="Country the customer lives in, English name (e.g. Germany, United States).",
+        info={"phrase": "customer country"},
     ),
-    Column("city", String(100), nullable=False, comment="City the customer lives in."),
+    Column(
+        "city",
+        String(100),
+        nullable=False,
+        comment="City the customer lives in.",
+        info={"phrase": "customer city"},
+    ),
     Column(
         "created_at",
         DateTime,
         nullable=False,
         comment="When the customer signed up (UTC).",
+        info={"phrase": "sign-up date", "verb": "signed up"},
     ),
     comment="People who place orders.",
+    info={"row": "customer", "rows": "customers"},
 )
 
 products = Table(
     "products",
     metadata,
-    Column("id", Integer, primary_key=True, comment="Product id."),
-    Column("name", String(200), nullable=False, comment="Product name."),
+    Column("id", Integer, primary_key=True, comment="Product id.", info={"phrase": "product id"}),
+    Column(
+        "name", String(200), nullable=False, comment="Product name.", info={"phrase": "product"}
+    ),
     Column(
         "category",
         String(100),
         nullable=False,
         comment="Product category (e.g. Electronics, Books, Clothing).",
+        info={"phrase": "category"},
     ),
-    Column("price", Numeric(10, 2), nullable=False, comment="Current list price in dollars."),
+    Column(
+        "price",
+        Numeric(10, 2),
+        nullable=False,
+        comment="Current list price in dollars.",
+        info={"phrase": "price", "unit": "money"},
+    ),
     comment="Things the shop sells.",
+    info={"row": "product", "rows": "products"},
 )
 
 orders = Table(
     "orders",
     metadata,
-    Column("id", Integer, primary_key=True, comment="Order id."),
+    Column("id", Integer, primary_key=True, comment="Order id.", info={"phrase": "order id"}),
     Column(
         "customer_id",
         Integer,
         ForeignKey("customers.id"),
         nullable=False,
         comment="The customer who placed the order.",
+        info={"phrase": "customer id"},
     ),
     Column(
         "status",
         String(20),
         nullable=False,
         comment="Order status: " + ", ".join(ORDER_STATUSES) + ".",
+        info={"phrase": "status", "values": ORDER_STATUSES},
     ),
-    Column("ordered_at", DateTime, nullable=False, comment="When the order was placed (UTC)."),
     Column(
-        "shipped_at", DateTime, nullable=True, comment="When it shipped (UTC); null if not yet."
+        "ordered_at",
+        DateTime,
+        nullable=False,
+        comment="When the order was placed (UTC).",
+        info={"phrase": "order date", "verb": "placed"},
+    ),
+    Column(
+        "shipped_at",
+        DateTime,
+        nullable=True,
+        comment="When it shipped (UTC); null if not yet.",
+        info={"phrase": "ship date", "verb": "shipped"},
     ),
     Column(
         "expected_delivery_date",
         Date,
         nullable=False,
         comment="The delivery date promised to the customer.",
+        info={"phrase": "promised delivery date", "verb": "due"},
     ),
     Column(
         "delivered_at",
         DateTime,
         nullable=True,
         comment="When it was delivered (UTC); null if not delivered.",
+        info={"phrase": "delivery date", "verb": "delivered"},
     ),
     Column(
         "canceled_at",
         DateTime,
         nullable=True,
         comment="When it was canceled (UTC); null unless canceled.",
+        info={"phrase": "cancel date", "verb": "canceled"},
     ),
     Column(
         "total_amount",
         Numeric(12, 2),
         nullable=False,
         comment="Order total in dollars (sum of its line totals).",
+        info={"phrase": "order value", "unit": "money"},
     ),
     CheckConstraint(
         "status IN (" + ", ".join(f"'{s}'" for s in ORDER_STATUSES) + ")",
         name="status_allowed",
     ),
     comment="Orders placed by customers.",
+    info={"row": "order", "rows": "orders"},
 )
 
 order_items = Table(
     "order_items",
     metadata,
-    Column("id", Integer, primary_key=True, comment="Order line id."),
+    Column(
+        "id", Integer, primary_key=True, comment="Order line id.", info={"phrase": "order line id"}
+    ),
     Column(
         "order_id",
         Integer,
         ForeignKey("orders.id"),
         nullable=False,
         comment="The order this line belongs to.",
+        info={"phrase": "order id"},
     ),
     Column(
         "product_id",
@@ -152,16 +207,25 @@ order_items = Table(
         ForeignKey("products.id"),
         nullable=False,
         comment="The product bought.",
+        info={"phrase": "product id"},
     ),
-    Column("quantity", Integer, nullable=False, comment="Units bought (at least 1)."),
+    Column(
+        "quantity",
+        Integer,
+        nullable=False,
+        comment="Units bought (at least 1).",
+        info={"phrase": "units"},
+    ),
     Column(
         "unit_price",
         Numeric(10, 2),
         nullable=False,
         comment="Price per unit paid, in dollars.",
+        info={"phrase": "unit price", "unit": "money"},
     ),
     CheckConstraint("quantity > 0", name="quantity_positive"),
     comment="Lines of an order: one product, a quantity and the price paid.",
+    info={"row": "order line", "rows": "order lines"},
 )
 
 Index("ix_orders_status", orders.c.status)
@@ -184,6 +248,7 @@ class ComputedColumn:
     type: TypeEngine
     description: str
     expression: Callable[[Table], ColumnElement]
+    info: Mapping[str, Any] = field(default_factory=dict)  # as Column.info: phrase, unit
 
 
 COMPUTED_COLUMNS: tuple[ComputedColumn, ...] = (
@@ -193,5 +258,6 @@ COMPUTED_COLUMNS: tuple[ComputedColumn, ...] = (
         type=Numeric(12, 2),
         description="quantity * unit_price in dollars; sum it for revenue.",
         expression=lambda t: t.c.quantity * t.c.unit_price,
+        info={"phrase": "revenue", "unit": "money"},
     ),
 )

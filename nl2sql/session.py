@@ -9,12 +9,14 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
+from rich.text import Text
 
 from nl2sql import database, render
-from nl2sql.agent import Agent, Turn
-from nl2sql.errors import NL2SQLError, first_line
+from nl2sql.agent import ANSWERED, Agent, Turn
+from nl2sql.errors import NL2SQLError, RefusedError, first_line
 
 CHAT_HELP = """Commands: /sql shows the last query's SQL, /reset starts a new conversation,
 /quit (or Ctrl-D) leaves. Anything else is a question."""
@@ -37,31 +39,59 @@ def answer(agent: Agent, question: str, console: Console) -> Turn:
         turn = agent.ask(question, on_text=show)
     finally:
         status.stop()
-    console.out("")
+    if turn.status != ANSWERED:
+        return turn  # the caller reports the refusal as one line
+    if not streaming:
+        console.out(turn.answer, highlight=False)
+    else:
+        console.out("")
     run = turn.last_result
     if run and run.result:
+        console.print(Text(f"understood: {turn.understood}", style="dim"))
         render.result(console, run.result)
     return turn
+
+
+def print_error(console: Console, error: NL2SQLError, *, suffix: str = "") -> None:
+    """One line: 'error:' (or 'refused:') and the message, never read as markup."""
+    label = "refused:" if isinstance(error, RefusedError) else "error:"
+    message = first_line(error, type(error).__name__)
+    console.print(Text.assemble((label, "bold red"), " ", message, suffix))
+
+
+def error_object(error: NL2SQLError, question: str | None) -> dict[str, Any]:
+    """The `--format json` failure object: the one-line error and the question asked."""
+    payload: dict[str, Any] = {"error": first_line(error, type(error).__name__)}
+    if question is not None:
+        payload["question"] = question
+    return payload
 
 
 def report(console: Console, turn: Turn) -> None:
     """The -v view: each tool call, its SQL or error, timings and tokens."""
     for index, run in enumerate(turn.tool_runs, start=1):
+        # Arguments, SQL and errors are data from the model or the database: never markup.
         console.print(
-            f"[bold]tool call {index}[/] ({run.elapsed_ms:.0f} ms): {run.arguments}",
-            highlight=False,
+            Text.assemble(
+                (f"tool call {index}", "bold"), f" ({run.elapsed_ms:.0f} ms): ", run.arguments
+            )
         )
         if run.error:
-            console.print(f"  error: {run.error}", style="red", highlight=False)
+            console.print(Text(f"  error: {run.error}", style="red"))
         elif run.result:
-            console.print(f"  sql: {run.result.sql}", highlight=False)
-            console.print(
-                f"  rows: {run.result.row_count}{' (truncated)' if run.result.truncated else ''}"
-            )
+            console.print(Text(f"  sql: {run.result.sql}"))
+            console.print(Text(f"  understood: {run.result.understood}"))
+            truncated = " (truncated)" if run.result.truncated else ""
+            console.print(Text(f"  rows: {run.result.row_count}{truncated}"))
+    tokens = (
+        "unknown (the endpoint sent no usage)"
+        if turn.prompt_tokens is None
+        else f"{turn.prompt_tokens} prompt + {turn.completion_tokens} completion"
+    )
     console.print(
-        f"model calls: {turn.model_calls}, model time: {turn.model_ms:.0f} ms, tokens: "
-        f"{turn.prompt_tokens} prompt + {turn.completion_tokens} completion",
-        highlight=False,
+        Text(
+            f"model calls: {turn.model_calls}, model time: {turn.model_ms:.0f} ms, tokens: {tokens}"
+        )
     )
 
 
@@ -80,20 +110,19 @@ def chat(agent: Agent, out: Console, err: Console, *, json_output: bool, verbose
             continue
         try:
             if json_output:
-                print(json.dumps(agent.ask(text).to_json(), default=str), flush=True)
+                turn = agent.ask(text).raise_for_status()
+                print(json.dumps(turn.to_json(), default=str), flush=True)
             else:
-                turn = answer(agent, text, out)
+                turn = answer(agent, text, out).raise_for_status()
                 if verbose:
                     report(err, turn)
         except NL2SQLError as error:
-            message = first_line(error, type(error).__name__)
             if json_output:
-                print(json.dumps({"error": message}), flush=True)
+                print(json.dumps(error_object(error, text)), flush=True)
             else:
-                err.print(
-                    f"[bold red]error:[/] {message} (the conversation is kept; try again)",
-                    highlight=False,
-                )
+                print_error(err, error, suffix=" (the conversation is kept; try again)")
+            if verbose and error.turn is not None:
+                report(err, error.turn)
 
 
 def _command(text: str, agent: Agent, out: Console) -> bool:

@@ -403,16 +403,20 @@ def test_async_agent_with_the_offline_model(sample_db: str) -> None:
     async def scenario() -> tuple[str, str, list[str]]:
         agent = AsyncAgent(sample_db, model="offline", today=TODAY)
         deltas: list[str] = []
-        first = await agent.ask("how many orders were delivered late last month?",
-                                on_text=deltas.append)
+        first = await agent.ask(
+            "how many orders were delivered late last month?", on_text=deltas.append
+        )
         second = await agent.ask("only those from Germany")
         await agent.backend.client.close()
         return first.answer, second.answer, deltas
 
     first, second, deltas = asyncio.run(scenario())
-    late = sql_count(sample_db, "SELECT count(*) FROM orders WHERE delivered_at >= '2026-10-01' "
-                     "AND delivered_at < '2026-11-01' AND date(delivered_at) > "
-                     "expected_delivery_date")
+    late = sql_count(
+        sample_db,
+        "SELECT count(*) FROM orders WHERE delivered_at >= '2026-10-01' "
+        "AND delivered_at < '2026-11-01' AND date(delivered_at) > "
+        "expected_delivery_date",
+    )
     assert f" {late} orders" in first and len(deltas) > 1 and "".join(deltas) == first
     assert "Germany" in second
 

@@ -69,6 +69,7 @@ def test_ask_json(sample_db: str, server_env: ChatServer) -> None:
     assert set(payload) == {
         "question",
         "answer",
+        "understood",
         "query",
         "sql",
         "columns",
@@ -77,6 +78,7 @@ def test_ask_json(sample_db: str, server_env: ChatServer) -> None:
         "truncated",
     }
     assert payload["answer"] == "Fifteen." and payload["row_count"] == 1
+    assert payload["understood"] == "count of orders, status is shipped"
     assert payload["query"]["conditions"][0]["value"] == "shipped"
 
 
@@ -108,13 +110,20 @@ def test_ask_bad_flags(sample_db: str) -> None:
 
 
 def test_chat_keeps_going_after_an_error(sample_db: str, server_env: ChatServer) -> None:
-    server_env.push(text_reply("One."), status_reply(500), text_reply("Three."))
+    server_env.push(
+        tool_call_reply([("a", "Query", COUNT_SHIPPED)]),
+        text_reply("One."),
+        status_reply(500),
+        text_reply("Three."),  # no query ran: reported as a refusal, not as an answer
+    )
     result = runner.invoke(app, ["chat", "--db", sample_db], input="first\nsecond\nthird\n/quit\n")
     assert result.exit_code == 0
-    assert "One." in result.stdout and "Three." in result.stdout
+    assert "One." in result.stdout and "Three." not in result.stdout
     assert "HTTP 500" in result.stderr and "conversation is kept" in result.stderr
+    assert "refused: Three." in result.stderr
     roles = [m["role"] for m in server_env.requests[-1].messages]
-    assert roles == ["system", "user", "assistant", "user"]  # the failed question left no trace
+    # the failed question left no trace
+    assert roles == ["system", "user", "assistant", "tool", "assistant", "user"]
 
 
 def test_chat_commands(sample_db: str, server_env: ChatServer) -> None:
@@ -137,6 +146,10 @@ def test_timeout_and_retry_flags(sample_db: str, server_env: ChatServer) -> None
     server_env.push(delay_reply(2.0, then=text_reply("late")))
     slow = runner.invoke(app, ["ask", "hi", "--db", sample_db, "--timeout", "0.3"])
     assert slow.exit_code == 1 and "did not answer in time" in slow.stderr
-    server_env.push(status_reply(429, headers={"retry-after-ms": "1"}), text_reply("Retried."))
+    server_env.push(
+        status_reply(429, headers={"retry-after-ms": "1"}),
+        tool_call_reply([("a", "Query", COUNT_SHIPPED)]),
+        text_reply("Retried."),
+    )
     retried = runner.invoke(app, ["ask", "hi", "--db", sample_db, "--max-retries", "1"])
     assert retried.exit_code == 0 and "Retried." in retried.stdout

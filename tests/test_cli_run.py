@@ -56,7 +56,16 @@ def test_json_text_argument(sample_url: str, sample_engine: Engine) -> None:
     spec = spec_json()
     code, payload, _ = run_json(spec, "--db", sample_url)
     assert code == 0
-    assert set(payload) == {"query", "sql", "columns", "rows", "row_count", "truncated"}
+    assert set(payload) == {
+        "query",
+        "sql",
+        "understood",
+        "columns",
+        "rows",
+        "row_count",
+        "truncated",
+    }
+    assert payload["understood"] == "count of orders, grouped by status, sorted by status A to Z"
     assert payload["query"] == json.loads(spec)
     assert payload["columns"] == ["orders.status", "count(orders.id)"]
     assert payload["rows"] == status_counts(sample_engine)

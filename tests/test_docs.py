@@ -34,14 +34,24 @@ def test_readme_main_command_works_offline_on_a_fresh_home(tmp_path: Path) -> No
     main_command = readme_commands()[0]
     ask = main_command.split("&& ")[-1]
     assert ask.startswith("nl2sql ask ")
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT", "OPENAI_BASE_URL",
-                        "NL2SQL_DATABASE_URL", "NL2SQL_MODEL")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in (
+            "OPENAI_API_KEY",
+            "AZURE_OPENAI_ENDPOINT",
+            "OPENAI_BASE_URL",
+            "NL2SQL_DATABASE_URL",
+            "NL2SQL_MODEL",
+        )
+    }
     env["XDG_DATA_HOME"] = str(tmp_path)
     executable = shutil.which("nl2sql")
     assert executable
-    done = subprocess.run([executable, *shlex.split(ask)[1:]], env=env, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [executable, *shlex.split(ask)[1:]], env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert "Brazil" in done.stdout and "SELECT" in done.stdout
     assert (tmp_path / "nl2sql" / "orders.sqlite3").exists()

@@ -7,8 +7,13 @@ from nl2sql.errors import first_line
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("one\ntwo", "one"), ("\n  \nlater line\n", "later line"), ("", "no details"),
-     (ValueError(""), "no details"), (ValueError("bad\ntrace"), "bad")],
+    [
+        ("one\ntwo", "one"),
+        ("\n  \nlater line\n", "later line"),
+        ("", "no details"),
+        (ValueError(""), "no details"),
+        (ValueError("bad\ntrace"), "bad"),
+    ],
 )
 def test_first_line(text: object, expected: str) -> None:
     assert first_line(text) == expected

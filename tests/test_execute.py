@@ -292,7 +292,10 @@ def test_result_to_json(reader: ReadOnlyDatabase) -> None:
     )
     payload = result.to_json()
     assert json.loads(json.dumps(payload)) == payload
-    assert set(payload) == {"columns", "rows", "row_count", "truncated", "sql"}
+    assert set(payload) == {"columns", "rows", "row_count", "truncated", "sql", "understood"}
+    assert payload["understood"] == (
+        "orders (order date, promised delivery date, order value), order id at most 3"
+    )
     first = payload["rows"][0]
     assert isinstance(first[0], str) and datetime.fromisoformat(first[0])
     assert date.fromisoformat(first[1])

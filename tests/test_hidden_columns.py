@@ -12,11 +12,15 @@ from nl2sql.cli import app
 from nl2sql.query import HIDDEN_COLUMNS_ENV
 
 runner = CliRunner()
-EMAIL_QUERY = json.dumps({
-    "table_name": "customers",
-    "columns": [{"column": "customers.email", "aggregate": None, "time_grain": None}],
-    "conditions": [], "order_by": [], "limit": 1,
-})
+EMAIL_QUERY = json.dumps(
+    {
+        "table_name": "customers",
+        "columns": [{"column": "customers.email", "aggregate": None, "time_grain": None}],
+        "conditions": [],
+        "order_by": [],
+        "limit": 1,
+    }
+)
 
 
 @pytest.fixture(scope="module")

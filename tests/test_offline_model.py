@@ -144,7 +144,7 @@ def test_seed_question_under_customer_scope(sample: tuple[str, Path]) -> None:
         }
     assert expected and {row[0] for row in result.rows} == expected
     assert "placed 2025-11-01 to 2025-11-30" in turn.answer
-    assert "delivered after the expected date" in turn.answer
+    assert "delivered after the promised delivery date" in turn.answer
 
 
 def test_follow_ups_edit_the_previous_query(sample: tuple[str, Path]) -> None:

@@ -4,38 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
 from typing import Any
 
-ENTITY_NAMES = {
-    "orders": ("order", "orders"),
-    "customers": ("customer", "customers"),
-    "products": ("product", "products"),
-    "order_items": ("order line", "order lines"),
-}
-DATE_VERBS = {
-    "orders.ordered_at": "placed",
-    "orders.shipped_at": "shipped",
-    "orders.delivered_at": "delivered",
-    "orders.canceled_at": "canceled",
-    "customers.created_at": "signed up",
-}
-COLUMN_NAMES = {
-    "customers.country": "customer country",
-    "customers.city": "customer city",
-    "customers.name": "customer",
-    "products.category": "category",
-    "products.name": "product",
-    "orders.status": "status",
-    "orders.total_amount": "order total",
-    "products.price": "price",
-    "order_items.quantity": "units",
-    "order_items.line_total": "revenue",
-    "order_items.unit_price": "unit price",
-    "orders.id": "orders",
-    "customers.id": "customers",
-    "products.id": "products",
-}
+from nl2sql.query import ColumnInfo, QueryTool
+from nl2sql.understood import describe_filters
+
 AGGREGATE_NAMES = {
     "count": "number of",
     "count_distinct": "number of distinct",
@@ -43,22 +16,6 @@ AGGREGATE_NAMES = {
     "avg": "average",
     "min": "lowest",
     "max": "highest",
-}
-OPERATOR_WORDS = {
-    "=": "is",
-    "!=": "is not",
-    ">": "over",
-    ">=": "at least",
-    "<": "under",
-    "<=": "at most",
-    "in": "is one of",
-    "not in": "is not one of",
-}
-MONEY = {
-    "orders.total_amount",
-    "order_items.line_total",
-    "products.price",
-    "order_items.unit_price",
 }
 SHOWN_ROWS = 10
 # What an aggregate is called in a sentence.
@@ -74,7 +31,6 @@ MEASURE_NAMES = {
     ("max", "products.price"): "highest price",
     ("min", "products.price"): "lowest price",
 }
-GRAIN_NAMES = {"day": "day", "week": "week", "month": "month", "quarter": "quarter", "year": "year"}
 
 EXAMPLES = [
     "How many orders were delivered late last month?",
@@ -83,99 +39,22 @@ EXAMPLES = [
 ]
 
 
-def not_understood(question: str) -> str:
+def not_understood(question: str, reason: str = "") -> str:
+    """One line: what was not understood (and why, when known), and questions that work."""
+    why = f" ({reason})" if reason else ""
     return (
         f'Sorry, I did not understand "{question.strip()}" well enough to query the '
-        "database, and I would rather not guess. I can answer questions like: "
+        f"database{why}, and I would rather not guess. I can answer questions like: "
         + "; ".join(f'"{e}"' for e in EXAMPLES)
         + "."
     )
 
 
-def describe_conditions(query: dict[str, Any]) -> str:
-    """What was understood, e.g. 'placed 2025-11-01 to 2025-11-30, delivered after the expected
-    date, status is one of shipped, delivered'."""
-    parts: list[str] = []
-    dates: dict[str, dict[str, str]] = {}  # date column -> operator -> day, joined into one phrase
-    for condition in query.get("conditions", []):
-        column, op, value = condition["column"], condition["operator"], condition["value"]
-        if (
-            not condition.get("aggregate")
-            and not isinstance(value, dict)
-            and _is_date_bound(column, op)
-        ):
-            dates.setdefault(column, {})[op] = str(value)
-        else:
-            parts.append(_describe_condition(condition))
-    return ", ".join([_describe_dates(DATE_VERBS[c], ops) for c, ops in dates.items()] + parts)
-
-
-def _is_date_bound(column: str, op: str) -> bool:
-    return column in DATE_VERBS and op in ("=", ">=", "<=", "<", ">")
-
-
-def _describe_condition(condition: dict[str, Any]) -> str:
-    column, op, value = condition["column"], condition["operator"], condition["value"]
-    if condition.get("aggregate"):
-        return _describe_aggregate(condition["aggregate"], column, op, value)
-    if isinstance(value, dict):  # delivered_at compared with expected_delivery_date
-        if op == ">":
-            return "delivered after the expected date"
-        return "delivered on or before the expected date"
-    if op == "is not null" and column.endswith(".id"):
-        return f"with at least one {ENTITY_NAMES[column.split('.')[0]][0]}"
-    if op == "is null" and column.endswith(".id"):
-        return f"with no {ENTITY_NAMES[column.split('.')[0]][1]}"
-    if op in ("is null", "is not null"):
-        name = DATE_VERBS.get(column, _column_name(column))
-        return f"{'not ' if op == 'is null' else ''}{name}"
-    if column == "orders.expected_delivery_date":
-        return f"promised delivery date {PROMISED_WORDS.get(op, op)} {value}"
-    shown = ", ".join(map(str, value)) if isinstance(value, list) else _value(column, value)
-    return f"{_column_name(column)} {OPERATOR_WORDS.get(op, op)} {shown}"
-
-
-PROMISED_WORDS = {"<": "before", "<=": "on or before", ">": "after", ">=": "on or after"}
-
-
-def _describe_aggregate(aggregate: str, column: str, op: str, value: Any) -> str:
-    if aggregate == "count" and op == "=" and value == 0:
-        table = column.split(".")[0]
-        return f"with no {ENTITY_NAMES.get(table, (table, table))[1]}"
-    what = f"{AGGREGATE_NAMES[aggregate]} {_column_name(column)}"
-    return f"with {what} {OPERATOR_WORDS.get(op, op)} {_value(column, value)}"
-
-
-def _describe_dates(verb: str, ops: dict[str, str]) -> str:
-    """One phrase for the bounds on one date column: 'placed 2025-11-01 to 2025-11-30'."""
-    if "=" in ops:
-        return f"{verb} on {ops['=']}"
-    if ">=" in ops and "<=" in ops:
-        return f"{verb} {ops['>=']} to {ops['<=']}"
-    if ">=" in ops:
-        return f"{verb} since {ops['>=']}"
-    if "<=" in ops:
-        day = date.fromisoformat(ops["<="][:10]) + timedelta(days=1)
-        return f"{verb} before {day.isoformat()}"
-    if "<" in ops:
-        return f"{verb} before {ops['<']}"
-    return f"{verb} after {ops['>']}"
-
-
-def _column_name(column: str) -> str:
-    return COLUMN_NAMES.get(column, column.split(".")[-1].replace("_", " "))
-
-
-def _value(column: str, value: Any) -> str:
-    if column in MONEY and isinstance(value, int | float):
-        return f"${value:,.2f}"
-    return str(value)
-
-
-def fmt(column: str, value: Any) -> str:
+def fmt(info: ColumnInfo | None, value: Any) -> str:
+    """A value in a sentence: money in dollars, a timestamp as its day."""
     if value is None:
         return "none"
-    if column in MONEY and isinstance(value, int | float):
+    if info is not None and info.money and isinstance(value, int | float):
         return f"${value:,.2f}"
     if isinstance(value, float):
         return f"{value:,.2f}"
@@ -211,14 +90,16 @@ class _Result:
     count: int
     truncated: bool
     labels: list[tuple[str | None, str | None, str]]  # (aggregate, grain, column) per column
-    scope: str  # " (what was understood)", or ""
+    scope: str  # " (the filters, as nl2sql renders them)", or ""
+    tool: QueryTool
 
     @classmethod
-    def read(cls, query: dict[str, Any], result: dict[str, Any]) -> _Result:
+    def read(cls, query: dict[str, Any], result: dict[str, Any], tool: QueryTool) -> _Result:
         columns: list[str] = result.get("columns", [])
         rows: list[list[Any]] = result.get("rows", [])
-        understood = describe_conditions(query)
+        understood = describe_filters(query, tool)
         return cls(
+            tool=tool,
             query=query,
             columns=columns,
             rows=rows,
@@ -230,8 +111,19 @@ class _Result:
 
     @property
     def names(self) -> tuple[str, str]:
-        base = self.query.get("table_name", "orders")
-        return ENTITY_NAMES.get(base, (base, base))
+        return self.tool.row_nouns(self.query.get("table_name", ""))
+
+    def nouns_of(self, column: str) -> tuple[str, str]:
+        """What the rows of a column's table are called."""
+        info = self.tool.columns.get(column)
+        return self.tool.row_nouns(info.table) if info else self.names
+
+    def name(self, column: str) -> str:
+        info = self.tool.columns.get(column)
+        return info.phrase if info else column
+
+    def fmt(self, column: str, value: Any) -> str:
+        return fmt(self.tool.columns.get(column), value)
 
     @property
     def measures(self) -> list[int]:
@@ -260,13 +152,16 @@ YES_NO_RE = re.compile(
 )
 
 
-def answer(query: dict[str, Any], result: dict[str, Any], question: str = "") -> str:
+def answer(
+    query: dict[str, Any], result: dict[str, Any], tool: QueryTool, question: str = ""
+) -> str:
     """A short sentence (or a few lines) from the rows, stating what was understood; a yes/no
     question ("did any ...?", "is there an order ...?") is answered yes or no first."""
-    sentence = _sentence(query, result)
+    read = _Result.read(query, result, tool)
+    sentence = _sentence(read)
     if not (YES_NO_RE.search(question) or _compares_total(query, question)):
         return sentence
-    found = _found(_Result.read(query, result))
+    found = _found(read)
     if found is None:
         return sentence
     return f"{'Yes' if found else 'No'}. {sentence}"
@@ -297,8 +192,7 @@ def _found(read: _Result) -> bool | None:
     return bool(read.rows and read.rows[0][read.measures[0]])
 
 
-def _sentence(query: dict[str, Any], result: dict[str, Any]) -> str:
-    read = _Result.read(query, result)
+def _sentence(read: _Result) -> str:
     if read.measures and not read.keys:
         return _one_number(read)
     if not read.rows:
@@ -312,23 +206,23 @@ def _one_number(read: _Result) -> str:
     aggregate, _, column = read.labels[read.measures[0]]
     value = read.rows[0][read.measures[0]] if read.rows else None
     if aggregate == "count":
-        noun = ENTITY_NAMES.get(column.split(".")[0], read.names)
+        noun = read.nouns_of(column)
         n = int(value or 0)
         return (
             f"There {'is' if n == 1 else 'are'} {n} {noun[0] if n == 1 else noun[1]}{read.scope}."
         )
-    what = _measure_name(aggregate, column, "sum")
+    what = _measure_name(read, aggregate, column, "sum")
     if aggregate == "count_distinct":
-        what = f"number of distinct {_column_name(column)} values"
+        what = f"number of distinct {read.name(column)} values"
     if value is None and any(c.get("aggregate") for c in read.query.get("conditions", [])):
         return f"The {what} does not meet that condition{read.scope}."
-    return f"The {what} is {fmt(column, value)}{read.scope}."
+    return f"The {what} is {read.fmt(column, value)}{read.scope}."
 
 
-def _measure_name(aggregate: str | None, column: str, default: str) -> str:
+def _measure_name(read: _Result, aggregate: str | None, column: str, default: str) -> str:
     return MEASURE_NAMES.get(
         (aggregate or "", column),
-        f"{AGGREGATE_NAMES[aggregate or default]} {_column_name(column)}",
+        f"{AGGREGATE_NAMES[aggregate or default]} {read.name(column)}",
     )
 
 
@@ -347,11 +241,11 @@ HIDDEN_KEYS = ("customers.id", "products.id")  # the name beside them says it
 def _grouped(read: _Result) -> str:
     measure = read.measures[0]
     aggregate, _, column = read.labels[measure]
-    what = _measure_name(aggregate, column, "count")
+    what = _measure_name(read, aggregate, column, "count")
     if aggregate == "count":
-        what = f"number of {ENTITY_NAMES.get(column.split('.')[0], read.names)[1]}"
+        what = f"number of {read.nouns_of(column)[1]}"
     lines = [
-        f"{_group_key(read, row)}: {fmt(read.labels[measure][2], row[measure])}"
+        f"{_group_key(read, row)}: {read.fmt(read.labels[measure][2], row[measure])}"
         for row in read.rows[:SHOWN_ROWS]
     ]
     order = read.order
@@ -373,16 +267,21 @@ def _grouped(read: _Result) -> str:
 
 def _group_names(read: _Result) -> str:
     names = [
-        f"{GRAIN_NAMES[g]} ({DATE_VERBS.get(c, c)})" if g else _column_name(c)
+        f"{g} ({_verb(read, c)})" if g else read.name(c)
         for i, (_, g, c) in enumerate(read.labels)
         if i in read.keys
     ]
     return ", ".join(dict.fromkeys(n for n in names if n not in ("customers", "products")))
 
 
+def _verb(read: _Result, column: str) -> str:
+    info = read.tool.columns.get(column)
+    return (info.verb or info.phrase) if info else column
+
+
 def _group_key(read: _Result, row: list[Any]) -> str:
     return " ".join(
-        fmt(read.columns[i], row[i]) for i in read.keys if read.labels[i][2] not in HIDDEN_KEYS
+        read.fmt(read.columns[i], row[i]) for i in read.keys if read.labels[i][2] not in HIDDEN_KEYS
     )
 
 
@@ -396,7 +295,7 @@ RANK_WORDS = {
 def _plain_rows(read: _Result) -> str:
     base = read.query.get("table_name", "orders")
     one, many = read.names
-    names = [_row_name(base, read.columns, row) for row in read.rows[:SHOWN_ROWS]]
+    names = [_row_name(read, base, row) for row in read.rows[:SHOWN_ROWS]]
     order = read.order
     if order and read.query.get("limit"):
         how = RANK_WORDS.get(order[0]["column"], ("earliest", "latest"))
@@ -413,8 +312,9 @@ def _plain_rows(read: _Result) -> str:
     return f"I found {read.count}{read.more} {noun}{read.scope}: " + "; ".join(names) + tail + "."
 
 
-def _row_name(base: str, columns: list[str], row: list[Any]) -> str:
-    values = dict(zip(columns, row, strict=False))
+def _row_name(read: _Result, base: str, row: list[Any]) -> str:
+    fmt = read.fmt
+    values = dict(zip(read.columns, row, strict=False))
     if base == "orders" and "orders.id" in values:
         extra = [fmt(c, v) for c, v in values.items() if c != "orders.id"]
         number = f"#{values['orders.id']}"

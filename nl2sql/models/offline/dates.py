@@ -142,6 +142,9 @@ _POINT_PATTERNS: list[str] = [
     r"(?P<today>today|tonight|this morning)",
     r"(?P<dby>(?:the )?day before yesterday)",
     r"(?P<yesterday>yesterday)",
+    # a bare year, unless a comparison makes it an amount ("orders over 2000")
+    r"(?<!over )(?<!than )(?<!above )(?<!below )(?<!under )(?<!least )(?<!most )"
+    r"(?<!exceeding )(?<!exactly )"
     r"(?P<year>" + _YEAR + r")(?! dollars| usd| units| orders)",
 ]
 _POINT = re.compile(r"\b(?:" + "|".join(_POINT_PATTERNS) + r")\b")

@@ -22,6 +22,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from nl2sql.models.offline.asked import asked_column, order_lines
+from nl2sql.models.offline.coverage import disjoint_periods, unread_words, unsupported_measure
 from nl2sql.models.offline.followups import follow_up, is_period_shift
 from nl2sql.models.offline.interpreter import Context, Inexpressible, Interpreter
 from nl2sql.models.offline.lexicon import KNOWN_WORDS as KNOWN_WORDS
@@ -31,7 +32,12 @@ from nl2sql.models.offline.values import ValueIndex
 
 
 class NotUnderstood(Exception):
-    """The question could not be mapped with confidence."""
+    """The question could not be mapped with confidence; the message says what was not read."""
+
+    def __init__(self, question: str, reason: str = "") -> None:
+        super().__init__(reason or question)
+        self.question = question
+        self.reason = reason
 
 
 FOLLOW_UP_START = re.compile(
@@ -69,19 +75,49 @@ def refers_back(parsed: Parsed, interpreter: Interpreter) -> bool:
 
 
 def understand(question: str, context: Context, values: ValueIndex) -> dict[str, Any]:
-    """The Query for a question, editing the previous query for a follow-up."""
+    """The Query for a question, editing the previous query for a follow-up.
+
+    Raises NotUnderstood when any word of the question would be dropped (coverage.py).
+    """
     parsed = parse_text(question, context.today, values)
+    check_coverage(question, parsed)
     interpreter = Interpreter(parsed, context)
     if context.previous is not None and (
         is_follow_up(parsed, interpreter) or is_period_shift(parsed, context.previous)
     ):
-        return follow_up(parsed, interpreter, context.previous)
+        return checked(question, follow_up(parsed, interpreter, context.previous))
     if not confident(parsed, interpreter) or names_unknown_value(parsed):
         raise NotUnderstood(question)
     entity = interpreter.entity()
     query = interpreter.query()
     query["conditions"] = query["conditions"] + interpreter.amount_conditions(entity)
-    return order_lines(revenue_of_items(query), interpreter.text)
+    return checked(question, order_lines(revenue_of_items(query), interpreter.text))
+
+
+def check_coverage(question: str, parsed: Parsed) -> None:
+    """Refuse, naming them, measures the tool lacks and words no rule reads."""
+    measure = unsupported_measure(parsed.source)
+    if measure is not None:
+        words, what = measure
+        raise NotUnderstood(
+            question, f'"{words}" asks for {what}, which I cannot compute from one query yet'
+        )
+    unread = unread_words(parsed)
+    if unread:
+        shown = ", ".join(f'"{word}"' for word in unread[:5])
+        raise NotUnderstood(question, f"I do not know what {shown} means here")
+
+
+def checked(question: str, query: dict[str, Any]) -> dict[str, Any]:
+    """The query, unless its date bounds cannot all hold (two periods ANDed together)."""
+    column = disjoint_periods(query)
+    if column is not None:
+        raise NotUnderstood(
+            question,
+            "it names periods that do not overlap, and I can only answer for one period at "
+            "a time; ask about each period separately",
+        )
+    return query
 
 
 # "customer zzz", "product named zzz": a name slot whose word matched no value in the database.

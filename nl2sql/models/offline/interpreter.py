@@ -59,6 +59,8 @@ from nl2sql.models.offline.lexicon import (
 )
 from nl2sql.models.offline.passes import Parsed
 from nl2sql.models.offline.statuses import DESTINATION_VERBS, NOT_DELIVERED_YET, STATUS_VERBS
+from nl2sql.operators import OPERATORS
+from nl2sql.query import Operator
 
 
 @dataclass
@@ -684,10 +686,19 @@ class Interpreter:
         return None
 
     def amount_conditions(self, entity: str) -> list[dict[str, Any]]:
+        """Money amounts as filters on each row; a count ("more than 3 items") that no
+        threshold took is refused, never read as money."""
         out = []
         for position, (op, number, noun, _) in enumerate(self.p.amounts):
-            if position in self.thresholds_used or noun in ("order", "purchase", "time"):
+            if position in self.thresholds_used:
                 continue
+            if noun not in ("dollar", None):
+                said = f"{OPERATORS[Operator(op)].words} {number:g} {noun}s"
+                raise Inexpressible(
+                    f"I cannot filter single {entity.replace('_', ' ')} by a count of {noun}s "
+                    f'("{said}") yet. Counts can filter customers, products, countries or '
+                    'categories: try "customers with more than 3 orders".'
+                )
             column = "orders.total_amount"
             if entity == "products" or self.has("price", "cost", "priced", "expensive", "cheap"):
                 column = "products.price"

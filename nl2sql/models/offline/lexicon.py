@@ -225,6 +225,10 @@ PHRASE_REWRITES: list[tuple[str, str]] = [
         r"\2 by \1",
     ),
     (r"\b(?:quarter to date|qtd)\b", "this quarter"),
+    # "average basket value", "cart size": what one order is worth
+    (r"\b(?:basket|cart) (?:value|size|total)\b", "order value"),
+    # "... - need them for a win-back campaign": why they ask, not what
+    (r"\s*(?:-|,|;)?\s*(?:i |we )?need (?:it|them|this|these|those|the list) for\b.*$", ""),
     # "revenue rather than units", "units instead of revenue": the measure named first
     (
         r"\b(?:rather than|instead of) (?:by )?(?:the )?(?:number of |count of |total )?[a-z]+\b",
@@ -232,6 +236,12 @@ PHRASE_REWRITES: list[tuple[str, str]] = [
     ),
     # "for the ops review: ..." (a lead-in), unless it compares ("for a Germany vs France push:")
     (r"^for (?:the |my |our |a |an )?(?![a-z ]*\b(?:vs|versus)\b)[a-z ]{2,40}: ", ""),
+    # "for a Germany vs France campaign: ...": the purpose goes, the compared values stay
+    (
+        r"^for (?:the |my |our |a |an )?([a-z ]{2,30}?) (?:vs|versus) ([a-z ]{2,30}?) "
+        r"(?:campaign|push|review|report|meeting|deck|analysis|comparison|promo|promotion): ",
+        r"\1 and \2: ",
+    ),
     # "whose expected delivery date has already passed", "with the due date in the past"
     (
         r"\b(?:whose |where the |with (?:the |a |an |their |its )?|that have (?:a |an |their )?)?"

@@ -23,6 +23,7 @@ from nl2sql.models.offline.grammar import (
     understand,
 )
 from nl2sql.models.offline.values import ValueIndex
+from nl2sql.query import configured_tool
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ class OfflineModel:
 
     def __init__(self, db: Any) -> None:
         self.db = db
+        self.tool = db.tool if db is not None else configured_tool()
         engine = getattr(db, "engine", None)
         try:
             self.values = ValueIndex.load(engine)
@@ -57,8 +59,8 @@ class OfflineModel:
         )
         try:
             query = understand(question, context, self.values)
-        except NotUnderstood:
-            return {"content": not_understood(question)}
+        except NotUnderstood as error:
+            return {"content": not_understood(question, error.reason)}
         except Inexpressible as error:
             return {"content": str(error)}
         arguments = json.dumps(query)
@@ -81,7 +83,7 @@ class OfflineModel:
             error = result.get("error") if isinstance(result, dict) else result
             return f"The query failed, so I cannot answer: {error}"
         query = _previous_query(messages) or {}
-        return answer(query, result, _last_question(messages))
+        return answer(query, result, self.tool, _last_question(messages))
 
 
 def _text(content: Any) -> str:

@@ -42,7 +42,10 @@ SHORTHAND = {
     "thx": "",
     "thanks": "",
     "w/": "with",
+    "aov": "average order value",
 }
+# Comparison signs, typed as words would be: "orders > 1k" -> "orders over 1k".
+SIGNS = [(">=", " at least "), ("<=", " at most "), (">", " over "), ("<", " under ")]
 _WORD = re.compile(r"(?<![\w/])(?:[a-z]+/?)(?![\w/])")
 # "no. of orders", "no. orders", "# of orders": the number of.
 NUMBER_OF = re.compile(r"(?:\bno\.|#) ?(?:of )?(?=[a-z])")
@@ -60,6 +63,9 @@ K_AMOUNT = re.compile(
 def expand_shorthand(text: str) -> str:
     """Lower-case text with its shorthand spelt out (punctuation still in place)."""
     text = NUMBER_OF.sub("number of ", text)
+    for sign, words in SIGNS:
+        text = text.replace(sign, words)
+    text = re.sub(r"  +", " ", text)
     text = K_AMOUNT.sub(_thousands, text)
     return _WORD.sub(lambda m: SHORTHAND.get(m[0], m[0]), text)
 

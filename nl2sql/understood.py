@@ -1,0 +1,227 @@
+"""The one English sentence saying what a Query counted or listed (``understood``).
+
+Rendered by nl2sql itself from the Query that ran, never by the model, from the same operator,
+aggregate and grain rows the compiler reads (operators.py) and the names the schema gives its
+columns (``info``). Example: "count of orders, placed 2025-11-01 to 2025-11-30, status is one of
+shipped, delivered, grouped by customer country".
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from nl2sql.operators import (
+    AGGREGATES,
+    DATE_DIRECTIONS,
+    DIRECTIONS,
+    GRAINS,
+    OPERATORS,
+    TEXT_DIRECTIONS,
+)
+from nl2sql.query import Aggregate, ColumnInfo, Operator, QueryTool, TimeGrain
+
+DATE_KINDS = frozenset({"date", "datetime"})
+# Bounds on one date column that read as one range: "placed 2025-11-01 to 2025-11-30".
+RANGE_OPERATORS = frozenset({Operator.eq, Operator.gt, Operator.ge, Operator.lt, Operator.le})
+
+
+def describe(query: dict[str, Any], tool: QueryTool, customer_id: int | None = None) -> str:
+    """What the query (its tool-call arguments, validated) counts or lists, in one sentence."""
+    reader = _Reader(tool, query)
+    parts = [reader.measured(), *reader.conditions(), reader.grouping(), reader.ordering()]
+    if customer_id is not None:
+        parts.append(f"only customer {customer_id}'s rows")
+    return ", ".join(part for part in parts if part)
+
+
+def describe_filters(query: dict[str, Any], tool: QueryTool) -> str:
+    """Only the conditions, in the same words: "placed 2025-11-01 to 2025-11-30, status is
+    shipped" (the offline model's answers say them beside the number)."""
+    return ", ".join(_Reader(tool, query).conditions())
+
+
+class _Reader:
+    """Reads one query's parts against the tool's column names."""
+
+    def __init__(self, tool: QueryTool, query: dict[str, Any]) -> None:
+        self.tool = tool
+        self.query = query
+        self.base = str(query.get("table_name", ""))
+        self.fields = list(query.get("columns") or [])
+        self.aggregated = any(f.get("aggregate") for f in self.fields) or any(
+            s.get("aggregate") for s in query.get("order_by") or []
+        )
+
+    def info(self, column: str) -> ColumnInfo | None:
+        return self.tool.columns.get(column)
+
+    def phrase(self, column: str) -> str:
+        info = self.info(column)
+        return info.phrase if info else column
+
+    # -- what is measured or listed -------------------------------------------------------
+
+    def measured(self) -> str:
+        measures = [
+            self.measure(f["column"], f["aggregate"]) for f in self.fields if f.get("aggregate")
+        ]
+        if measures:
+            return " and ".join(measures)
+        rows = self.tool.row_nouns(self.base)[1]
+        if self.aggregated or not self.fields:
+            return rows
+        shown = ", ".join(dict.fromkeys(self.field_name(f) for f in self.fields))
+        return f"{rows} ({shown})"
+
+    def measure(self, column: str, aggregate: str) -> str:
+        rule = AGGREGATES[Aggregate(aggregate)]
+        info = self.info(column)
+        if info is not None and info.key and aggregate in ("count", "count_distinct"):
+            return f"{rule.words} {self.tool.row_nouns(info.table)[1]}"
+        dated = info is not None and info.kind in DATE_KINDS
+        return f"{rule.date_words if dated else rule.words} {self.phrase(column)}"
+
+    def field_name(self, field: dict[str, Any]) -> str:
+        grain = field.get("time_grain")
+        name = self.phrase(field["column"])
+        return f"{GRAINS[TimeGrain(grain)]} of {name}" if grain else name
+
+    # -- filters --------------------------------------------------------------------------
+
+    def conditions(self) -> list[str]:
+        ranges: dict[str, dict[Operator, Any]] = {}
+        parts: list[str] = []
+        for condition in self.query.get("conditions") or []:
+            operator = Operator(condition["operator"])
+            info = self.info(condition["column"])
+            if (
+                info is not None
+                and info.kind in DATE_KINDS
+                and not condition.get("aggregate")
+                and operator in RANGE_OPERATORS
+                and not isinstance(condition.get("value"), dict | list)
+            ):
+                bounds = ranges.setdefault(condition["column"], {})
+                if operator not in bounds:
+                    bounds[operator] = condition["value"]
+                    continue
+            parts.append(self.condition(condition, operator))
+        dated = [self.date_range(column, bounds) for column, bounds in ranges.items()]
+        return dated + parts
+
+    def condition(self, condition: dict[str, Any], operator: Operator) -> str:
+        column, value = condition["column"], condition.get("value")
+        rule = OPERATORS[operator]
+        if condition.get("aggregate"):
+            measure = self.measure(column, condition["aggregate"])
+            return (
+                f"with {measure} {rule.words} {self.value(column, value, condition['aggregate'])}"
+            )
+        info = self.info(column)
+        if operator in (Operator.is_null, Operator.is_not_null):
+            return self.presence(column, info, operator)
+        dated = info is not None and info.kind in DATE_KINDS
+        subject = (info.verb or info.phrase) if dated and info else self.phrase(column)
+        words = rule.date_words if dated else rule.words
+        if isinstance(value, dict):  # another column: "delivered after the promised delivery date"
+            return f"{subject} {words} the {self.phrase(value.get('column_name', ''))}"
+        return f"{subject} {words} {self.value(column, value)}"
+
+    def presence(self, column: str, info: ColumnInfo | None, operator: Operator) -> str:
+        missing = operator is Operator.is_null
+        if info is not None and info.key and info.table != self.base:
+            one, many = self.tool.row_nouns(info.table)
+            return f"with no {many}" if missing else f"with at least one {one}"
+        if info is not None and info.kind in DATE_KINDS and info.verb:
+            return f"not {info.verb}" if missing else info.verb
+        return f"{self.phrase(column)} {OPERATORS[operator].words}"
+
+    def date_range(self, column: str, bounds: dict[Operator, Any]) -> str:
+        info = self.info(column)
+        subject = (info.verb or info.phrase) if info else column
+        if Operator.eq in bounds:
+            return f"{subject} on {day(bounds[Operator.eq])}"
+        start = _start(bounds)
+        end = _end(bounds)
+        if start and end:
+            return f"{subject} {start} to {end}"
+        if start:
+            return f"{subject} since {start}"
+        return f"{subject} before {_exclusive_end(bounds)}"
+
+    def value(self, column: str, value: Any, aggregate: str | None = None) -> str:
+        info = self.info(column)
+        money = info is not None and info.money and aggregate not in ("count", "count_distinct")
+        if isinstance(value, list):
+            return ", ".join(self.value(column, item, aggregate) for item in value)
+        if money and isinstance(value, int | float) and not isinstance(value, bool):
+            return f"${value:,.2f}"
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))  # "over 10 orders", not "over 10.0"
+        return str(value)
+
+    # -- groups and order -----------------------------------------------------------------
+
+    def grouping(self) -> str:
+        if not self.aggregated:
+            return ""
+        groups = [self.field_name(f) for f in self.fields if not f.get("aggregate")]
+        return f"grouped by {', '.join(dict.fromkeys(groups))}" if groups else ""
+
+    def ordering(self) -> str:
+        sorts = [self.sort(s) for s in self.query.get("order_by") or []]
+        limit = self.query.get("limit")
+        text = f"sorted by {', then '.join(sorts)}" if sorts else ""
+        if limit is not None:
+            text = f"{text}, {'top' if sorts else 'first'} {limit}" if text else f"first {limit}"
+        return text
+
+    def sort(self, item: dict[str, Any]) -> str:
+        column, aggregate, direction = item["column"], item.get("aggregate"), item["direction"]
+        name = self.measure(column, aggregate) if aggregate else self.phrase(column)
+        info = self.info(column)
+        kind = info.kind if info is not None and aggregate in (None, "min", "max") else "number"
+        words = {"date": DATE_DIRECTIONS, "datetime": DATE_DIRECTIONS, "text": TEXT_DIRECTIONS}
+        return f"{name} {words.get(kind, DIRECTIONS)[direction]}"
+
+
+def day(value: Any) -> str:
+    return str(value)[:10]
+
+
+def _start(bounds: dict[Operator, Any]) -> str | None:
+    if Operator.ge in bounds:
+        return day(bounds[Operator.ge])
+    if Operator.gt in bounds:
+        return _next_day(bounds[Operator.gt])
+    return None
+
+
+def _end(bounds: dict[Operator, Any]) -> str | None:
+    if Operator.le in bounds:
+        return day(bounds[Operator.le])
+    if Operator.lt in bounds:
+        return _previous_day(bounds[Operator.lt])
+    return None
+
+
+def _exclusive_end(bounds: dict[Operator, Any]) -> str:
+    if Operator.lt in bounds:
+        return day(bounds[Operator.lt])
+    return _next_day(bounds[Operator.le])
+
+
+def _shift(value: Any, days: int) -> str:
+    try:
+        return (date.fromisoformat(day(value)) + timedelta(days=days)).isoformat()
+    except ValueError:
+        return str(value)
+
+
+def _next_day(value: Any) -> str:
+    return _shift(value, 1)
+
+
+def _previous_day(value: Any) -> str:
+    return _shift(value, -1)

@@ -1,0 +1,134 @@
+"""`understood`: the English nl2sql renders from the Query that ran, from the operator table.
+
+Golden sentences per construct, and a property: every operator, aggregate and grain has its
+English in the same table the compiler builds SQL from, so none can be compiled yet unnamed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from query_builders import cond, field, query, sort
+
+from nl2sql.operators import AGGREGATES, GRAINS, OPERATORS
+from nl2sql.query import TOOL, Aggregate, Operator, TimeGrain
+from nl2sql.understood import describe
+
+LATE = {
+    "column": "orders.delivered_at",
+    "aggregate": None,
+    "operator": ">",
+    "value": {"column_name": "orders.expected_delivery_date"},
+}
+
+GOLDEN: list[tuple[str, dict[str, Any], str]] = [
+    (
+        "count in a month, statuses, per country",
+        query(
+            "orders",
+            [field("customers.country"), field("orders.id", "count")],
+            [
+                cond("orders.ordered_at", ">=", "2025-11-01"),
+                cond("orders.ordered_at", "<=", "2025-11-30"),
+                cond("orders.status", "in", ["shipped", "delivered"]),
+            ],
+        ),
+        "count of orders, placed 2025-11-01 to 2025-11-30, status is one of shipped, delivered, "
+        "grouped by customer country",
+    ),
+    (
+        "late deliveries: a column compared with another",
+        query("orders", [field("orders.id", "count")], [LATE]),
+        "count of orders, delivered after the promised delivery date",
+    ),
+    (
+        "money, top N",
+        query(
+            "order_items",
+            [field("products.category"), field("order_items.line_total", "sum")],
+            [cond("orders.total_amount", ">", 100)],
+            [sort("order_items.line_total", "desc", "sum")],
+            limit=3,
+        ),
+        "total revenue, order value over $100.00, grouped by category, "
+        "sorted by total revenue highest first, top 3",
+    ),
+    (
+        "a list, newest first",
+        query(
+            "orders",
+            [field("orders.id"), field("orders.status")],
+            [cond("orders.shipped_at", "is null", None)],
+            [sort("orders.ordered_at", "desc")],
+            limit=5,
+        ),
+        "orders (order id, status), not shipped, sorted by order date newest first, top 5",
+    ),
+    (
+        "absence of related rows",
+        query("customers", [field("customers.name")], [cond("orders.id", "is null", None)]),
+        "customers (customer), with no orders",
+    ),
+    (
+        "a time grain and a HAVING",
+        query(
+            "orders",
+            [field("orders.ordered_at", grain="month"), field("orders.id", "count")],
+            [cond("orders.id", ">", 50, aggregate="count")],
+        ),
+        "count of orders, with count of orders over 50, grouped by month of order date",
+    ),
+    (
+        "a bare day, an open range, contains",
+        query(
+            "orders",
+            [field("orders.id", "count")],
+            [
+                cond("orders.delivered_at", "=", "2026-11-27"),
+                cond("customers.created_at", ">=", "2026-01-01"),
+                cond("customers.name", "contains", "smith"),
+            ],
+        ),
+        "count of orders, delivered on 2026-11-27, signed up since 2026-01-01, "
+        "customer contains smith",
+    ),
+    (
+        "date extremes",
+        query("orders", [field("orders.ordered_at", "max")]),
+        "latest order date",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"), [g[1:] for g in GOLDEN], ids=[g[0] for g in GOLDEN]
+)
+def test_golden_sentences(arguments: dict[str, Any], expected: str) -> None:
+    validated = TOOL.parse(arguments).model_dump(mode="json")
+    assert describe(validated, TOOL) == expected
+
+
+def test_a_tenant_scope_is_said() -> None:
+    arguments = query("orders", [field("orders.id", "count")])
+    assert describe(arguments, TOOL, customer_id=13) == "count of orders, only customer 13's rows"
+
+
+def test_every_operator_aggregate_and_grain_has_english() -> None:
+    assert set(OPERATORS) == set(Operator)
+    assert set(AGGREGATES) == set(Aggregate)
+    assert set(GRAINS) == set(TimeGrain)
+    assert all(rule.words and rule.date_words for rule in OPERATORS.values())
+
+
+@pytest.mark.parametrize("operator", [op for op in Operator if op not in (Operator.contains,)])
+def test_every_operator_renders(operator: Operator) -> None:
+    values = {"in": ["shipped"], "not in": ["shipped"], "is null": None, "is not null": None}
+    arguments = query(
+        "orders",
+        [field("orders.id", "count")],
+        [cond("orders.status", operator.value, values.get(operator.value, "shipped"))],
+    )
+    sentence = describe(TOOL.parse(arguments).model_dump(mode="json"), TOOL)
+    assert sentence.startswith("count of orders, status ")
+    assert OPERATORS[operator].words in sentence
