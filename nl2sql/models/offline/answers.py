@@ -122,6 +122,10 @@ class _Result:
         info = self.tool.columns.get(column)
         return info.phrase if info else column
 
+    def is_key(self, column: str) -> bool:
+        info = self.tool.columns.get(column)
+        return info is not None and info.key
+
     def fmt(self, column: str, value: Any) -> str:
         return fmt(self.tool.columns.get(column), value)
 
@@ -269,9 +273,9 @@ def _group_names(read: _Result) -> str:
     names = [
         f"{g} ({_verb(read, c)})" if g else read.name(c)
         for i, (_, g, c) in enumerate(read.labels)
-        if i in read.keys
+        if i in read.keys and not read.is_key(c)  # the name beside an id says it
     ]
-    return ", ".join(dict.fromkeys(n for n in names if n not in ("customers", "products")))
+    return ", ".join(dict.fromkeys(names))
 
 
 def _verb(read: _Result, column: str) -> str:

@@ -27,7 +27,7 @@ from nl2sql.models.offline.clauses import (
     with_asked_column,
 )
 from nl2sql.models.offline.dates import DateRange, month_range, quarter_range
-from nl2sql.models.offline.interpreter import Interpreter, undelivered
+from nl2sql.models.offline.interpreter import Inexpressible, Interpreter, undelivered
 from nl2sql.models.offline.lexicon import ATTRIBUTE_WORDS
 from nl2sql.models.offline.measures import revenue_of_items
 from nl2sql.models.offline.passes import Parsed
@@ -46,7 +46,7 @@ DIRECTION_RE = re.compile(
     r"smallest|lowest|least|oldest|earliest|low|small|cheapest|SORTASC|SORTALPHA|SORTOLD))\b"
 )
 RANK_RE = re.compile(
-    r"\b(?:best|most|highest|top|biggest|busiest|worst|least|lowest|fewest|smallest)\b"
+    r"\b(?:best|most|highest|top|biggest|busiest|worst|least|lowest|fewest|smallest|bottom)\b"
 )
 # "the same quarter in 2026", "same period last year", "the same month a year earlier"
 SAME_RE = re.compile(r"\bsame (?P<unit>quarter|month|week|year|period|time|day|dates?|days)\b")
@@ -125,9 +125,20 @@ def _replace_conditions(
     replaced_columns = {c["column"] for c in new if not isinstance(c["value"], dict)}
     if any(_date_bound(c) for c in new):  # "arrived late" (a comparison) keeps the period
         replaced_columns |= set(DATE_COLUMNS)
-    query["conditions"] = [
-        c for c in query["conditions"] if c["column"] not in replaced_columns or c["aggregate"]
-    ] + new
+    compared = {c["column"] for c in new if isinstance(c["value"], dict)}
+    query["conditions"] = [c for c in query["conditions"] if _kept(c, replaced_columns, compared)]
+    query["conditions"] += new
+
+
+def _kept(condition: dict[str, Any], replaced: set[str], compared: set[str]) -> bool:
+    """Whether a condition of the previous query survives a follow-up's new conditions: a
+    new period replaces the old one, but "late" (a comparison with another column) stays
+    unless the follow-up compares that column itself ("and the on-time ones?")."""
+    if condition["aggregate"]:
+        return True
+    if isinstance(condition["value"], dict):
+        return condition["column"] not in compared
+    return condition["column"] not in replaced
 
 
 # Attributes a follow-up asks of the previous rows that sort them into a few groups: "which
@@ -276,7 +287,7 @@ def _rerank(query: dict[str, Any], text: str, limit: int | None) -> dict[str, An
     rank = RANK_RE.search(text)
     measures = [c for c in query["columns"] if c["aggregate"]]
     if rank and measures:
-        worst = rank[0] in ("worst", "least", "lowest", "fewest", "smallest")
+        worst = rank[0] in ("worst", "least", "lowest", "fewest", "smallest", "bottom")
         measure = measures[0]
         query["order_by"] = [
             sort(measure["column"], "asc" if worst else "desc", measure["aggregate"])
@@ -310,6 +321,11 @@ def _resort(query: dict[str, Any], what: str | None, text: str) -> dict[str, Any
     direction = "desc" if first and first["down"] else "asc"
     grouped = any(c["aggregate"] for c in query["columns"])
     measure = next((c for c in query["columns"] if c["aggregate"] and c["column"] == column), None)
+    if grouped and measure is None and all(c["column"] != column for c in query["columns"]):
+        raise Inexpressible(  # the sort would be dropped: say so instead of ignoring it
+            f"I cannot sort these groups by {what or 'that'}: it is not one of the columns "
+            'shown. Sort by a grouped column or by the measure, e.g. "sort them by amount".'
+        )
     query["order_by"] = [sort(column, direction, measure["aggregate"] if measure else None)]
     if not grouped and not any(c["column"] == column for c in query["columns"]):
         query["columns"].append(field_(column))
@@ -331,6 +347,11 @@ def sort_column(what: str | None, query: dict[str, Any]) -> str:
         named = [c["column"] for c in query["columns"] if c["column"].endswith(".name")]
         if named:
             return str(named[0])
+        groups = [
+            c["column"] for c in query["columns"] if not c["aggregate"] and not c["time_grain"]
+        ]
+        if measures and groups:  # "revenue by country" -> "order them by name": the countries
+            return str(groups[0])
         return "customers.name" if base != "products" else "products.name"
     if what in ATTRIBUTE_WORDS:
         return ATTRIBUTE_WORDS[what]

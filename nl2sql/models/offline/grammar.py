@@ -22,7 +22,12 @@ from datetime import date, timedelta
 from typing import Any
 
 from nl2sql.models.offline.asked import asked_column, order_lines
-from nl2sql.models.offline.coverage import disjoint_periods, unread_words, unsupported_measure
+from nl2sql.models.offline.coverage import (
+    FILLER_WORDS,
+    disjoint_periods,
+    unread_words,
+    unsupported_measure,
+)
 from nl2sql.models.offline.followups import follow_up, is_period_shift
 from nl2sql.models.offline.interpreter import Context, Inexpressible, Interpreter
 from nl2sql.models.offline.lexicon import KNOWN_WORDS as KNOWN_WORDS
@@ -85,13 +90,53 @@ def understand(question: str, context: Context, values: ValueIndex) -> dict[str,
     if context.previous is not None and (
         is_follow_up(parsed, interpreter) or is_period_shift(parsed, context.previous)
     ):
-        return checked(question, follow_up(parsed, interpreter, context.previous))
+        edited = follow_up(parsed, interpreter, context.previous)
+        # Nothing read as a change and nothing said ("ok", "and?"): never re-run the previous
+        # query as if it answered. (A follow-up whose edit is already in place, "list them"
+        # after a top 3, rightly gives the same query.)
+        if edited == context.previous and says_nothing(parsed):
+            raise NotUnderstood(
+                question,
+                "it reads as a follow-up, but I could not tell what to change in the previous "
+                "question",
+            )
+        return checked(question, edited, context, values)
     if not confident(parsed, interpreter) or names_unknown_value(parsed):
         raise NotUnderstood(question)
     entity = interpreter.entity()
     query = interpreter.query()
     query["conditions"] = query["conditions"] + interpreter.amount_conditions(entity)
-    return checked(question, order_lines(revenue_of_items(query), interpreter.text))
+    query = order_lines(revenue_of_items(query), interpreter.text)
+    return checked(question, query, context, values)
+
+
+def ask_back_namesakes(query: dict[str, Any], values: ValueIndex) -> None:
+    """Raise Inexpressible, listing them, when a name in the query belongs to several
+    customers: their orders must not be added together without a word."""
+    for condition in query.get("conditions", []):
+        if condition["column"] != "customers.name" or condition["operator"] not in ("=", "in"):
+            continue
+        names = condition["value"] if isinstance(condition["value"], list) else [condition["value"]]
+        for name in names:
+            holders = values.namesakes.get(str(name))
+            if holders:
+                listed = "; ".join(
+                    f"customer {i} ({city}, {country})" for i, city, country in holders
+                )
+                example = f"customer {holders[0][0]}"
+                raise Inexpressible(
+                    f'{len(holders)} customers are named "{name}": {listed}. Which one do you '
+                    f'mean? Ask again naming the customer by number, e.g. "{example}".'
+                )
+
+
+def says_nothing(parsed: Parsed) -> bool:
+    """A follow-up made only of filler and pointers ("ok", "and?", "what about it?")."""
+    return all(word in FILLER_WORDS or word in POINTERS for word in parsed.words)
+
+
+# Words that point back at the previous question without saying what to change.
+POINTERS = frozenset("and what about how then also the that this those these them it same".split())
 
 
 def check_coverage(question: str, parsed: Parsed) -> None:
@@ -108,8 +153,13 @@ def check_coverage(question: str, parsed: Parsed) -> None:
         raise NotUnderstood(question, f"I do not know what {shown} means here")
 
 
-def checked(question: str, query: dict[str, Any]) -> dict[str, Any]:
-    """The query, unless its date bounds cannot all hold (two periods ANDed together)."""
+def checked(
+    question: str, query: dict[str, Any], context: Context, values: ValueIndex
+) -> dict[str, Any]:
+    """The query, unless its date bounds cannot all hold (two periods ANDed together) or it
+    names a customer by a name several customers share (asked back, listing them)."""
+    if not context.scoped:  # scoped, only the tenant is visible: nobody else to list
+        ask_back_namesakes(query, values)
     column = disjoint_periods(query)
     if column is not None:
         raise NotUnderstood(

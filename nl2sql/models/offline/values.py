@@ -13,7 +13,7 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import DamerauLevenshtein
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from nl2sql import schema
 
@@ -107,6 +107,21 @@ def singular(word: str) -> str:
     return word
 
 
+def _namesakes(connection: Any) -> dict[str, list[tuple[int, str, str]]]:
+    """Names held by more than one customer, with who holds them."""
+    customers = schema.customers
+    shared = select(customers.c.name).group_by(customers.c.name).having(func.count() > 1).subquery()
+    rows = connection.execute(
+        select(customers.c.id, customers.c.name, customers.c.city, customers.c.country)
+        .where(customers.c.name.in_(select(shared.c.name)))
+        .order_by(customers.c.id)
+    )
+    found: dict[str, list[tuple[int, str, str]]] = {}
+    for id_, name, city, country in rows:
+        found.setdefault(name, []).append((id_, city, country))
+    return found
+
+
 def _swapped(phrase: str, choices: list[str]) -> tuple[str, float, int] | None:
     """The choice one swap of neighbouring letters away (scored like a close fuzzy match)."""
     hit = process.extractOne(phrase, choices, scorer=DamerauLevenshtein.distance, score_cutoff=1)
@@ -133,6 +148,9 @@ class ValueIndex:
     choices: dict[str, list[str]] = field(default_factory=dict)  # column -> norms, for rapidfuzz
     distinct_words: dict[str, tuple[str, str]] = field(default_factory=dict)
     max_words: int = 4
+    # Customer names that several customers share: name -> [(id, city, country)], so a
+    # question naming one is asked back instead of adding their orders together.
+    namesakes: dict[str, list[tuple[int, str, str]]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, engine: Any | None) -> ValueIndex:
@@ -148,6 +166,10 @@ class ValueIndex:
             with engine.connect() as connection:
                 for column, query in queries.items():
                     values[column] = [row[0] for row in connection.execute(query) if row[0]]
+                namesakes = _namesakes(connection)
+            index = cls.build(values)
+            index.namesakes = namesakes
+            return index
         return cls.build(values)
 
     @classmethod
