@@ -21,7 +21,11 @@ ASKED_ATTRIBUTES: list[tuple[str, str]] = [
         r"|\bdelivery date\b|\bdue date\b|\beta\b|\bwhen will\b.*\b(?:arrive|deliver|come)\b",
         "orders.expected_delivery_date",
     ),
-    (r"\bwhen\b.*\b(?:ship|shipped|sent|dispatched)\b", "orders.shipped_at"),
+    (
+        r"\bwhen\b.*\b(?:ship|shipped|sent|dispatched)\b"
+        r"|\b(?:ship|shipped|sent|dispatched|gone out|go out|left) yet\b",
+        "orders.shipped_at",
+    ),
     (r"\bwhen\b.*\b(?:deliver|delivered|arrive|arrived|came)\b", "orders.delivered_at"),
     (r"\bwhen\b.*\b(?:cancel|canceled|cancelled)\b", "orders.canceled_at"),
     (

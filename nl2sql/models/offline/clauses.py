@@ -79,8 +79,11 @@ def with_asked_column(query: dict[str, Any], asked: str | None) -> dict[str, Any
 
 
 def previous_date_column(query: dict[str, Any]) -> str | None:
-    for condition in query.get("conditions", []):
-        column = condition["column"]
-        if column in DATE_COLUMNS and not isinstance(condition["value"], dict):
-            return str(column)
+    """The date column a query is about: the one its period bounds, else the one it compares
+    ("delivered late" is about delivery dates, so "and this year?" means delivered this year)."""
+    dated = [c for c in query.get("conditions", []) if c["column"] in DATE_COLUMNS]
+    bounded = [c for c in dated if not isinstance(c["value"], dict)]
+    compared = [c for c in dated if isinstance(c["value"], dict)]
+    for condition in bounded or compared:
+        return str(condition["column"])
     return None

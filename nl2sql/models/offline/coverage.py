@@ -16,7 +16,7 @@ from typing import Any
 from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 
-from nl2sql.models.offline.lexicon import KNOWN_WORDS, NEGATIONS
+from nl2sql.models.offline.lexicon import KNOWN_WORDS, NEGATIONS, SORT_WORDS
 from nl2sql.models.offline.passes import Parsed
 from nl2sql.models.offline.values import singular
 
@@ -42,13 +42,13 @@ costing worth ended end start paid already during promised expected estimated su
 excluding without exclude include included including consider counting contain content
 email e mail created combined overall altogether gross among going went showed happen
 happened lose lost process processed next earlier later compare restrict behind shop store
-limit back id broken nobody line address addresses does period
+limit back id broken nobody line address addresses does period arrange arranged
 """.split()
 )
 
 # Every word a rule reads, also as the passes spell it (singular: "does" -> "doe").
 NEGATION_WORDS = frozenset(word for phrase in NEGATIONS for word in phrase.split())
-READ_WORDS = KNOWN_WORDS | GRAMMAR_WORDS | FILLER_WORDS | NEGATION_WORDS
+READ_WORDS = KNOWN_WORDS | GRAMMAR_WORDS | FILLER_WORDS | NEGATION_WORDS | set(SORT_WORDS)
 READ_FORMS = READ_WORDS | {singular(word) for word in READ_WORDS}
 _TYPO_TARGETS = sorted(word for word in READ_FORMS if len(word) >= 3 and word.isalpha())
 
@@ -63,13 +63,42 @@ UNSUPPORTED: list[tuple[str, str]] = [
         r"\bhow (?:long|quickly|fast|soon)\b|\b(?:delivery|shipping|transit|lead|turnaround|"
         r"fulfil?ment|processing|handling) (?:time|times|duration)\b|\bduration\b|"
         r"\b(?:days?|hours?|weeks?) (?:between|from|it took|to (?:ship|deliver|arrive))\b|"
-        r"\bin (?:days|hours)\b|\btook (?:more|less|longer|over|under)\b",
+        r"\bin (?:days|hours)\b|\btook (?:more|less|longer|over|under)\b|"
+        r"\bhow many (?:days|hours|weeks) (?:does|did|do|will|it|on|to)\b",
         "a time between two dates",
     ),
     (
         r"\b(?:growth|grew|increase[ds]?|decrease[ds]?|decline[ds]?|drop(?:ped)?|change[ds]?|"
         r"difference|trend|delta)\b",
         "a change between periods",
+    ),
+    (
+        r"\b(?:than|above|below|over|under|exceeding|exceeds?) (?:the |their |its |our )?"
+        r"(?:average|avg|mean|median|typical)\b",
+        "a comparison with an average",
+    ),
+    (  # "items per order on average": an average of per-order totals
+        r"\b(?:average|avg|mean|typical)\b(?: \w+){0,4}? (?:items?|units?|products?|lines?|"
+        r"things?|pieces?)\b(?: \w+){0,3}? (?:per|in an?|in each|each|for each|in the) order\b"
+        r"|\bon average\b(?: \w+){0,3}? how many\b",
+        "an average of per-order totals",
+    ),
+    (  # "the best-selling product in each category", "each customer's most recent order"
+        r"\b(?:top|best|worst|most|least|biggest|cheapest|highest|lowest|largest|latest|newest|"
+        r"oldest|\d+)\b(?: \w+){0,3}? (?:products?|customers?|orders?|items?|sellers?|spenders?|"
+        r"buyers?)\b.*\b(?:in|per|for|within|of|from) (?:each|every) \w+"
+        r"|\b(?:each|every) (?:\w+ ){0,2}\w+'s (?:most recent|latest|last|first|top|best|"
+        r"biggest)\b",
+        "the top rows within each group",
+    ),
+    (  # two steps: find the order by its date, then read its lines
+        r"\b(?:what|which \w+) (?:did|do|have) (?:\w+ ){1,2}(?:buy|bought|order|ordered|get|got|"
+        r"purchase|purchased) (?:in|with|on) (?:my|the|their|his|her|our) (?:last|latest|most "
+        r"recent|newest|previous|first|biggest|largest) order\b"
+        r"|\bwhat (?:was|is) in (?:my|the|their|his|her|our) (?:last|latest|most recent|newest|"
+        r"previous|first|biggest|largest) order\b",
+        'what is inside an order picked by a ranking (ask for that order first, then "what was '
+        'in order #N?")',
     ),
     (r"\bstandard deviation\b|\bstddev\b|\bvariance\b", "a spread of values"),
     (r"\brunning total\b|\bcumulative\b|\bmoving average\b", "a running total"),

@@ -98,7 +98,9 @@ def follow_up(parsed: Parsed, interpreter: Interpreter, previous: dict[str, Any]
     _replace_conditions(query, parsed, interpreter, previous)
     text = " ".join(parsed.words)
     asked = asked_column(text)
-    if asked is not None and re.search(POINTING_BACK, text):  # "which cities are they in?"
+    sorting = SORT_RE.search(text) or parsed.sort_order
+    if asked is not None and re.search(POINTING_BACK, text) and not sorting:
+        # "which cities are they in?" (not "sort by when they were placed")
         return make_valid(_attribute_of_rows(query, asked))
     return order_lines(
         make_valid(revenue_of_items(_reshape(query, parsed, interpreter, previous))), text
@@ -119,6 +121,8 @@ def _replace_conditions(
     new = interpreter.filters(entity if entity in LIST_COLUMNS else "orders")
     new += interpreter.amount_conditions(entity)
     new = _late_means_overdue(new, query["conditions"], today)
+    if ADDITIVE.search(" ".join(parsed.words)):  # "include processing ones too"
+        new = [_widened(c, query["conditions"]) for c in new]
     if shifted is not None:
         column = previous_date_column(previous) or "orders.ordered_at"
         new += date_conditions(column, shifted)
@@ -128,6 +132,34 @@ def _replace_conditions(
     compared = {c["column"] for c in new if isinstance(c["value"], dict)}
     query["conditions"] = [c for c in query["conditions"] if _kept(c, replaced_columns, compared)]
     query["conditions"] += new
+
+
+# "include processing ones too", "add Canada as well", "plus returned": more of the same kind.
+ADDITIVE = re.compile(r"\b(?:too|as well|also|plus|add|in addition)\b|^(?:and )?include\b")
+
+
+def _widened(condition: dict[str, Any], kept: list[dict[str, Any]]) -> dict[str, Any]:
+    """A new value added to the values the previous query already allowed on that column."""
+    if condition["aggregate"] or condition["operator"] not in ("=", "in"):
+        return condition
+    before = next(
+        (
+            c
+            for c in kept
+            if c["column"] == condition["column"]
+            and c["operator"] in ("=", "in")
+            and not c["aggregate"]
+        ),
+        None,
+    )
+    if before is None:
+        return condition
+    values = [*_as_list(before["value"]), *_as_list(condition["value"])]
+    return cond(condition["column"], "in", list(dict.fromkeys(values)))
+
+
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list) else [value]
 
 
 def _kept(condition: dict[str, Any], replaced: set[str], compared: set[str]) -> bool:
@@ -195,6 +227,8 @@ def _reshape(
     listing = re.search(
         r"\b(?:list|show|display|give)\b(?: me)? (?:them|those|these|all|the)\b", text
     ) or (ROWS_RE.search(text) and all(c["aggregate"] for c in query["columns"]))
+    if listing and parsed.limit and RANK_RE.search(text) and _measures(query):
+        return _rerank(query, text, parsed.limit)  # "just show the top 3": of these groups
     if (counting or listing) and any(c["aggregate"] for c in query["conditions"]):
         return query  # "customers with over 5 orders" -> "list them": the groups are the rows
     switched = _switched_entity(interpreter, base, text)
@@ -204,8 +238,12 @@ def _reshape(
         query["order_by"], query["limit"] = [], None
         if not counting:
             return query
-    if _switch_measure(query, interpreter, bool(counting), bool(listing or sorting)):
-        return _regroup(query, interpreter.groups(), previous) if interpreter.groups() else query
+    if _switch_measure(query, interpreter, bool(counting), bool(listing)):
+        if interpreter.groups():
+            return _regroup(query, interpreter.groups(), previous)
+        if sorting and not query["order_by"]:  # "sort them by revenue": switched, then sorted
+            return _resort(query, sorting["what"] or sorting["what2"] or sorting["what3"], text)
+        return query  # "rank them by revenue instead": the ranking keeps its direction
     if counting:
         query["columns"] = [field_(f"{base}.id", "count")]
         query["order_by"], query["limit"] = [], None
@@ -218,6 +256,10 @@ def _reshape(
     if sorting:
         return _resort(query, sorting["what"] or sorting["what2"] or sorting["what3"], text)
     return _rerank(query, text, parsed.limit)
+
+
+def _measures(query: dict[str, Any]) -> list[dict[str, Any]]:
+    return [c for c in query["columns"] if c["aggregate"]]
 
 
 def _switch_measure(
@@ -339,7 +381,7 @@ def sort_column(what: str | None, query: dict[str, Any]) -> str:
         if measures:
             return str(measures[0]["column"])
         return "products.price" if base == "products" else "orders.total_amount"
-    if what in ("date", "time", "day", "recency", "newest", "latest", "oldest"):
+    if what in ("date", "time", "day", "recency", "newest", "latest", "oldest", "when"):
         return previous_date_column(query) or (
             "customers.created_at" if base == "customers" else "orders.ordered_at"
         )

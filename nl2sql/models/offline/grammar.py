@@ -24,6 +24,7 @@ from typing import Any
 from nl2sql.models.offline.asked import asked_column, order_lines
 from nl2sql.models.offline.coverage import (
     FILLER_WORDS,
+    JOINERS,
     disjoint_periods,
     unread_words,
     unsupported_measure,
@@ -141,13 +142,21 @@ POINTERS = frozenset("and what about how then also the that this those these the
 
 def check_coverage(question: str, parsed: Parsed) -> None:
     """Refuse, naming them, measures the tool lacks and words no rule reads."""
-    measure = unsupported_measure(parsed.source)
+    # The question as typed too: cleaning drops signs such as "%".
+    measure = unsupported_measure(parsed.source) or unsupported_measure(question.lower())
     if measure is not None:
         words, what = measure
         raise NotUnderstood(
             question, f'"{words}" asks for {what}, which I cannot compute from one query yet'
         )
     unread = unread_words(parsed)
+    joiner = next((word for word in unread if word in JOINERS), None)
+    if joiner is not None:
+        raise NotUnderstood(
+            question,
+            f'"{joiner}" joins two different things (two periods, or two kinds of condition), '
+            "and one query answers one of them; ask about each separately",
+        )
     if unread:
         shown = ", ".join(f'"{word}"' for word in unread[:5])
         raise NotUnderstood(question, f"I do not know what {shown} means here")
@@ -207,6 +216,8 @@ def is_follow_up(parsed: Parsed, interpreter: Interpreter) -> bool:
     text = " ".join(parsed.words)
     if FOLLOW_UP_START.search(text) or re.fullmatch(r"(?:by|per|for each) \w+(?: \w+)?", text):
         return True  # "by country?": regroup what was asked
+    if len(parsed.words) <= 4 and text.endswith(" only"):  # "UK only", "the shipped ones only"
+        return True
     if re.search(r"\b(?:them|those|that|these|it|they)\b", text) and not interpreter.entities():
         return True
     if re.search(BACK_REFERENCE, text):  # "the customers on those": rows of what came before

@@ -106,12 +106,17 @@ class Interpreter:
         return named or out or self._priced_category()
 
     def _priced_category(self) -> list[tuple[int, str]]:
-        """'the three cheapest toys', 'most expensive electronics': a category priced stands
-        for its products."""
-        if not self.has(*PRICE_UP, *PRICE_DOWN):
-            return []
+        """'the three cheapest toys', 'most expensive electronics', 'top 5 toys': a category
+        priced or ranked stands for its products."""
         at = [i for i, column in self.p.value_at.items() if column == "products.category"]
-        return [(min(at), "products")] if at else []
+        if not at:
+            return []
+        ranked = min(at) > 0 and (
+            self.words[min(at) - 1] in ("top", "bottom") or self.words[min(at) - 1].isdigit()
+        )
+        if not (self.has(*PRICE_UP, *PRICE_DOWN) or ranked):
+            return []
+        return [(min(at), "products")]
 
     def verb_column(self, index: int | None) -> str | None:
         """The date column named by the nearest verb before position `index` (else after)."""
@@ -154,9 +159,17 @@ class Interpreter:
 
     def query(self) -> dict[str, Any]:
         entity = self.entity()
-        conditions = self.filters(entity)
+        conditions = self.filters(entity) + self._still_to_come(entity)
         shape = self.shape(entity, conditions)
         return with_asked_column(shape, asked_column(self.text))
+
+    def _still_to_come(self, entity: str) -> list[dict[str, Any]]:
+        """'when is my package supposed to arrive?': only what has not arrived yet can be due
+        (unless the question names the order, a status or a date)."""
+        due = self.find(DUE_TO_ARRIVE) and asked_column(self.text) == EXPECTED_DATE
+        if not due or entity != "orders" or self.p.ids or self.p.statuses or self.p.dates:
+            return []
+        return [cond("orders.status", "in", list(NOT_DELIVERED_YET))]
 
     def entity(self) -> str:
         found = self.entities()
@@ -540,8 +553,12 @@ class Interpreter:
             return "count"  # "did any customer ... cancel an order?": how many did
         if self.has(*AVG_WORDS):
             return self._average_metric(entity)
-        if self.has("unit", "quantity") or SELLING.search(self.text):
+        if self.has("unit", "quantity"):
             return "units"
+        if SELLING.search(self.text):  # "worst selling by revenue": the named measure wins
+            return (
+                "money" if self.find(r"\bby (?:revenue|sales|money|spend|turnover)\b") else "units"
+            )
         if self.has("popular", "bestseller"):
             return "units"
         if self.has(*MONEY_WORDS) or self.find(r"\bhow much\b|\bbring in\b|\bbrought in\b"):
@@ -833,6 +850,14 @@ OF_SINGLE_ROW = (
     r"\bof (?:my|the|our|his|her|their|its|your) (?:very )?(?:most recent|latest|newest|last|"
     r"first|earliest|oldest|biggest|largest|smallest|most expensive|cheapest) (\w+)"
 )
+
+
+# Future tense about arriving: "is supposed to arrive", "will it arrive", "is due".
+DUE_TO_ARRIVE = (
+    r"\b(?:is|are) (?:it |they |my \w+ |the \w+ )?(?:expected|supposed|due|scheduled|going)\b"
+    r"|\bwhen will\b|\bwhen (?:is|are) (?:\w+ ){0,3}(?:due|arriving|coming)\b"
+)
+EXPECTED_DATE = "orders.expected_delivery_date"
 
 
 class Inexpressible(Exception):

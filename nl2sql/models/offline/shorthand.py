@@ -43,6 +43,7 @@ SHORTHAND = {
     "thanks": "",
     "w/": "with",
     "aov": "average order value",
+    "cnt": "count",
 }
 # Comparison signs, typed as words would be: "orders > 1k" -> "orders over 1k".
 SIGNS = [(">=", " at least "), ("<=", " at most "), (">", " over "), ("<", " under ")]
