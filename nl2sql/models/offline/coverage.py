@@ -42,7 +42,7 @@ costing worth ended end start paid already during promised expected estimated su
 excluding without exclude include included including consider counting contain content
 email e mail created combined overall altogether gross among going went showed happen
 happened lose lost process processed next earlier later compare restrict behind shop store
-limit back id broken nobody line address addresses does period arrange arranged
+limit back id broken nobody line address addresses does period arrange arranged out
 """.split()
 )
 
@@ -74,7 +74,7 @@ UNSUPPORTED: list[tuple[str, str]] = [
     ),
     (
         r"\b(?:than|above|below|over|under|exceeding|exceeds?) (?:the |their |its |our )?"
-        r"(?:average|avg|mean|median|typical)\b",
+        r"(?:\w+ )?(?:average|avg|mean|median|typical)\b",
         "a comparison with an average",
     ),
     (  # "items per order on average": an average of per-order totals
@@ -99,6 +99,16 @@ UNSUPPORTED: list[tuple[str, str]] = [
         r"previous|first|biggest|largest) order\b",
         'what is inside an order picked by a ranking (ask for that order first, then "what was '
         'in order #N?")',
+    ),
+    (
+        r"\b(?:christmas|xmas|thanksgiving|easter|new years?|holiday|black friday|cyber monday|"
+        r"valentines?|halloween) (?:week|weekend|season|period|holidays|rush)\b",
+        "a holiday period (ask for its dates, e.g. 2025-12-22 to 2025-12-28)",
+    ),
+    (  # "customers who placed their first order this year": a first order per customer
+        r"\b(?:customers?|clients?|buyers?|people|who)\b.*\b(?:their|whose|his|her) (?:very )?"
+        r"(?:first|last|latest|most recent|earliest|newest) (?:order|purchase)\b",
+        "each customer's first or last order",
     ),
     (r"\bstandard deviation\b|\bstddev\b|\bvariance\b", "a spread of values"),
     (r"\brunning total\b|\bcumulative\b|\bmoving average\b", "a running total"),

@@ -242,7 +242,7 @@ def _reshape(
         if interpreter.groups():
             return _regroup(query, interpreter.groups(), previous)
         if sorting and not query["order_by"]:  # "sort them by revenue": switched, then sorted
-            return _resort(query, sorting["what"] or sorting["what2"] or sorting["what3"], text)
+            return _resort(query, sort_target(sorting, text), text)
         return query  # "rank them by revenue instead": the ranking keeps its direction
     if counting:
         query["columns"] = [field_(f"{base}.id", "count")]
@@ -254,7 +254,7 @@ def _reshape(
     if groups:
         return _regroup(query, groups, previous)
     if sorting:
-        return _resort(query, sorting["what"] or sorting["what2"] or sorting["what3"], text)
+        return _resort(query, sort_target(sorting, text), text)
     return _rerank(query, text, parsed.limit)
 
 
@@ -374,6 +374,23 @@ def _resort(query: dict[str, Any], what: str | None, text: str) -> dict[str, Any
     return query
 
 
+# Words between "by" and what to sort by: "sort them by the date", "by how overdue they are".
+SORT_LEAD_WORDS = frozenset("the their its how much many a an".split())
+
+
+def sort_target(sorting: re.Match[str], text: str) -> str | None:
+    """The word a sort names ("date" in "sort them by the date"), None for a bare "sort them"."""
+    what = sorting["what"] or sorting["what2"] or sorting["what3"]
+    if what is None or what.startswith("SORT"):
+        return None
+    words = text[sorting.start() :].split()
+    start = words.index(what) if what in words else 0
+    for word in words[start:]:
+        if word == "when" or word not in SORT_LEAD_WORDS:
+            return word  # "sort by when they were placed": "when", by date
+    return what
+
+
 def sort_column(what: str | None, query: dict[str, Any]) -> str:
     base = query["table_name"]
     measures = [c for c in query["columns"] if c["aggregate"]]
@@ -397,11 +414,22 @@ def sort_column(what: str | None, query: dict[str, Any]) -> str:
         return "customers.name" if base != "products" else "products.name"
     if what in ATTRIBUTE_WORDS:
         return ATTRIBUTE_WORDS[what]
+    if what in ("overdue", "late", "due", "lateness", "delay", "delayed", "promised"):
+        return "orders.expected_delivery_date"  # the longest overdue were due first
     if what in ("count", "number") and measures:
         return str(measures[0]["column"])
+    if what is not None and what not in SORT_ANY_WORDS:
+        raise Inexpressible(
+            f'I do not know how to sort by "{what}". Sort by amount, date, name, or one of the '
+            "columns shown."
+        )
     if measures:
         return str(measures[0]["column"])
     return "orders.total_amount" if base == "orders" else f"{base}.id"
+
+
+# After "sort them by", words that leave the choice to the default (the measure, else amount).
+SORT_ANY_WORDS = frozenset("it them those these that one ones result results".split())
 
 
 # .. validity ......................................................................................

@@ -161,7 +161,7 @@ class Interpreter:
         entity = self.entity()
         conditions = self.filters(entity) + self._still_to_come(entity)
         shape = self.shape(entity, conditions)
-        return with_asked_column(shape, asked_column(self.text))
+        return latest_event(with_asked_column(shape, asked_column(self.text)), self.text)
 
     def _still_to_come(self, entity: str) -> list[dict[str, Any]]:
         """'when is my package supposed to arrive?': only what has not arrived yet can be due
@@ -553,6 +553,9 @@ class Interpreter:
             return "count"  # "did any customer ... cancel an order?": how many did
         if self.has(*AVG_WORDS):
             return self._average_metric(entity)
+        if self.find(SINGLE_ORDER) and (self.has(*MOST) or self.has(*LEAST)):
+            # "the most I ever spent on a single order": the largest order, not a sum
+            return f"{'min' if self.has(*LEAST) else 'max'}:orders.total_amount"
         if self.has("unit", "quantity"):
             return "units"
         if SELLING.search(self.text):  # "worst selling by revenue": the named measure wins
@@ -741,7 +744,9 @@ class Interpreter:
     def _size_direction(self) -> str | None:
         if self.find(r"\bleast (?:expensive|popular)\b"):
             return "asc"
-        for word in self.words:  # the first superlative decides
+        for index, word in enumerate(self.words):  # the first superlative decides
+            if word == "least" and index > 0 and self.words[index - 1] == "at":
+                continue  # "at least": a bound, not a ranking
             if word in LEAST or word in PRICE_DOWN:
                 return "asc"
             if word in MOST or word in PRICE_UP:
@@ -851,6 +856,26 @@ OF_SINGLE_ROW = (
     r"first|earliest|oldest|biggest|largest|smallest|most expensive|cheapest) (\w+)"
 )
 
+
+EVENT_DATES = ("orders.shipped_at", "orders.delivered_at", "orders.canceled_at")
+
+
+def latest_event(query: dict[str, Any], text: str) -> dict[str, Any]:
+    """'when did my last order arrive?': the latest order that did arrive, not the latest order
+    (which may not have): a recency ranking that asks when something happened ranks by it."""
+    asked = asked_column(text)
+    order = query["order_by"]
+    if asked not in EVENT_DATES or not query["limit"] or len(order) != 1:
+        return query
+    if order[0]["column"] != "orders.ordered_at" or order[0]["aggregate"]:
+        return query
+    query["order_by"] = [sort(str(asked), order[0]["direction"])]
+    query["conditions"] = [*query["conditions"], cond(str(asked), "is not null", None)]
+    return query
+
+
+# One order's worth: "on a single order", "in one purchase".
+SINGLE_ORDER = r"\b(?:on|in|for) (?:a single|one single|one|a|any) (?:order|purchase)\b"
 
 # Future tense about arriving: "is supposed to arrive", "will it arrive", "is due".
 DUE_TO_ARRIVE = (

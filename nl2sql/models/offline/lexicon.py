@@ -225,6 +225,12 @@ PHRASE_REWRITES: list[tuple[str, str]] = [
         r"\2 by \1",
     ),
     (r"\b(?:quarter to date|qtd)\b", "this quarter"),
+    # "customers who placed at least one order": who placed an order (no count to compare)
+    (
+        r"\b(placed|made|ordered|with|had|have|has|got|bought|purchased) at least (?:one|1|a "
+        r"single) (order|purchase|item|product)s?\b",
+        r"\1 an \2",
+    ),
     # "average basket value", "cart size": what one order is worth
     (r"\b(?:basket|cart) (?:value|size|total)\b", "order value"),
     # "... - need them for a win-back campaign": why they ask, not what
