@@ -37,6 +37,11 @@ ASKED_ATTRIBUTES: list[tuple[str, str]] = [
         "orders.ordered_at",
     ),
     (r"\b(?:what|which) city\b|\bwhere\b.*\b(?:live|based|located|from)\b", "customers.city"),
+    # "where's my order?": where it is on its way, so when it is due
+    (
+        r"\bwhere (?:is|are)\b.*\b(?:order|package|parcel|delivery|shipment|stuff)\b",
+        "orders.expected_delivery_date",
+    ),
     (r"\b(?:what|which) country\b", "customers.country"),
     (r"\b(?:what|which) category\b", "products.category"),
     (

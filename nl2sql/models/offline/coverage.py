@@ -64,7 +64,8 @@ UNSUPPORTED: list[tuple[str, str]] = [
         r"fulfil?ment|processing|handling) (?:time|times|duration)\b|\bduration\b|"
         r"\b(?:days?|hours?|weeks?) (?:between|from|it took|to (?:ship|deliver|arrive))\b|"
         r"\bin (?:days|hours)\b|\btook (?:more|less|longer|over|under)\b|"
-        r"\bhow many (?:days|hours|weeks) (?:does|did|do|will|it|on|to)\b",
+        r"\bhow many (?:days|hours|weeks) (?:does|did|do|will|it|on|to|late|early|overdue)\b|"
+        r"\b(?:days?|hours?|weeks?) (?:late|early|overdue|behind|delayed)\b",
         "a time between two dates",
     ),
     (

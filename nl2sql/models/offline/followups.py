@@ -306,11 +306,22 @@ def _switched_entity(interpreter: Interpreter, base: str, text: str) -> str | No
     orders", "how many products are in them"), if any."""
     if not re.search(POINTING_BACK, text):
         return None
-    named = [entity for _, entity in interpreter.entities() if entity in LIST_COLUMNS]
+    words = interpreter.words
+    named = [
+        entity
+        for index, entity in interpreter.entities()
+        if entity in LIST_COLUMNS and not _filters_by_owner(words, index)
+    ]
     table = "orders" if base == "order_items" else base
     if named and named[0] != table and not interpreter.groups():
         return named[0]
     return None
+
+
+def _filters_by_owner(words: list[str], index: int) -> bool:
+    """'those from US customers', 'the ones by German buyers': a filter, not other rows."""
+    before = words[max(0, index - 3) : index]
+    return any(word in ("from", "by") for word in before)
 
 
 def _relist(query: dict[str, Any], text: str) -> dict[str, Any]:

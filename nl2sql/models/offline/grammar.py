@@ -101,14 +101,14 @@ def understand(question: str, context: Context, values: ValueIndex) -> dict[str,
                 "it reads as a follow-up, but I could not tell what to change in the previous "
                 "question",
             )
-        return checked(question, edited, context, values)
+        return checked(question, edited, context, values, parsed)
     if not confident(parsed, interpreter) or names_unknown_value(parsed):
         raise NotUnderstood(question)
     entity = interpreter.entity()
     query = interpreter.query()
     query["conditions"] = query["conditions"] + interpreter.amount_conditions(entity)
     query = order_lines(revenue_of_items(query), interpreter.text)
-    return checked(question, query, context, values)
+    return checked(question, query, context, values, parsed)
 
 
 def ask_back_namesakes(query: dict[str, Any], values: ValueIndex) -> None:
@@ -129,6 +129,17 @@ def ask_back_namesakes(query: dict[str, Any], values: ValueIndex) -> None:
                     f'{len(holders)} customers are named "{name}": {listed}. Which one do you '
                     f'mean? Ask again naming the customer by number, e.g. "{example}".'
                 )
+
+
+# "ordered before but not in the last 6 months": a period excluded.
+NEGATED_PERIOD = re.compile(r"\bnot (?:\w+ )?(?:in |during |within |since |for )?DATE\d")
+
+
+def has_absence(query: dict[str, Any]) -> bool:
+    """Whether the query says which related rows must not exist (NOT EXISTS)."""
+    return any(
+        c["operator"] == "is null" and c["column"].endswith(".id") for c in query["conditions"]
+    )
 
 
 def says_nothing(parsed: Parsed) -> bool:
@@ -163,12 +174,17 @@ def check_coverage(question: str, parsed: Parsed) -> None:
 
 
 def checked(
-    question: str, query: dict[str, Any], context: Context, values: ValueIndex
+    question: str, query: dict[str, Any], context: Context, values: ValueIndex, parsed: Parsed
 ) -> dict[str, Any]:
     """The query, unless its date bounds cannot all hold (two periods ANDed together) or it
     names a customer by a name several customers share (asked back, listing them)."""
     if not context.scoped:  # scoped, only the tenant is visible: nobody else to list
         ask_back_namesakes(query, values)
+    if NEGATED_PERIOD.search(" ".join(parsed.words)) and not has_absence(query):
+        raise NotUnderstood(
+            question,
+            'it excludes a period ("not in ..."), which I can only do for "no orders in ..."',
+        )
     column = disjoint_periods(query)
     if column is not None:
         raise NotUnderstood(

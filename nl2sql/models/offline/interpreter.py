@@ -160,8 +160,19 @@ class Interpreter:
     def query(self) -> dict[str, Any]:
         entity = self.entity()
         conditions = self.filters(entity) + self._still_to_come(entity)
+        if self._asks_if_named_rows_late(conditions):  # "is order 2254 late?": show its dates
+            conditions = [c for c in conditions if c != LATE]
+            shape = self.shape(entity, conditions)
+            for column in ("orders.expected_delivery_date", "orders.delivered_at"):
+                shape = with_asked_column(shape, column)
+            return shape
         shape = self.shape(entity, conditions)
         return latest_event(with_asked_column(shape, asked_column(self.text)), self.text)
+
+    def _asks_if_named_rows_late(self, conditions: list[dict[str, Any]]) -> bool:
+        """A yes/no question whether named orders are late: filtering on lateness would
+        answer "no rows" for an order still on its way, so the rows and their dates answer."""
+        return bool(self.p.ids) and LATE in conditions and bool(YES_NO_START.search(self.p.source))
 
     def _still_to_come(self, entity: str) -> list[dict[str, Any]]:
         """'when is my package supposed to arrive?': only what has not arrived yet can be due

@@ -83,6 +83,7 @@ STATUS_VERBS = {
     "canceled": "canceled",
     "cancelled": "canceled",
     "returned": "returned",
+    "return": "returned",  # "did I ever return anything?"
     "pending": "pending",
     "processing": "processing",
     "refunded": "returned",
