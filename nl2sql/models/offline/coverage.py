@@ -111,6 +111,10 @@ UNSUPPORTED: list[tuple[str, str]] = [
         r"(?:first|last|latest|most recent|earliest|newest) (?:order|purchase)\b",
         "each customer's first or last order",
     ),
+    (  # "customers who bought both electronics and books": two conditions on different rows
+        r"\b(?:bought|ordered|purchased|buy|order|purchase|got) both\b",
+        "rows that match two values in different orders",
+    ),
     (r"\bstandard deviation\b|\bstddev\b|\bvariance\b", "a spread of values"),
     (r"\brunning total\b|\bcumulative\b|\bmoving average\b", "a running total"),
 ]
@@ -129,6 +133,19 @@ def unsupported_measure(text: str) -> tuple[str, str] | None:
         if match:
             return match[0], what
     return None
+
+
+def counted_amount(parsed: Parsed) -> str | None:
+    """A bare number that counts things ("more than 4 different products"): the amounts pass
+    took no noun, and reading it as money would answer another question."""
+    for _, number, noun, index in parsed.amounts:
+        following = parsed.words[index + 1 : index + 3]
+        if noun is None and any(singular(w) in COUNTED_NOUNS for w in following):
+            return f"{number:g} {' '.join(following)}"
+    return None
+
+
+COUNTED_NOUNS = frozenset("order purchase product item unit line customer piece thing".split())
 
 
 def unread_words(parsed: Parsed) -> list[str]:

@@ -25,6 +25,7 @@ from nl2sql.models.offline.asked import asked_column, order_lines
 from nl2sql.models.offline.coverage import (
     FILLER_WORDS,
     JOINERS,
+    counted_amount,
     disjoint_periods,
     unread_words,
     unsupported_measure,
@@ -159,6 +160,11 @@ def check_coverage(question: str, parsed: Parsed) -> None:
         words, what = measure
         raise NotUnderstood(
             question, f'"{words}" asks for {what}, which I cannot compute from one query yet'
+        )
+    counted = counted_amount(parsed)
+    if counted is not None:
+        raise NotUnderstood(
+            question, f'"{counted}" counts rows per order, which I cannot filter by yet'
         )
     unread = unread_words(parsed)
     joiner = next((word for word in unread if word in JOINERS), None)

@@ -225,6 +225,12 @@ PHRASE_REWRITES: list[tuple[str, str]] = [
         r"\2 by \1",
     ),
     (r"\b(?:quarter to date|qtd)\b", "this quarter"),
+    # "since the start of the year", "from the beginning of this month": the period to date
+    (
+        r"\b(?:since|from) (?:the )?(?:start|beginning) of (?:the|this) "
+        r"(year|month|quarter|week)\b",
+        r"this \1",
+    ),
     # "customers who placed at least one order": who placed an order (no count to compare)
     (
         r"\b(placed|made|ordered|with|had|have|has|got|bought|purchased) at least (?:one|1|a "
