@@ -22,7 +22,7 @@ from nl2sql.agent import Agent
 from nl2sql.execute import ReadOnlyDatabase
 from nl2sql.models.offline.model import OfflineModel
 
-QUESTIONS = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "questions.toml"
+QUESTIONS = Path(__file__).resolve().parent.parent / "tests" / "questions" / "development.toml"
 FAKE_RESULT = '{"columns": ["count(orders.id)"], "rows": [[42]], "row_count": 1, ' \
               '"truncated": false}'
 

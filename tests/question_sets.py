@@ -116,10 +116,10 @@ def load_manifest() -> list[QuestionSet]:
     ]
 
 
-def known_failures() -> dict[str, str]:
-    """Case id -> why it fails (the cases that are red today)."""
+def known_failures() -> dict[str, dict[str, str]]:
+    """Case id -> {"verdict": how it fails, "reason": why} (the cases that are red today)."""
     with open(KNOWN_FAILURES, "rb") as handle:
-        return {item["id"]: item["reason"] for item in tomllib.load(handle).get("failure", [])}
+        return {item["id"]: item for item in tomllib.load(handle).get("failure", [])}
 
 
 # -- comparing rows -----------------------------------------------------------------------
