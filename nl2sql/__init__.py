@@ -16,6 +16,7 @@ from nl2sql.errors import (
     NL2SQLError,
     QueryTimeoutError,
     QueryValidationError,
+    RefusedError,
 )
 from nl2sql.execute import ReadOnlyDatabase, Result, run_query
 from nl2sql.query import TOOL, Query, build_tool
@@ -36,6 +37,7 @@ __all__ = [
     "QueryTimeoutError",
     "QueryValidationError",
     "ReadOnlyDatabase",
+    "RefusedError",
     "Result",
     "Turn",
     "__version__",

@@ -187,32 +187,32 @@ class Conversation:
             return True
         self.messages.append(assistant_with_calls(message))
         for call in calls:
-            run = self._run_tool(call)
-            turn.tool_runs.append(run)
+            function: Any = getattr(call, "function", None)  # custom tool calls have none
+            run = ToolRun(call_id=call.id, arguments=getattr(function, "arguments", "") or "")
+            turn.tool_runs.append(run)  # before it runs: a failure that ends the turn keeps it
+            self._run_tool(function, run)
             self.messages.append(
                 {"role": "tool", "tool_call_id": call.id, "content": tool_message(run)}
             )
         self._check_error_streak(turn)
         return False
 
-    def _run_tool(self, call: Any) -> ToolRun:
-        function = call.function
-        run = ToolRun(call_id=call.id, arguments=function.arguments or "")
+    def _run_tool(self, function: Any, run: ToolRun) -> None:
         started = time.perf_counter()
         try:
-            if function.name != TOOL_NAME:
-                raise QueryValidationError(
-                    f"Unknown tool '{function.name}'; the only tool is {TOOL_NAME}."
-                )
+            name = getattr(function, "name", None)
+            if name != TOOL_NAME:
+                raise QueryValidationError(f"Unknown tool '{name}'; the only tool is {TOOL_NAME}.")
             parsed = getattr(function, "parsed_arguments", None)
             query = parsed if isinstance(parsed, BaseModel) else self.db.tool.parse(run.arguments)
             run.result = self.db.run(query, customer_id=self.customer_id)
-        except (DatabaseUnavailableError, QueryTimeoutError):
+        except (DatabaseUnavailableError, QueryTimeoutError) as error:
+            run.error = str(error)
             raise  # no retry can help: the user must fix the database or narrow the question
         except (QueryValidationError, DatabaseError) as error:
             run.error = str(error)
-        run.elapsed_ms = (time.perf_counter() - started) * 1000
-        return run
+        finally:
+            run.elapsed_ms = (time.perf_counter() - started) * 1000
 
     def _check_error_streak(self, turn: Turn) -> None:
         streak = 0

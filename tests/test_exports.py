@@ -19,6 +19,7 @@ def test_public_names_are_pinned() -> None:
             "QueryTimeoutError",
             "QueryValidationError",
             "ReadOnlyDatabase",
+            "RefusedError",
             "Result",
             "Turn",
             "__version__",
@@ -38,5 +39,6 @@ def test_every_error_is_an_nl2sql_error() -> None:
         "ModelError",
         "QueryTimeoutError",
         "QueryValidationError",
+        "RefusedError",
     ):
         assert issubclass(getattr(nl2sql, name), nl2sql.NL2SQLError)
