@@ -114,10 +114,6 @@ def join_chain(
     return clause
 
 
-def is_primary_key(info: ColumnInfo) -> bool:
-    return info.key
-
-
 Sources = dict[str, FromClause]
 Expr = ColumnElement[Any]
 Ordering = tuple["Term", bool]  # (what to sort by, descending?)
@@ -668,13 +664,13 @@ class _Build:
 
     @staticmethod
     def _is_key(term: Term) -> bool:
-        return term.aggregate is Aggregate.count and is_primary_key(term.info)
+        return term.aggregate is Aggregate.count and term.info.key
 
 
 def is_absence_marker(item: Filter) -> bool:
     """`<table>.id is null` on a table that is not joined: "with no such related row"."""
     _, condition, info = item
-    return is_primary_key(info) and condition.operator is Operator.is_null
+    return info.key and condition.operator is Operator.is_null
 
 
 def column_expression(info: ColumnInfo, source: FromClause) -> ColumnElement[Any]:

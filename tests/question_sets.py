@@ -143,15 +143,20 @@ def same_value(expected: Any, actual: Any) -> bool:
     return str(expected) == str(actual)
 
 
-def row_matches(expected: tuple[Any, ...], actual: list[Any]) -> bool:
-    """Every expected value appears in the row (the row may show more columns)."""
+def pairs_off(expected: Any, actual: Any, same: Any) -> bool:
+    """Each expected item matches a distinct actual item (`same(expected, actual)`)."""
     pool = list(actual)
-    for value in expected:
-        hit = next((i for i, a in enumerate(pool) if same_value(value, a)), None)
+    for item in expected:
+        hit = next((i for i, candidate in enumerate(pool) if same(item, candidate)), None)
         if hit is None:
             return False
         pool.pop(hit)
     return True
+
+
+def row_matches(expected: tuple[Any, ...], actual: list[Any]) -> bool:
+    """Every expected value appears in the row (the row may show more columns)."""
+    return pairs_off(expected, actual, same_value)
 
 
 def rows_match(
@@ -165,13 +170,7 @@ def rows_match(
         return False
     if ordered:
         return all(row_matches(e, a) for e, a in zip(expected, actual, strict=True))
-    remaining = list(actual)
-    for row in expected:
-        hit = next((i for i, a in enumerate(remaining) if row_matches(row, a)), None)
-        if hit is None:
-            return False
-        remaining.pop(hit)
-    return True
+    return pairs_off(expected, actual, row_matches)
 
 
 # -- running ------------------------------------------------------------------------------

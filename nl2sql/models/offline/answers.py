@@ -6,17 +6,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from nl2sql.query import ColumnInfo, QueryTool
+from nl2sql.operators import AGGREGATES
+from nl2sql.query import Aggregate, ColumnInfo, QueryTool
 from nl2sql.understood import describe_filters
 
-AGGREGATE_NAMES = {
-    "count": "number of",
-    "count_distinct": "number of distinct",
-    "sum": "total",
-    "avg": "average",
-    "min": "lowest",
-    "max": "highest",
-}
 SHOWN_ROWS = 10
 # What an aggregate is called in a sentence.
 MEASURE_NAMES = {
@@ -69,7 +62,7 @@ def _label_column(label: str) -> tuple[str | None, str | None, str]:
     if "(" in label:
         outer, inner = label.split("(", 1)
         inner = inner[:-1]
-        if outer in AGGREGATE_NAMES:
+        if outer in set(Aggregate):
             aggregate = outer
             if "(" in inner:
                 grain, inner = inner.split("(", 1)
@@ -226,7 +219,7 @@ def _one_number(read: _Result) -> str:
 def _measure_name(read: _Result, aggregate: str | None, column: str, default: str) -> str:
     return MEASURE_NAMES.get(
         (aggregate or "", column),
-        f"{AGGREGATE_NAMES[aggregate or default]} {read.name(column)}",
+        f"{AGGREGATES[Aggregate(aggregate or default)].words} {read.name(column)}",
     )
 
 

@@ -32,6 +32,7 @@ from nl2sql.models.offline.coverage import (
 )
 from nl2sql.models.offline.followups import follow_up, is_period_shift
 from nl2sql.models.offline.interpreter import Context, Inexpressible, Interpreter
+from nl2sql.models.offline.lexicon import AGENT_VERBS
 from nl2sql.models.offline.lexicon import KNOWN_WORDS as KNOWN_WORDS
 from nl2sql.models.offline.measures import revenue_of_items
 from nl2sql.models.offline.passes import Parsed, parse_text
@@ -60,6 +61,12 @@ FOLLOW_UP_START = re.compile(
 
 # "the customers on those", "the products in them", "customers behind these".
 BACK_REFERENCE = r"\b(?:on|of|in|behind|for|from) (?:those|them|these)\b(?! \w+ (?:ago|before))"
+
+
+# A verb done to the previous rows: "placed them", "bought those", "shipped these".
+OBJECT_REFERENCE = re.compile(
+    r"\b(?:" + "|".join(sorted(AGENT_VERBS)) + r") (?:them|those|these)\b"
+)
 
 
 # "by revenue instead", "units rather than revenue": the previous question measured otherwise.
@@ -243,6 +250,8 @@ def is_follow_up(parsed: Parsed, interpreter: Interpreter) -> bool:
     if re.search(r"\b(?:them|those|that|these|it|they)\b", text) and not interpreter.entities():
         return True
     if re.search(BACK_REFERENCE, text):  # "the customers on those": rows of what came before
+        return True
+    if OBJECT_REFERENCE.search(text):  # "which customers placed them?": who did it to those
         return True
     if refers_back(parsed, interpreter) or re.search(SWITCH_WORDS, text):
         return True

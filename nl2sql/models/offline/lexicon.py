@@ -418,7 +418,7 @@ LIST_WORDS = {
 # Customers or products with no orders at all.
 NEVER = (
     r"\bnever\b|\bno (?:\w+ )?orders?\b|\bwithout (?:any )?(?:\w+ )?(?:orders?|sales)\b|"
-    r"\bnobody\b|\bno one\b|\bunsold\b|\bno sales\b|"
+    r"\bnobody\b|\bno one\b|\bunsold\b|\bno sales?\b|"
     r"\b(?:not|never) (?:yet |ever )?(?:been )?(?:placed|made|sold|ordered|bought|purchased)\b|"
     r"\b(?:not|never) (?:have|had|has|got) (?:any |an |a single )?orders?\b|"
     r"\b(?:did|do|does) not (?:yet |ever |even )?(?:place|make|order|buy|purchase|sell)\b"

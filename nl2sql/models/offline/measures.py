@@ -17,14 +17,16 @@ ITEM_PREFIXES = ("products.", "order_items.")
 
 
 def filters_items(query: dict[str, Any]) -> bool:
-    """A row filter on products or order lines ("category = Toys")."""
+    """A row filter on products or order lines ("category = Toys"), or groups of them
+    ("revenue by category": each order's total would be added to every category it holds)."""
     return any(
-        c["column"].startswith(ITEM_PREFIXES) and not c["aggregate"] for c in query["conditions"]
+        c["column"].startswith(ITEM_PREFIXES) and not c["aggregate"]
+        for c in query["conditions"] + query["columns"]
     )
 
 
 def revenue_of_items(query: dict[str, Any]) -> dict[str, Any]:
-    """Sums of order totals become sums of line totals when the query filters items."""
+    """Sums of order totals become sums of line totals when the query narrows to items."""
     if not filters_items(query):
         return query
     changed = False
