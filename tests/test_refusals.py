@@ -251,3 +251,17 @@ def test_verbose_shows_a_failed_turn(
     assert result.exit_code == 1
     assert json.loads(result.stdout)["question"] == "colours?"
     assert result.stderr.count("tool call ") == 3 and "orders.colour" in result.stderr
+
+
+def test_after_a_question_back_a_follow_up_does_not_edit_an_older_query(
+    sample: tuple[str, Engine],
+) -> None:
+    _, asked_back, reply = chat_json(
+        sample[0],
+        "how many orders were delivered late this year?",
+        "how many orders did Mia Schneider place?",
+        "and customer 5?",
+    )
+    assert "error" in asked_back
+    columns = {c["column"] for c in reply["query"]["conditions"]}
+    assert "orders.delivered_at" not in columns  # not "late this year" for customer 5

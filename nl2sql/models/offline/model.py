@@ -55,7 +55,7 @@ class OfflineModel:
         context = Context(
             today=_today(messages),
             scoped=_scoped(messages),
-            previous=_previous_query(messages[:-1]),
+            previous=_previous_query(messages[:-1]) if _last_turn_ran(messages) else None,
         )
         try:
             query = understand(question, context, self.values)
@@ -115,6 +115,16 @@ def _scoped(messages: list[dict[str, Any]]) -> bool:
         and "You are helping customer #" in _text(message.get("content"))
         for message in messages
     )
+
+
+def _last_turn_ran(messages: list[dict[str, Any]]) -> bool:
+    """Whether the turn before this question ran a query. After a refusal or a question back
+    ("which Mia Schneider?"), a follow-up must not edit some older, unrelated query."""
+    users = [i for i, m in enumerate(messages) if m.get("role") == "user"]
+    if len(users) < 2:
+        return True  # nothing before: no previous query either
+    previous_turn = messages[users[-2] + 1 : users[-1]]
+    return any(m.get("tool_calls") for m in previous_turn)
 
 
 def _previous_query(messages: list[dict[str, Any]]) -> dict[str, Any] | None:
