@@ -86,7 +86,8 @@ UNSUPPORTED: list[tuple[str, str]] = [
     ),
     (  # "the best-selling product in each category", "each customer's most recent order"
         r"\b(?:top|best|worst|most|least|biggest|cheapest|highest|lowest|largest|latest|newest|"
-        r"oldest|\d+)\b(?: \w+){0,3}? (?:products?|customers?|orders?|items?|sellers?|spenders?|"
+        r"oldest|first|last|earliest|most recent|\d+)\b(?: \w+){0,3}? (?:products?|customers?|"
+        r"orders?|items?|sellers?|spenders?|"
         r"buyers?)\b.*\b(?:in|per|for|within|of|from) (?:each|every) \w+"
         r"|\b(?:each|every) (?:\w+ ){0,2}\w+'s (?:most recent|latest|last|first|top|best|"
         r"biggest)\b",

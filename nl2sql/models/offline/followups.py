@@ -242,10 +242,16 @@ def _reshape(
         if interpreter.groups():
             return _regroup(query, interpreter.groups(), previous)
         if sorting and not query["order_by"]:  # "sort them by revenue": switched, then sorted
-            return _resort(query, sort_target(sorting, text), text)
+            return resort(query, sort_target(sorting, text), text)
         return query  # "rank them by revenue instead": the ranking keeps its direction
     if counting:
-        query["columns"] = [field_(f"{base}.id", "count")]
+        # "how many orders has each of them placed?": one count per previous row
+        rows_of = "orders" if previous["table_name"] == "order_items" else previous["table_name"]
+        groups = _row_groups(rows_of) if EACH_OF.search(text) else []
+        counted = base if base != rows_of else "orders"
+        if groups:
+            query["table_name"] = rows_of
+        query["columns"] = [*groups, field_(f"{counted if groups else base}.id", "count")]
         query["order_by"], query["limit"] = [], None
         return query
     if listing:
@@ -254,7 +260,7 @@ def _reshape(
     if groups:
         return _regroup(query, groups, previous)
     if sorting:
-        return _resort(query, sort_target(sorting, text), text)
+        return resort(query, sort_target(sorting, text), text)
     return _rerank(query, text, parsed.limit)
 
 
@@ -295,6 +301,10 @@ def _switch_measure(
 
 def _row_groups(entity: str) -> list[dict[str, Any]]:
     return [field_(c) for c in ENTITY_GROUP.get(entity, [])]
+
+
+# One number per previous row: "each of them", "each one", "for each of those".
+EACH_OF = re.compile(r"\beach (?:of (?:them|those|these)|one)\b|\bapiece\b")
 
 
 # Words pointing at the previous rows: "the customers on those", "who placed that one?".
@@ -363,7 +373,7 @@ def _regroup(
     return query
 
 
-def _resort(query: dict[str, Any], what: str | None, text: str) -> dict[str, Any]:
+def resort(query: dict[str, Any], what: str | None, text: str) -> dict[str, Any]:
     base = query["table_name"]
     if all(c["aggregate"] for c in query["columns"]) and base in LIST_COLUMNS:
         # sorting a bare count or total: sort the rows it counted

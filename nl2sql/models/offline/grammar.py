@@ -30,7 +30,13 @@ from nl2sql.models.offline.coverage import (
     unread_words,
     unsupported_measure,
 )
-from nl2sql.models.offline.followups import follow_up, is_period_shift
+from nl2sql.models.offline.followups import (
+    SORT_RE,
+    follow_up,
+    is_period_shift,
+    resort,
+    sort_target,
+)
 from nl2sql.models.offline.interpreter import Context, Inexpressible, Interpreter
 from nl2sql.models.offline.lexicon import AGENT_VERBS
 from nl2sql.models.offline.lexicon import KNOWN_WORDS as KNOWN_WORDS
@@ -115,7 +121,7 @@ def understand(question: str, context: Context, values: ValueIndex) -> dict[str,
     entity = interpreter.entity()
     query = interpreter.query()
     query["conditions"] = query["conditions"] + interpreter.amount_conditions(entity)
-    query = order_lines(revenue_of_items(query), interpreter.text)
+    query = sorted_as_asked(order_lines(revenue_of_items(query), interpreter.text), parsed)
     return checked(question, query, context, values, parsed)
 
 
@@ -157,6 +163,16 @@ def says_nothing(parsed: Parsed) -> bool:
 
 # Words that point back at the previous question without saying what to change.
 POINTERS = frozenset("and what about how then also the that this those these them it same".split())
+
+
+def sorted_as_asked(query: dict[str, Any], parsed: Parsed) -> dict[str, Any]:
+    """'products in Toys sorted by price': a sort the question names, applied as a follow-up
+    sort would be (an unknown sort word is refused there)."""
+    text = " ".join(parsed.words)
+    sorting = SORT_RE.search(text)
+    if sorting is None or query["order_by"]:
+        return query
+    return resort(query, sort_target(sorting, text), text)
 
 
 def check_coverage(question: str, parsed: Parsed) -> None:

@@ -890,7 +890,8 @@ SINGLE_ORDER = r"\b(?:on|in|for) (?:a single|one single|one|a|any) (?:order|purc
 
 # Future tense about arriving: "is supposed to arrive", "will it arrive", "is due".
 DUE_TO_ARRIVE = (
-    r"\b(?:is|are) (?:it |they |my \w+ |the \w+ )?(?:expected|supposed|due|scheduled|going)\b"
+    r"\bwhere (?:is|are)\b"  # "where is my order?": on its way
+    r"|\b(?:is|are) (?:it |they |my \w+ |the \w+ )?(?:expected|supposed|due|scheduled|going)\b"
     r"|\bwhen will\b|\bwhen (?:is|are) (?:\w+ ){0,3}(?:due|arriving|coming)\b"
 )
 EXPECTED_DATE = "orders.expected_delivery_date"

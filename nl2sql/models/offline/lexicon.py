@@ -231,6 +231,12 @@ PHRASE_REWRITES: list[tuple[str, str]] = [
         r"(year|month|quarter|week)\b",
         r"this \1",
     ),
+    # "which of those should have arrived by now?": past the promised date, not delivered
+    (
+        r"\b(?:should|ought to|were supposed to|was supposed to) (?:have )?(?:arrived|been "
+        r"delivered|come|landed|got there)(?: by now| already| yet)?\b",
+        "overdue",
+    ),
     # "customers who placed at least one order": who placed an order (no count to compare)
     (
         r"\b(placed|made|ordered|with|had|have|has|got|bought|purchased) at least (?:one|1|a "
