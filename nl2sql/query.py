@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -352,7 +353,9 @@ def _location(loc: tuple[Any, ...]) -> str:
         elif part in ("str", "int", "float", "bool", "list[union[str,int,float]]", "DynamicValue"):
             break  # the union branch pydantic tried: not a place the caller wrote
         else:
-            where += f".{part}" if where else str(part)
+            # A key the caller invented is data: quoted and escaped unless it is a plain name.
+            name = str(part) if str(part).isidentifier() else json.dumps(str(part))
+            where += f".{name}" if where else name
     return where
 
 

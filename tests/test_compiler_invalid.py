@@ -355,3 +355,19 @@ def test_non_finite_numbers_are_refused(value: float) -> None:
     text = json.dumps(spec)  # NaN / Infinity, as some JSON writers emit them
     with pytest.raises(QueryValidationError):
         Compiler().compile(text)
+
+
+def test_an_invented_key_is_quoted_never_a_new_line() -> None:
+    from nl2sql.query import TOOL
+
+    with pytest.raises(QueryValidationError) as caught:
+        TOOL.parse(
+            {
+                "table_name": "customers",
+                "columns": [{"\n": None}],
+                "conditions": [],
+                "order_by": [],
+                "limit": None,
+            }
+        )
+    assert "\n" not in str(caught.value) and 'columns[0]."\\n": unknown field' in str(caught.value)
