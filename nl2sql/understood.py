@@ -142,13 +142,13 @@ class _Reader:
         subject = (info.verb or info.phrase) if info else column
         if Operator.eq in bounds:
             return f"{subject} on {day(bounds[Operator.eq])}"
-        start = _start(bounds)
-        end = _end(bounds)
+        start = _bound(bounds, Operator.ge, Operator.gt, 1)  # after the 4th: from the 5th
+        end = _bound(bounds, Operator.le, Operator.lt, -1)  # before the 5th: to the 4th
         if start and end:
             return f"{subject} {start} to {end}"
         if start:
             return f"{subject} since {start}"
-        return f"{subject} before {_exclusive_end(bounds)}"
+        return f"{subject} before {_bound(bounds, Operator.lt, Operator.le, 1)}"
 
     def value(self, column: str, value: Any, aggregate: str | None = None) -> str:
         info = self.info(column)
@@ -190,26 +190,13 @@ def day(value: Any) -> str:
     return str(value)[:10]
 
 
-def _start(bounds: dict[Operator, Any]) -> str | None:
-    if Operator.ge in bounds:
-        return day(bounds[Operator.ge])
-    if Operator.gt in bounds:
-        return _next_day(bounds[Operator.gt])
-    return None
-
-
-def _end(bounds: dict[Operator, Any]) -> str | None:
-    if Operator.le in bounds:
-        return day(bounds[Operator.le])
-    if Operator.lt in bounds:
-        return _previous_day(bounds[Operator.lt])
-    return None
-
-
-def _exclusive_end(bounds: dict[Operator, Any]) -> str:
-    if Operator.lt in bounds:
-        return day(bounds[Operator.lt])
-    return _next_day(bounds[Operator.le])
+def _bound(bounds: dict[Operator, Any], inclusive: Operator, strict: Operator, step: int) -> str:
+    """The day a bound names: an inclusive one as it is, a strict one moved by `step` days."""
+    if inclusive in bounds:
+        return day(bounds[inclusive])
+    if strict in bounds:
+        return _shift(bounds[strict], step)
+    return ""
 
 
 def _shift(value: Any, days: int) -> str:
@@ -217,11 +204,3 @@ def _shift(value: Any, days: int) -> str:
         return (date.fromisoformat(day(value)) + timedelta(days=days)).isoformat()
     except ValueError:
         return str(value)
-
-
-def _next_day(value: Any) -> str:
-    return _shift(value, 1)
-
-
-def _previous_day(value: Any) -> str:
-    return _shift(value, -1)

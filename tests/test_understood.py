@@ -94,6 +94,19 @@ GOLDEN: list[tuple[str, dict[str, Any], str]] = [
         "customer contains smith",
     ),
     (
+        "strict bounds read as the days they include",
+        query(
+            "orders",
+            [field("orders.id", "count")],
+            [
+                cond("orders.ordered_at", ">", "2025-10-31"),
+                cond("orders.ordered_at", "<", "2025-12-01"),
+                cond("orders.shipped_at", "<=", "2025-11-30"),
+            ],
+        ),
+        "count of orders, placed 2025-11-01 to 2025-11-30, shipped before 2025-12-01",
+    ),
+    (
         "date extremes",
         query("orders", [field("orders.ordered_at", "max")]),
         "latest order date",

@@ -62,7 +62,7 @@ def _label_column(label: str) -> tuple[str | None, str | None, str]:
     if "(" in label:
         outer, inner = label.split("(", 1)
         inner = inner[:-1]
-        if outer in set(Aggregate):
+        if outer in AGGREGATES:
             aggregate = outer
             if "(" in inner:
                 grain, inner = inner.split("(", 1)
