@@ -24,6 +24,8 @@ from nl2sql.query import Aggregate, ColumnInfo, Operator, QueryTool, TimeGrain
 DATE_KINDS = frozenset({"date", "datetime"})
 # Bounds on one date column that read as one range: "placed 2025-11-01 to 2025-11-30".
 RANGE_OPERATORS = frozenset({Operator.eq, Operator.gt, Operator.ge, Operator.lt, Operator.le})
+# Two bounds of one kind on one column, ANDed: the later start, the earlier end (ISO text).
+TIGHTER = {Operator.gt: max, Operator.ge: max, Operator.lt: min, Operator.le: min}
 
 
 def describe(query: dict[str, Any], tool: QueryTool, customer_id: int | None = None) -> str:
@@ -103,8 +105,12 @@ class _Reader:
                 and not isinstance(condition.get("value"), dict | list)
             ):
                 bounds = ranges.setdefault(condition["column"], {})
+                value = str(condition["value"])
                 if operator not in bounds:
-                    bounds[operator] = condition["value"]
+                    bounds[operator] = value
+                    continue
+                if operator in TIGHTER:  # ANDed bounds: the tighter one is what holds
+                    bounds[operator] = TIGHTER[operator](bounds[operator], value)
                     continue
             parts.append(self.condition(condition, operator))
         dated = [self.date_range(column, bounds) for column, bounds in ranges.items()]
@@ -142,7 +148,7 @@ class _Reader:
         subject = (info.verb or info.phrase) if info else column
         if Operator.eq in bounds:
             return f"{subject} on {day(bounds[Operator.eq])}"
-        start = _bound(bounds, Operator.ge, Operator.gt, 1)  # after the 4th: from the 5th
+        start = _bound(bounds, Operator.ge, Operator.gt, 1, max)  # after the 4th: from the 5th
         end = _bound(bounds, Operator.le, Operator.lt, -1)  # before the 5th: to the 4th
         if start and end:
             return f"{subject} {start} to {end}"
@@ -190,13 +196,14 @@ def day(value: Any) -> str:
     return str(value)[:10]
 
 
-def _bound(bounds: dict[Operator, Any], inclusive: Operator, strict: Operator, step: int) -> str:
-    """The day a bound names: an inclusive one as it is, a strict one moved by `step` days."""
-    if inclusive in bounds:
-        return day(bounds[inclusive])
-    if strict in bounds:
-        return _shift(bounds[strict], step)
-    return ""
+def _bound(
+    bounds: dict[Operator, Any], inclusive: Operator, strict: Operator, step: int, pick: Any = min
+) -> str:
+    """The day one side of a range names: an inclusive bound as it is, a strict one moved by
+    `step` days; with both, the one `pick` chooses (ANDed, the tighter holds)."""
+    days = [day(bounds[inclusive])] if inclusive in bounds else []
+    days += [_shift(bounds[strict], step)] if strict in bounds else []
+    return pick(days) if days else ""
 
 
 def _shift(value: Any, days: int) -> str:

@@ -102,6 +102,8 @@ GOLDEN: list[tuple[str, dict[str, Any], str]] = [
                 cond("orders.ordered_at", ">", "2025-10-31"),
                 cond("orders.ordered_at", "<", "2025-12-01"),
                 cond("orders.shipped_at", "<=", "2025-11-30"),
+                cond("orders.ordered_at", "<", "2026-06-01"),  # looser: the first one holds
+                cond("orders.ordered_at", "<=", "2026-01-31"),  # looser than "< 2025-12-01" too
             ],
         ),
         "count of orders, placed 2025-11-01 to 2025-11-30, shipped before 2025-12-01",
