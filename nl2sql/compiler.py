@@ -4,16 +4,13 @@ Joins follow foreign keys from the base table. Filters on the "many" side of the
 become EXISTS semi-joins, and aggregates over rows that a join repeats are computed over
 de-duplicated rows, so counts and sums of base rows are never inflated. A tenant scope replaces
 every table that reaches customers with a filtered subquery, so no query can see another
-customer's rows.
+customer's rows: a row is theirs when its join path to the tenant key ends at their key.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
-from types import MappingProxyType
 from typing import Any
 
 from pydantic import BaseModel
@@ -23,6 +20,7 @@ from sqlalchemy import (
     and_,
     distinct,
     exists,
+    false,
     func,
     not_,
     or_,
@@ -31,19 +29,19 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
-from nl2sql import schema
+from nl2sql.catalog import MAX_CANDIDATE_PATHS, Catalog, Edge, Path, describe_path
 from nl2sql.dialects import AsDate, DateBucket
-from nl2sql.errors import QueryValidationError
+from nl2sql.errors import ConfigError, QueryValidationError
 from nl2sql.operators import AGGREGATES, COMPARISONS, DAY_COMPARISONS
 from nl2sql.query import (
     LIST_OPERATORS,
     NULL_OPERATORS,
-    TOOL,
     Aggregate,
     ColumnInfo,
     Operator,
     QueryTool,
     TimeGrain,
+    builtin_tool,
 )
 from nl2sql.values import DayRange, ValueProblem, coerce
 
@@ -56,51 +54,10 @@ NUMERIC_ONLY = frozenset({Aggregate.sum, Aggregate.avg})
 ORDERABLE_KINDS = frozenset({"integer", "number", "date", "datetime", "text"})
 
 
-@dataclass(frozen=True)
-class Edge:
-    """One foreign-key step: from `source` to `target`, to one row or to many rows."""
-
-    source: str
-    target: str
-    to_many: bool
-    source_column: str
-    target_column: str
-
-
-def foreign_key_edges() -> dict[str, list[Edge]]:
-    edges: dict[str, list[Edge]] = {name: [] for name in schema.TABLES}
-    for table in schema.TABLES.values():
-        for fk in table.foreign_keys:
-            child, parent = table.name, fk.column.table.name
-            edges[child].append(Edge(child, parent, False, fk.parent.name, fk.column.name))
-            edges[parent].append(Edge(parent, child, True, fk.column.name, fk.parent.name))
-    return edges
-
-
-EDGES = foreign_key_edges()
-
-
-@cache
-def join_paths(base: str) -> Mapping[str, tuple[Edge, ...]]:
-    """The foreign-key path from the base table to every table (the schema is a tree).
-
-    Cached: the graph never changes, and every compile asks for several tables' paths.
-    """
-    paths: dict[str, tuple[Edge, ...]] = {base: ()}
-    queue = deque([base])
-    while queue:
-        current = queue.popleft()
-        for edge in EDGES[current]:
-            if edge.target not in paths:
-                paths[edge.target] = (*paths[current], edge)
-                queue.append(edge.target)
-    return MappingProxyType(paths)
-
-
 def join_chain(
     start: FromClause,
     names: list[str],
-    paths: Mapping[str, tuple[Edge, ...]],
+    paths: Mapping[str, Path],
     sources: Sources,
     *,
     outer_to_many: bool,
@@ -109,9 +66,19 @@ def join_chain(
     clause = start
     for name in names:
         step = paths[name][-1]
-        on = sources[step.source].c[step.source_column] == sources[name].c[step.target_column]
-        clause = clause.join(sources[name], on, isouter=outer_to_many and step.to_many)
+        clause = clause.join(
+            sources[name],
+            step_link(step, sources[step.source], sources[name]),
+            isouter=outer_to_many and step.to_many,
+        )
     return clause
+
+
+def step_link(step: Edge, source: FromClause, target: FromClause) -> ColumnElement[bool]:
+    """The ON clause of one join step (every column of a composite key)."""
+    pairs = zip(step.source_columns, step.target_columns, strict=True)
+    links = [source.c[left] == target.c[right] for left, right in pairs]
+    return links[0] if len(links) == 1 else and_(*links)
 
 
 Sources = dict[str, FromClause]
@@ -166,13 +133,18 @@ class Compiler:
 
     def __init__(
         self,
-        tool: QueryTool = TOOL,
+        tool: QueryTool | None = None,
         *,
         customer_id: int | None = None,
         default_limit: int = DEFAULT_PAGE_SIZE,
         max_rows: int = HARD_ROW_CAP,
     ) -> None:
-        self.tool = tool
+        self.tool = tool or builtin_tool()
+        if customer_id is not None and self.tool.catalog.tenant is None:
+            raise ConfigError(
+                "This database has no tenant key, so a customer scope cannot be applied; "
+                'name it in the config ([tenant] column = "table.column") or drop --customer.'
+            )
         self.customer_id = customer_id
         self.default_limit = min(default_limit, max_rows)
         self.max_rows = max_rows
@@ -189,8 +161,11 @@ class _Build:
     def __init__(self, compiler: Compiler, query: Any) -> None:
         self.compiler = compiler
         self.query = query
+        self.catalog = compiler.tool.catalog
         self.base = query.table_name.value
-        self.paths = join_paths(self.base)
+        reach = self.catalog.reach(self.base)
+        self.paths = reach.paths
+        self.ties = reach.ties
         self.problems = Problems()
 
     # -- entry ------------------------------------------------------------------------------
@@ -240,7 +215,27 @@ class _Build:
         info = self._lookup(column)
         if info is None:
             self.problems.add(where, f"unknown column {column!r}")
+        elif info.table not in self.paths:
+            self.problems.add(where, self._unreachable(info))
+            return None
         return info
+
+    def _unreachable(self, info: ColumnInfo) -> str:
+        """Why a column's table cannot be joined to the base table, and what to do instead."""
+        if info.table not in self.ties:
+            return (
+                f"{info.qualified} cannot be reached from {self.base}: no foreign key joins "
+                f"{info.table} to it. Use {info.table} as the base table, or declare the join "
+                "in the config (joins)."
+            )
+        candidates = self.ties[info.table][:MAX_CANDIDATE_PATHS]
+        named = "; ".join(describe_path(self.base, path) for path in candidates)
+        middle = sorted({e.target for path in candidates for e in path[:-1]})
+        advice = f"make one of {', '.join(middle)} the base table" if middle else "pick one"
+        return (
+            f"{info.table} is reached from {self.base} along several equally short paths "
+            f"({named}); say which: {advice}."
+        )
 
     def _term(self, item: Any, where: str, grain: Any = None) -> Term | None:
         info = self._info(item.column, where)
@@ -327,7 +322,9 @@ class _Build:
         # A column compared with another (DynamicValue) on a to-one table joins that table too.
         for _, condition, info in row_filters:
             other = self._lookup(getattr(condition.value, "column_name", None))
-            if other and not self._many_side(info.table) and not self._many_side(other.table):
+            if other is None or other.table not in self.paths:
+                continue  # reported when the comparison is built
+            if not self._many_side(info.table) and not self._many_side(other.table):
                 needed.add(other.table)
         tables: set[str] = {self.base}
         for name in needed:
@@ -336,7 +333,11 @@ class _Build:
 
     def _source(self, name: str) -> FromClause:
         """The table, or under a tenant scope a subquery holding only that customer's rows."""
-        return scoped_source(name, self.compiler.customer_id)
+        try:
+            return scoped_source(self.catalog, name, self.compiler.customer_id)
+        except ScopeRefused as refused:
+            self.problems.add("table_name", str(refused))
+            return refused.empty
 
     def _from(self, joined: list[str], sources: Sources) -> FromClause:
         # Outer joins on to-many steps keep base rows that have no related rows (count = 0).
@@ -378,16 +379,19 @@ class _Build:
         `extra_tables`: filters whose tables must be joined in without testing them (the
         absence markers of a NOT EXISTS).
         """
-        branch_paths = join_paths(edge.target)
+        branch_paths = self.catalog.reach(edge.target).paths
         names = {edge.target}
         for _, _, info in [*conditions, *extra_tables]:
+            if info.table not in branch_paths:  # only a tie from the branch start lands here
+                self.problems.add("conditions", self._unreachable(info))
+                continue
             names.update(e.target for e in branch_paths[info.table] if e.target != edge.source)
         ordered = sorted(names, key=lambda n: (len(branch_paths[n]), n))
         inner: Sources = {name: self._source(name).alias(f"{name}_match") for name in ordered}
         clause = join_chain(
             inner[edge.target], ordered[1:], branch_paths, inner, outer_to_many=False
         )
-        link = inner[edge.target].c[edge.target_column] == outer[edge.source].c[edge.source_column]
+        link = step_link(edge.reversed(), inner[edge.target], outer[edge.source])
         tests = [self._condition(i, c, info, inner) for i, c, info in conditions]
         return exists(
             select(1).select_from(clause).where(link, *[t for t in tests if t is not None])
@@ -397,7 +401,7 @@ class _Build:
         self, index: int, condition: Any, info: ColumnInfo, sources: Sources
     ) -> ColumnElement[bool] | None:
         where = f"conditions[{index}]"
-        expression = column_expression(info, sources[info.table])
+        expression = self._column(info, sources[info.table])
         try:
             return self._test(expression, info, condition.operator, condition.value, sources, None)
         except ValueProblem as problem:
@@ -466,7 +470,7 @@ class _Build:
                 f"operator '{operator.value}' cannot compare two columns; use one "
                 "of =, !=, >, >=, <, <=."
             )
-        right = column_expression(other, sources[other.table])
+        right = self._column(other, sources[other.table])
         if {info.kind, other.kind} == {"date", "datetime"}:  # compare calendar days
             expression = AsDate(expression) if info.kind == "datetime" else expression
             right = AsDate(right) if other.kind == "datetime" else right
@@ -492,7 +496,7 @@ class _Build:
         return select(*columns).select_from(from_clause).where(*where).order_by(*order)
 
     def _row_expression(self, term: Term, sources: dict[str, FromClause]) -> ColumnElement[Any]:
-        expression = column_expression(term.info, sources[term.info.table])
+        expression = self._column(term.info, sources[term.info.table])
         return DateBucket(expression, term.grain) if term.grain else expression
 
     @staticmethod
@@ -639,8 +643,10 @@ class _Build:
             )
             return select(true())
         owner = owners.pop()
-        key = schema.TABLES[owner].primary_key.columns.values()[0].name
-        inner_columns = [sources[owner].c[key].label("row_key")]
+        inner_columns = [
+            sources[owner].c[key].label(f"row_key{index or ''}")
+            for index, key in enumerate(self.catalog.primary_key(owner))
+        ]
         names: dict[tuple[str, TimeGrain | None], str] = {}
         for term in groups + [Term(t.info, None, t.grain) for t in measured]:
             slot = (term.info.qualified, term.grain)
@@ -657,10 +663,15 @@ class _Build:
         """Joined tables whose rows the join repeats: another joined table is on their many side."""
         repeated = set()
         for name in joined:
-            paths = join_paths(name)
-            if any(any(e.to_many for e in paths[other]) for other in joined if other != name):
-                repeated.add(name)
+            reach = self.catalog.reach(name)
+            for other in joined:
+                candidates = reach.ties.get(other) or (reach.paths.get(other, ()),)
+                if other != name and any(e.to_many for path in candidates for e in path):
+                    repeated.add(name)
         return repeated
+
+    def _column(self, info: ColumnInfo, source: FromClause) -> ColumnElement[Any]:
+        return column_expression(self.catalog, info, source)
 
     @staticmethod
     def _is_key(term: Term) -> bool:
@@ -673,30 +684,64 @@ def is_absence_marker(item: Filter) -> bool:
     return info.key and condition.operator is Operator.is_null
 
 
-def column_expression(info: ColumnInfo, source: FromClause) -> ColumnElement[Any]:
+def column_expression(catalog: Catalog, info: ColumnInfo, source: FromClause) -> Expr:
     if info.computed:
-        computed = next(
-            c for c in schema.COMPUTED_COLUMNS if c.table == info.table and c.name == info.name
-        )
-        return computed.expression(source)  # type: ignore[arg-type]
+        return catalog.computed_column(info.table, info.name).expression(source)  # type: ignore[no-any-return]
     return source.c[info.name]
 
 
-def scoped_source(name: str, customer_id: int | None) -> FromClause:
-    """A table, or only the rows one customer may see, under the table's own name."""
-    table = schema.TABLES[name]
-    if customer_id is None or name == "products":
-        return table
-    if name == "customers":
-        condition = table.c.id == customer_id
-    elif name == "orders":
-        condition = table.c.customer_id == customer_id
-    else:  # order_items: through their order
-        orders = schema.orders
-        condition = table.c.order_id.in_(
-            select(orders.c.id).where(orders.c.customer_id == customer_id)
+class ScopeRefused(Exception):
+    """A table the tenant scope cannot cover: it is not shared and does not reach the key."""
+
+    def __init__(self, catalog: Catalog, name: str) -> None:
+        tenant = catalog.tenant
+        assert tenant is not None
+        super().__init__(
+            f"{name} cannot be limited to one customer: none of its joins reach the tenant key "
+            f"{tenant.qualified}. Ask without a customer scope, or mark {name} as shared in "
+            "the config ([tenant] shared) if every customer may see all of it."
         )
+        table = catalog.tables[name]
+        self.empty = select(table).where(false()).subquery(name)  # never run: the query fails
+
+
+def scoped_source(catalog: Catalog, name: str, customer_id: int | None) -> FromClause:
+    """A table, or only the rows one customer may see, under the table's own name.
+
+    A row is the customer's when its join path to the tenant key's table ends at their key;
+    shared tables stay whole; any other table raises ScopeRefused.
+    """
+    table = catalog.tables[name]
+    tenant = catalog.tenant
+    if customer_id is None or tenant is None or name in tenant.shared:
+        return table
+    path = catalog.scope_path(name)
+    if path is None:
+        raise ScopeRefused(catalog, name)
+    condition = scope_condition(catalog, table, path, customer_id, seen={name})
     return select(table).where(condition).subquery(name)
+
+
+def scope_condition(
+    catalog: Catalog, table: FromClause, path: Path, customer_id: int, seen: set[str]
+) -> ColumnElement[bool]:
+    """`table`'s rows whose path ends at the customer's key: nested IN subqueries, one per step
+    (EXISTS for a composite key)."""
+    tenant = catalog.tenant
+    assert tenant is not None
+    if not path:
+        return table.c[tenant.column] == customer_id
+    step, rest = path[0], path[1:]
+    if not rest and step.target_columns == (tenant.column,):  # the key itself: no subquery
+        return table.c[step.source_columns[0]] == customer_id
+    target: FromClause = catalog.tables[step.target]
+    if step.target in seen:  # a table met twice on the path (a self-join): keep them apart
+        target = target.alias(f"{step.target}_scope{len(seen)}")
+    inner = scope_condition(catalog, target, rest, customer_id, seen | {step.target})
+    if len(step.source_columns) == 1:
+        keys = select(target.c[step.target_columns[0]]).where(inner)
+        return table.c[step.source_columns[0]].in_(keys)
+    return exists(select(1).select_from(target).where(step_link(step, table, target), inner))
 
 
 def kind_family(kind: str) -> str:

@@ -18,10 +18,19 @@ from pydantic import BaseModel
 from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy import exc as sa_exc
 
-from nl2sql import database, schema
+from nl2sql import database
+from nl2sql.catalog import Catalog
 from nl2sql.compiler import Compiled, Compiler
-from nl2sql.errors import ConfigError, DatabaseError, DatabaseUnavailableError, QueryTimeoutError
-from nl2sql.query import QueryTool, configured_tool
+from nl2sql.config import Config
+from nl2sql.errors import (
+    ConfigError,
+    DatabaseError,
+    DatabaseUnavailableError,
+    NL2SQLError,
+    QueryTimeoutError,
+)
+from nl2sql.query import QueryTool, build_tool, hidden_columns_from_env
+from nl2sql.reflect import load_catalog
 from nl2sql.settings import env_seconds
 from nl2sql.understood import describe
 
@@ -99,11 +108,30 @@ class ReadOnlyDatabase:
         *,
         timeout: float | None = None,
         tool: QueryTool | None = None,
+        config: Config | None = None,
     ) -> None:
         self.url = database.resolve_url(url)
         self.timeout = query_timeout() if timeout is None else timeout
-        self.tool = tool or configured_tool()
         self.engine = read_only_engine(self.url, self.timeout)
+        self.tool = tool or self._tool(config)
+
+    def _tool(self, config: Config | None) -> QueryTool:
+        """The tool for this database: its catalog (built-in or reflected) and the config."""
+        try:
+            catalog = load_catalog(
+                self.engine, config, hidden_columns_from_env(), where=database.display_url(self.url)
+            )
+        except sa_exc.DBAPIError as error:
+            self.engine.dispose()
+            raise database.describe_database_error(self.url, error) from error
+        except NL2SQLError:
+            self.engine.dispose()
+            raise
+        return build_tool(catalog)
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.tool.catalog
 
     def close(self) -> None:
         self.engine.dispose()
@@ -142,7 +170,13 @@ class ReadOnlyDatabase:
             raise ConfigError(
                 f"customer_id must be a customer id (a positive whole number), not {customer_id!r}."
             )
-        key = schema.customers.c.id
+        tenant = self.catalog.tenant
+        if tenant is None:
+            raise ConfigError(
+                f"{database.display_url(self.url)} has no tenant key, so --customer cannot "
+                'scope it; name one in the config ([tenant] column = "table.column").'
+            )
+        key = self.catalog.tables[tenant.table].c[tenant.column]
         try:
             with self.engine.connect() as connection:
                 found = connection.execute(select(key).where(key == customer_id)).first()
@@ -246,7 +280,8 @@ def run_query(
     *,
     customer_id: int | None = None,
     timeout: float | None = None,
+    config: Config | None = None,
 ) -> Result:
     """One-shot convenience: open the database read-only, run one Query, close."""
-    with ReadOnlyDatabase(url, timeout=timeout) as db:
+    with ReadOnlyDatabase(url, timeout=timeout, config=config) as db:
         return db.run(query, customer_id=db.check_customer(customer_id))

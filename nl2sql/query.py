@@ -1,12 +1,14 @@
 """The Query tool: strict, typed Pydantic models the model fills instead of writing SQL.
 
 The enums are built from the schema (``nl2sql.schema``), minus any hidden columns, so the model
-can only name tables and columns that exist. ``build_tool()`` makes a fresh set of models for
-another configuration; the module-level names (``Query``, ``Column``, ...) are the default tool.
+can only name tables and columns that exist. ``build_tool(catalog)`` makes the set of models for
+one database; the module-level names (``Query``, ``Column``, ...) are nl2sql's own schema's tool,
+built on first use.
 
 Example:
     >>> import openai
-    >>> tool = openai.pydantic_function_tool(Query, name="Query", description=TOOL.description)
+    >>> tool = builtin_tool()
+    >>> tool = openai.pydantic_function_tool(tool.Query, name="Query", description=tool.description)
     >>> tool["function"]["strict"]
     True
 """
@@ -25,9 +27,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from pydantic import Field as PydanticField
 from rapidfuzz import fuzz, process
-from sqlalchemy import Table as SATable
 
-from nl2sql import schema
+from nl2sql.catalog import Catalog, builtin_catalog
 from nl2sql.errors import ConfigError, QueryValidationError
 
 
@@ -86,6 +87,8 @@ class ColumnInfo:
     verb: str | None = None  # for a date: what happened then, "placed"
     money: bool = False
     key: bool = False  # the primary key: counting it counts the table's rows
+    words: tuple[str, ...] = ()  # other names people use for it (the offline model reads them)
+    hint: str = ""  # a note for the model, after the description
 
     @classmethod
     def of(
@@ -112,6 +115,8 @@ class ColumnInfo:
             verb=info.get("verb"),
             money=info.get("unit") == "money",
             key=key,
+            words=tuple(info.get("words", ())),
+            hint=info.get("hint", ""),
         )
 
 
@@ -128,39 +133,33 @@ def column_kind(type_: Any) -> str:
     }[python_type.__name__]
 
 
-def describe_columns(
-    tables: dict[str, SATable] | None = None, hidden: Iterable[str] = ()
-) -> dict[str, ColumnInfo]:
-    """Every exposed column, stored and computed, keyed by its qualified name."""
-    tables = tables if tables is not None else schema.TABLES
-    hidden_set = set(hidden)
+def describe_columns(catalog: Catalog) -> dict[str, ColumnInfo]:
+    """Every exposed column of the catalog, stored and computed, keyed by its qualified name."""
     infos: dict[str, ColumnInfo] = {}
-    for table in tables.values():
+    for name in catalog.exposed:
+        table = catalog.tables[name]
+        single_key = len(table.primary_key.columns) == 1
         for column in table.columns:
             info = ColumnInfo.of(
-                table.name,
+                name,
                 column.name,
                 column.type,
                 column.comment or "",
                 column.info,
-                key=column.primary_key,
+                key=column.primary_key and single_key,
             )
             infos[info.qualified] = info
-    for computed in schema.COMPUTED_COLUMNS:
-        if computed.table in tables:
-            info = ColumnInfo.of(
-                computed.table,
-                computed.name,
-                computed.type,
-                computed.description,
-                computed.info,
-                computed=True,
-            )
-            infos[info.qualified] = info
-    unknown = hidden_set - set(infos)
-    if unknown:
-        raise ValueError(f"cannot hide unknown columns: {', '.join(sorted(unknown))}")
-    return {name: info for name, info in infos.items() if name not in hidden_set}
+    for computed in catalog.computed:
+        info = ColumnInfo.of(
+            computed.table,
+            computed.name,
+            computed.type,
+            computed.description,
+            computed.info,
+            computed=True,
+        )
+        infos[info.qualified] = info
+    return {name: info for name, info in infos.items() if name not in catalog.hidden_columns}
 
 
 @dataclass(frozen=True)
@@ -176,6 +175,7 @@ class QueryTool:
     Sort: type[BaseModel]
     Query: type[BaseModel]
     description: str
+    catalog: Catalog
     nouns: dict[str, tuple[str, str]] = dc_field(default_factory=dict)  # table -> row, rows
 
     def row_nouns(self, table: str) -> tuple[str, str]:
@@ -205,9 +205,14 @@ def _closed(name: str, doc: str, **fields: Any) -> type[BaseModel]:
     )
 
 
-def build_tool(tables: dict[str, SATable] | None = None, hidden: Iterable[str] = ()) -> QueryTool:
-    """Build the Query tool for these tables, leaving out the hidden qualified columns."""
-    columns = describe_columns(tables, hidden)
+def build_tool(catalog: Catalog | None = None, hidden: Iterable[str] = ()) -> QueryTool:
+    """Build the Query tool for a catalog (nl2sql's own schema by default), leaving out the
+    hidden qualified columns."""
+    if catalog is None:
+        catalog = builtin_catalog(hidden)
+    elif hidden:
+        catalog = catalog.without(hidden)
+    columns = describe_columns(catalog)
     table_names = sorted({info.table for info in columns.values()})
     table_enum = StrEnum("Table", {name: name for name in table_names})  # type: ignore[misc]
     column_enum = StrEnum(  # type: ignore[misc]
@@ -226,16 +231,17 @@ def build_tool(tables: dict[str, SATable] | None = None, hidden: Iterable[str] =
         Condition=condition_model,
         Sort=sort_model,
         Query=_query_model(table_enum, field_model, condition_model, sort_model),
-        description=tool_description(columns),
-        nouns=row_nouns(tables if tables is not None else schema.TABLES),
+        description=tool_description(columns, catalog),
+        catalog=catalog,
+        nouns=row_nouns(catalog),
     )
 
 
-def row_nouns(tables: dict[str, SATable]) -> dict[str, tuple[str, str]]:
+def row_nouns(catalog: Catalog) -> dict[str, tuple[str, str]]:
     """Each table's name for its rows, from its ``info`` (the table name when it has none)."""
     return {
         name: (table.info.get("row", name), table.info.get("rows", name))
-        for name, table in tables.items()
+        for name, table in catalog.tables.items()
     }
 
 
@@ -317,21 +323,24 @@ def _query_model(
     )
 
 
-def tool_description(columns: dict[str, ColumnInfo]) -> str:
-    """What the model reads about the database: tables, columns, types and allowed values."""
+GENERAL_NOTES = (
+    "Rows with no related rows: a condition '<related table key> is null'; other conditions "
+    "on that table then say which related rows must not exist.",
+)
+
+
+def tool_description(columns: dict[str, ColumnInfo], catalog: Catalog) -> str:
+    """What the model reads about the database: tables, columns, types and allowed values,
+    then the catalog's notes (or general ones)."""
     lines = [
-        "Query the shop's orders database (read-only). Fill the fields; never write SQL.",
+        f"Query {catalog.description} (read-only). Fill the fields; never write SQL.",
         "Columns (table.column: type, meaning):",
     ]
     for info in columns.values():
         extra = f" One of: {', '.join(info.allowed_values)}." if info.allowed_values else ""
-        lines.append(f"- {info.qualified}: {info.kind}. {info.description}{extra}")
-    lines.append(
-        "Money is in dollars. Timestamps are UTC. Revenue is sum of order_items.line_total. "
-        "Late delivery: orders.delivered_at > orders.expected_delivery_date (DynamicValue). "
-        "Rows with no related rows (customers without orders): condition orders.id 'is null'; "
-        "other conditions on that table then say which related rows must not exist."
-    )
+        hint = f" {info.hint}" if info.hint else ""
+        lines.append(f"- {info.qualified}: {info.kind}. {info.description}{extra}{hint}")
+    lines.append(" ".join(catalog.notes or GENERAL_NOTES))
     return "\n".join(lines)
 
 
@@ -368,7 +377,6 @@ MISSING_HINTS = {
     "aggregate": "use null for no aggregate",
     "time_grain": "use null for no time bucket",
     "value": "use null with 'is null' / 'is not null'",
-    "table_name": "name the base table: orders, customers, products or order_items",
 }
 
 
@@ -379,10 +387,18 @@ def _problem_text(item: dict[str, Any], tool: QueryTool) -> str:
     if kind == "extra_forbidden":
         return "unknown field; remove it."
     if kind == "missing":
-        return f"required field is missing; {MISSING_HINTS.get(item['loc'][-1], 'give a value')}."
+        field_name = item["loc"][-1]
+        hint = MISSING_HINTS.get(field_name, "give a value")
+        if field_name == "table_name":
+            hint = "name the base table: " + _one_of([m.value for m in tool.Table])
+        return f"required field is missing; {hint}."
     if kind == "enum" and isinstance(given, str):
         return _unknown_name(given, item, tool)
     return f"{item['msg']} (got {given!r})." if given is not None else f"{item['msg']}."
+
+
+def _one_of(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
 def _unknown_name(given: str, item: dict[str, Any], tool: QueryTool) -> str:
@@ -400,20 +416,31 @@ def _unknown_name(given: str, item: dict[str, Any], tool: QueryTool) -> str:
     return f"'{given}' is not allowed here. Expected {expected}."
 
 
-TOOL = build_tool()
 TOOL_NAME = "Query"
 HIDDEN_COLUMNS_ENV = "NL2SQL_HIDDEN_COLUMNS"
 
 
+@lru_cache(maxsize=1)
+def builtin_tool() -> QueryTool:
+    """The tool for nl2sql's own schema with nothing hidden (built on first use)."""
+    return build_tool()
+
+
+def hidden_columns_from_env() -> tuple[str, ...]:
+    """The columns named in NL2SQL_HIDDEN_COLUMNS, sorted."""
+    names = [n.strip() for n in os.environ.get(HIDDEN_COLUMNS_ENV, "").split(",") if n.strip()]
+    return tuple(sorted(names))
+
+
 def configured_tool() -> QueryTool:
-    """The tool for this process: TOOL, minus the columns named in NL2SQL_HIDDEN_COLUMNS.
+    """The tool for nl2sql's own schema, minus the columns named in NL2SQL_HIDDEN_COLUMNS.
 
     Hidden columns vanish from the enums and the description, so the model cannot name them.
     """
-    names = [n.strip() for n in os.environ.get(HIDDEN_COLUMNS_ENV, "").split(",") if n.strip()]
+    names = hidden_columns_from_env()
     if not names:
-        return TOOL
-    return _tool_without(tuple(sorted(names)))
+        return builtin_tool()
+    return _tool_without(names)
 
 
 @lru_cache(maxsize=8)
@@ -426,10 +453,13 @@ def _tool_without(hidden: tuple[str, ...]) -> QueryTool:
         ) from None
 
 
-Table = TOOL.Table
-Column = TOOL.Column
-Field = TOOL.Field
-DynamicValue = TOOL.DynamicValue
-Condition = TOOL.Condition
-Sort = TOOL.Sort
-Query = TOOL.Query
+# The default tool's names (`from nl2sql.query import Query`), built on first use, not at import.
+_DEFAULT_NAMES = ("Table", "Column", "Field", "DynamicValue", "Condition", "Sort", "Query")
+
+
+def __getattr__(name: str) -> Any:
+    if name == "TOOL":
+        return builtin_tool()
+    if name in _DEFAULT_NAMES:
+        return getattr(builtin_tool(), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

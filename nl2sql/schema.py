@@ -47,75 +47,17 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-customers = Table(
-    "customers",
-    metadata,
-    Column("id", Integer, primary_key=True, comment="Customer id.", info={"phrase": "customer id"}),
-    Column(
-        "name",
-        String(200),
-        nullable=False,
-        comment="Customer's full name.",
-        info={"phrase": "customer"},
-    ),
-    Column(
-        "email",
-        String(320),
-        nullable=False,
-        unique=True,
-        comment="Customer's email address.",
-        info={"phrase": "customer email"},
-    ),
-    Column(
-        "country",
-        String(100),
-        nullable=False,
-        comment="Country the customer lives in, English name (e.g. Germany, United States).",
-        info={"phrase": "customer country"},
-    ),
-    Column(
-        "city",
-        String(100),
-        nullable=False,
-        comment="City the customer lives in.",
-        info={"phrase": "customer city"},
-    ),
-    Column(
-        "created_at",
-        DateTime,
-        nullable=False,
-        comment="When the customer signed up (UTC).",
-        info={"phrase": "sign-up date", "verb": "signed up"},
-    ),
-    comment="People who place orders.",
-    info={"row": "customer", "rows": "customers"},
-)
-
-products = Table(
-    "products",
-    metadata,
-    Column("id", Integer, primary_key=True, comment="Product id.", info={"phrase": "product id"}),
-    Column(
-        "name", String(200), nullable=False, comment="Product name.", info={"phrase": "product"}
-    ),
-    Column(
-        "category",
-        String(100),
-        nullable=False,
-        comment="Product category (e.g. Electronics, Books, Clothing).",
-        info={"phrase": "category"},
-    ),
-    Column(
-        "price",
-        Numeric(10, 2),
-        nullable=False,
-        comment="Current list price in dollars.",
-        info={"phrase": "price", "unit": "money"},
-    ),
-    comment="Things the shop sells.",
-    info={"row": "product", "rows": "products"},
+metadata = MetaData(
+    naming_convention=NAMING_CONVENTION,
+    info={
+        "description": "the shop's orders database",
+        "notes": (
+            "Money is in dollars. Timestamps are UTC. Revenue is sum of order_items.line_total. "
+            "Late delivery: orders.delivered_at > orders.expected_delivery_date (DynamicValue). "
+            "Rows with no related rows (customers without orders): condition orders.id 'is null'; "
+            "other conditions on that table then say which related rows must not exist.",
+        ),
+    },
 )
 
 orders = Table(
@@ -187,6 +129,81 @@ orders = Table(
     info={"row": "order", "rows": "orders"},
 )
 
+customers = Table(
+    "customers",
+    metadata,
+    Column(
+        "id",
+        Integer,
+        primary_key=True,
+        comment="Customer id.",
+        info={"phrase": "customer id", "tenant": "key"},
+    ),
+    Column(
+        "name",
+        String(200),
+        nullable=False,
+        comment="Customer's full name.",
+        info={"phrase": "customer"},
+    ),
+    Column(
+        "email",
+        String(320),
+        nullable=False,
+        unique=True,
+        comment="Customer's email address.",
+        info={"phrase": "customer email"},
+    ),
+    Column(
+        "country",
+        String(100),
+        nullable=False,
+        comment="Country the customer lives in, English name (e.g. Germany, United States).",
+        info={"phrase": "customer country"},
+    ),
+    Column(
+        "city",
+        String(100),
+        nullable=False,
+        comment="City the customer lives in.",
+        info={"phrase": "customer city"},
+    ),
+    Column(
+        "created_at",
+        DateTime,
+        nullable=False,
+        comment="When the customer signed up (UTC).",
+        info={"phrase": "sign-up date", "verb": "signed up"},
+    ),
+    comment="People who place orders.",
+    info={"row": "customer", "rows": "customers"},
+)
+
+products = Table(
+    "products",
+    metadata,
+    Column("id", Integer, primary_key=True, comment="Product id.", info={"phrase": "product id"}),
+    Column(
+        "name", String(200), nullable=False, comment="Product name.", info={"phrase": "product"}
+    ),
+    Column(
+        "category",
+        String(100),
+        nullable=False,
+        comment="Product category (e.g. Electronics, Books, Clothing).",
+        info={"phrase": "category"},
+    ),
+    Column(
+        "price",
+        Numeric(10, 2),
+        nullable=False,
+        comment="Current list price in dollars.",
+        info={"phrase": "price", "unit": "money"},
+    ),
+    comment="Things the shop sells.",
+    info={"row": "product", "rows": "products", "tenant": "shared"},
+)
+
 order_items = Table(
     "order_items",
     metadata,
@@ -236,7 +253,7 @@ Index("ix_order_items_order_id", order_items.c.order_id)
 Index("ix_order_items_product_id", order_items.c.product_id)
 Index("ix_customers_country", customers.c.country)
 
-TABLES: dict[str, Table] = {t.name: t for t in (orders, customers, products, order_items)}
+TABLES: dict[str, Table] = dict(metadata.tables)
 
 
 @dataclass(frozen=True)

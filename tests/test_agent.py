@@ -373,17 +373,20 @@ def test_backend_dataclass_describes_itself() -> None:
     assert backend.describe() == "openai model 'gpt-x' at https://api.example/v1"
 
 
-def test_unusable_database_stops_the_turn(tmp_path: Path, chat_server: ChatServer) -> None:
-    import sqlite3
+def test_unusable_database_stops_the_turn(
+    tmp_path: Path, sample_db: str, chat_server: ChatServer
+) -> None:
+    import shutil
 
+    from nl2sql.database import sqlite_path
     from nl2sql.errors import DatabaseUnavailableError
 
-    empty = tmp_path / "empty.sqlite3"
-    with sqlite3.connect(empty) as connection:
-        connection.execute("CREATE TABLE notes (body TEXT)")
+    copy = tmp_path / "vanishing.sqlite3"
+    shutil.copy(sqlite_path(sample_db), copy)  # type: ignore[arg-type]
     chat_server.push(tool_call_reply([("a", "Query", SHIPPED)]))
-    agent = make_agent(f"sqlite:///{empty}", chat_server)
-    with pytest.raises(DatabaseUnavailableError, match="has no orders tables.*nl2sql db init"):
+    agent = make_agent(f"sqlite:///{copy}", chat_server)
+    copy.write_bytes(b"not a database " * 512)  # ruined between start-up and the first query
+    with pytest.raises(DatabaseUnavailableError, match="not an SQLite database"):
         agent.ask("how many shipped?")
     assert len(chat_server.requests) == 1  # not fed back to the model: it cannot fix this
     assert [m["role"] for m in agent.messages] == ["system"]

@@ -1,0 +1,265 @@
+"""The database as nl2sql sees it: its tables, what they mean, how they join, whose rows they are.
+
+One ``Catalog`` per database. It is built from nl2sql's own schema (``schema.py``, whose tables
+carry their meaning as ``info=``) or by reflecting any other database (``reflect.py``), then
+completed by the config file (``config.py``), which writes into the same ``info`` and
+``comment``. The tool, the compiler, the tenant scope, ``understood`` and the offline model all
+read the catalog; no module outside the schema names a table.
+
+Meaning read from ``info``:
+- a table: ``row`` / ``rows`` (what one row and several rows are called), ``words`` (other
+  names for its rows), ``label`` (the column that names a row), ``tenant: "shared"``;
+- a column: ``phrase``, ``verb`` (a date: what happened then), ``unit`` (``"money"``),
+  ``values`` (allowed values), ``words``, ``hint`` (a note for the model), ``tenant: "key"``;
+- the metadata: ``description`` (what the database holds) and ``notes`` for the model.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import MetaData, Table
+
+from nl2sql.errors import ConfigError
+
+MAX_CANDIDATE_PATHS = 4  # tied paths named in a message; more only adds noise
+
+
+@dataclass(frozen=True)
+class Edge:
+    """One join step along a foreign key: to one row (child -> parent) or to many rows."""
+
+    source: str
+    target: str
+    to_many: bool
+    source_columns: tuple[str, ...]
+    target_columns: tuple[str, ...]
+
+    def reversed(self) -> Edge:
+        return Edge(
+            self.target, self.source, not self.to_many, self.target_columns, self.source_columns
+        )
+
+    def describe(self) -> str:
+        """`lineitem.l_orderkey -> orders.o_orderkey`, as people read a join."""
+        left = ", ".join(f"{self.source}.{c}" for c in self.source_columns)
+        right = ", ".join(f"{self.target}.{c}" for c in self.target_columns)
+        return f"{left} -> {right}"
+
+
+Path = tuple[Edge, ...]
+
+
+def describe_path(base: str, path: Path) -> str:
+    """`lineitem -> orders -> customer`."""
+    return " -> ".join([base, *(edge.target for edge in path)])
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """What a customer scope means: the key column, and the tables every tenant sees whole."""
+
+    table: str
+    column: str
+    shared: frozenset[str]
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.table}.{self.column}"
+
+
+@dataclass(frozen=True)
+class Reach:
+    """How a base table reaches other tables: one shortest path each, or tied candidates."""
+
+    paths: Mapping[str, Path]
+    ties: Mapping[str, tuple[Path, ...]]
+
+
+@dataclass
+class Catalog:
+    """Every table of one database, the join graph between them, and the tenant scope.
+
+    `tables` holds every table, hidden ones too: the tenant scope may pass through a table the
+    model never sees. Queries join only across exposed tables.
+    """
+
+    metadata: MetaData
+    computed: tuple[Any, ...] = ()  # schema.ComputedColumn entries of exposed tables
+    extra_joins: tuple[Edge, ...] = ()  # many -> one steps the database does not declare
+    hidden_tables: frozenset[str] = frozenset()
+    hidden_columns: frozenset[str] = frozenset()
+    builtin: bool = False  # nl2sql's own schema: the tuned offline grammar serves it
+    _reach: dict[tuple[str, bool], Reach] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.edges_all = _adjacency(self.metadata.tables.values(), self.extra_joins)
+        exposed = set(self.exposed)
+        self.edges = {
+            name: [e for e in edges if e.target in exposed]
+            for name, edges in self.edges_all.items()
+            if name in exposed
+        }
+        self.tenant = _tenant_of(self.metadata)
+
+    # -- tables ------------------------------------------------------------------------------
+
+    @property
+    def tables(self) -> Mapping[str, Table]:
+        return self.metadata.tables
+
+    @property
+    def exposed(self) -> list[str]:
+        """Tables the model may name, in declaration order."""
+        return [name for name in self.metadata.tables if name not in self.hidden_tables]
+
+    @property
+    def description(self) -> str:
+        return str(self.metadata.info.get("description", "the database"))
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return tuple(self.metadata.info.get("notes", ()))
+
+    def primary_key(self, name: str) -> tuple[str, ...]:
+        """The primary-key columns of a table; every column when it declares none."""
+        table = self.tables[name]
+        key = tuple(column.name for column in table.primary_key.columns)
+        return key or tuple(column.name for column in table.columns)
+
+    def computed_column(self, table: str, name: str) -> Any:
+        return next(c for c in self.computed if c.table == table and c.name == name)
+
+    def without(self, hidden: Iterable[str]) -> Catalog:
+        return without(self, hidden)
+
+    # -- joins -------------------------------------------------------------------------------
+
+    def reach(self, base: str, *, hidden_too: bool = False) -> Reach:
+        """The shortest join path from `base` to every table; tables tied between several
+        shortest paths are in `ties` instead. Cached: the graph never changes."""
+        key = (base, hidden_too)
+        if key not in self._reach:
+            self._reach[key] = _shortest_paths(base, self.edges_all if hidden_too else self.edges)
+        return self._reach[key]
+
+    def scope_path(self, name: str) -> Path | None:
+        """The path from a table to the tenant key's table (over every table, hidden too).
+
+        None when the table cannot reach it. Raises ConfigError when it reaches it along
+        several equally short paths: which customer a row belongs to must not be a guess.
+        """
+        assert self.tenant is not None
+        reach = self.reach(name, hidden_too=True)
+        if self.tenant.table in reach.ties:
+            candidates = "; ".join(
+                describe_path(name, p) for p in reach.ties[self.tenant.table][:MAX_CANDIDATE_PATHS]
+            )
+            raise ConfigError(
+                f"{name} reaches the tenant table {self.tenant.table} along several paths "
+                f"({candidates}); mark {name} as shared in [tenant] or hide it."
+            )
+        return reach.paths.get(self.tenant.table)
+
+
+def _adjacency(tables: Iterable[Table], extra: Iterable[Edge]) -> dict[str, list[Edge]]:
+    """Each table's join steps: declared foreign keys (composite ones too) and extra joins."""
+    tables = list(tables)
+    edges: dict[str, list[Edge]] = {table.name: [] for table in tables}
+    steps = [
+        _edge_of(constraint) for table in tables for constraint in table.foreign_key_constraints
+    ]
+    for step in [*steps, *extra]:
+        if step is None or step.target not in edges or step.source not in edges:
+            continue
+        if step not in edges[step.source]:
+            edges[step.source].append(step)
+            edges[step.target].append(step.reversed())
+    return edges
+
+
+def _edge_of(constraint: Any) -> Edge | None:
+    elements = list(constraint.elements)
+    if not elements:
+        return None
+    return Edge(
+        constraint.table.name,
+        elements[0].column.table.name,
+        False,
+        tuple(element.parent.name for element in elements),
+        tuple(element.column.name for element in elements),
+    )
+
+
+def _shortest_paths(base: str, edges: Mapping[str, list[Edge]]) -> Reach:
+    """Breadth-first, keeping every shortest path (up to a few) to each table."""
+    found: dict[str, list[Path]] = {base: [()]}
+    depth = {base: 0}
+    queue = deque([base])
+    while queue:
+        current = queue.popleft()
+        for edge in edges.get(current, []):
+            target = edge.target
+            if target not in depth:
+                depth[target] = depth[current] + 1
+                found[target] = []
+                queue.append(target)
+            if depth[target] == depth[current] + 1:
+                for path in found[current]:
+                    if len(found[target]) < MAX_CANDIDATE_PATHS:
+                        found[target].append((*path, edge))
+    paths = {name: options[0] for name, options in found.items() if len(options) == 1}
+    ties = {name: tuple(options) for name, options in found.items() if len(options) > 1}
+    return Reach(paths, ties)
+
+
+def _tenant_of(metadata: MetaData) -> Tenant | None:
+    """The tenant key column (`info={"tenant": "key"}`) and the shared tables, if any."""
+    keys = [
+        (table.name, column.name)
+        for table in metadata.tables.values()
+        for column in table.columns
+        if column.info.get("tenant") == "key"
+    ]
+    if not keys:
+        return None
+    if len(keys) > 1:
+        names = ", ".join(f"{t}.{c}" for t, c in keys)
+        raise ConfigError(f"Only one column can be the tenant key; found {names}.")
+    shared = frozenset(
+        table.name for table in metadata.tables.values() if table.info.get("tenant") == "shared"
+    )
+    return Tenant(keys[0][0], keys[0][1], shared)
+
+
+def qualified_columns(catalog: Catalog) -> set[str]:
+    """Every `table.column` of the catalog, stored and computed."""
+    names = {f"{t.name}.{c.name}" for t in catalog.tables.values() for c in t.columns}
+    return names | {f"{c.table}.{c.name}" for c in catalog.computed}
+
+
+def without(catalog: Catalog, hidden: Iterable[str]) -> Catalog:
+    """The same catalog with more columns hidden; ValueError names any unknown column."""
+    hidden_set = frozenset(hidden)
+    unknown = hidden_set - qualified_columns(catalog)
+    if unknown:
+        raise ValueError(f"cannot hide unknown columns: {', '.join(sorted(unknown))}")
+    return Catalog(
+        catalog.metadata,
+        computed=catalog.computed,
+        extra_joins=catalog.extra_joins,
+        hidden_tables=catalog.hidden_tables,
+        hidden_columns=catalog.hidden_columns | hidden_set,
+        builtin=catalog.builtin,
+    )
+
+
+def builtin_catalog(hidden: Iterable[str] = ()) -> Catalog:
+    """nl2sql's own schema, as `schema.py` defines it, minus the hidden columns."""
+    from nl2sql import schema
+
+    catalog = Catalog(schema.metadata, computed=schema.COMPUTED_COLUMNS, builtin=True)
+    return without(catalog, hidden) if hidden else catalog

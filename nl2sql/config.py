@@ -1,0 +1,180 @@
+"""The config file: what a database cannot say about itself (DESIGN section 7).
+
+A TOML file (``--config PATH`` or ``NL2SQL_CONFIG``) adds undeclared joins, the tenant key and
+shared tables, descriptions, words, labels, allowed values and hidden tables or columns. It is
+read once at the edge and applied to a catalog's tables as ``info`` and ``comment``, so every
+reader of the catalog sees it the same way as nl2sql's built-in meaning.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nl2sql.errors import ConfigError
+
+CONFIG_ENV = "NL2SQL_CONFIG"
+
+# Each key a section may hold, with the type its value must have.
+TOP_LEVEL_KEYS: dict[str, type] = {
+    "database": str,
+    "description": str,
+    "notes": list,
+    "joins": list,
+    "tenant": dict,
+    "tables": dict,
+    "columns": dict,
+}
+TENANT_KEYS: dict[str, type] = {"column": str, "shared": list}
+JOIN_KEYS: dict[str, type] = {"from": str, "to": str}
+TABLE_KEYS: dict[str, type] = {
+    "description": str,
+    "words": list,
+    "label": str,
+    "hidden": bool,
+    "row": str,
+    "rows": str,
+}
+COLUMN_KEYS: dict[str, type] = {
+    "description": str,
+    "words": list,
+    "values": list,
+    "hidden": bool,
+    "phrase": str,
+    "verb": str,
+    "unit": str,
+    "hint": str,
+}
+UNITS = ("money",)
+
+
+@dataclass(frozen=True)
+class Join:
+    """A many -> one join the database does not declare: `from` a column `to` a key."""
+
+    source: str  # "orders.customer_id"
+    target: str  # "customers.id"
+
+
+@dataclass(frozen=True)
+class Config:
+    """One config file, checked for shape; names are checked against a catalog when applied."""
+
+    path: str = "config"
+    database: str | None = None
+    description: str | None = None
+    notes: tuple[str, ...] = ()
+    joins: tuple[Join, ...] = ()
+    tenant_column: str | None = None
+    shared: tuple[str, ...] = ()
+    tables: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    columns: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    @property
+    def hidden_tables(self) -> frozenset[str]:
+        return frozenset(name for name, keys in self.tables.items() if keys.get("hidden"))
+
+    @property
+    def hidden_columns(self) -> frozenset[str]:
+        return frozenset(name for name, keys in self.columns.items() if keys.get("hidden"))
+
+    def problem(self, where: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.path}: {where}: {message}")
+
+
+def config_path(given: str | Path | None) -> Path | None:
+    """--config, else NL2SQL_CONFIG, else none."""
+    value = given or os.environ.get(CONFIG_ENV)
+    return Path(value).expanduser() if value else None
+
+
+def load_config(given: str | Path | None) -> Config | None:
+    """The config named by --config or NL2SQL_CONFIG, checked; None when there is none."""
+    path = config_path(given)
+    if path is None:
+        return None
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"Cannot read the config {path}: {error.strerror}.") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"The config {path} is not UTF-8 text.") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"The config {path} is not valid TOML: {error}.") from None
+    return parse_config(data, str(path))
+
+
+def parse_config(data: Mapping[str, Any], path: str = "config") -> Config:
+    """A Config from parsed TOML, naming the first key or value of the wrong shape."""
+    _check_keys(data, TOP_LEVEL_KEYS, path, "the top level")
+    tenant = data.get("tenant", {})
+    _check_keys(tenant, TENANT_KEYS, path, "[tenant]")
+    tables = data.get("tables", {})
+    columns = data.get("columns", {})
+    for name, keys in tables.items():
+        _check_section(keys, TABLE_KEYS, path, f"[tables.{name}]")
+    for name, keys in columns.items():
+        _check_section(keys, COLUMN_KEYS, path, f'[columns."{name}"]')
+        unit = keys.get("unit")
+        if unit is not None and unit not in UNITS:
+            raise ConfigError(
+                f'{path}: [columns."{name}"] unit: {unit!r} is not a known unit; use "money".'
+            )
+    return Config(
+        path=path,
+        database=data.get("database"),
+        description=data.get("description"),
+        notes=tuple(_strings(data.get("notes", []), path, "notes")),
+        joins=tuple(_join(item, path, index) for index, item in enumerate(data.get("joins", []))),
+        tenant_column=tenant.get("column"),
+        shared=tuple(_strings(tenant.get("shared", []), path, "[tenant] shared")),
+        tables=tables,
+        columns=columns,
+    )
+
+
+def _check_keys(section: Any, allowed: dict[str, type], path: str, where: str) -> None:
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path}: {where} must be a table of keys.")
+    for key, value in section.items():
+        if key not in allowed:
+            raise ConfigError(
+                f"{path}: {where}: unknown key {key!r}. Known keys: {', '.join(allowed)}."
+            )
+        if not isinstance(value, allowed[key]):
+            raise ConfigError(
+                f"{path}: {where}: {key} must be {_type_name(allowed[key])}, "
+                f"not {type(value).__name__}."
+            )
+        if allowed[key] is list and key != "joins":
+            _strings(value, path, f"{where} {key}")
+
+
+def _check_section(section: Any, allowed: dict[str, type], path: str, where: str) -> None:
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path}: {where} must be a table of keys.")
+    _check_keys(section, allowed, path, where)
+
+
+def _strings(values: Any, path: str, where: str) -> list[str]:
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise ConfigError(f"{path}: {where} must be a list of strings.")
+    return list(values)
+
+
+def _join(item: Any, path: str, index: int) -> Join:
+    where = f"joins[{index}]"
+    if not isinstance(item, dict):
+        raise ConfigError(f'{path}: {where} must be {{ from = "t.c", to = "t.c" }}.')
+    _check_keys(item, JOIN_KEYS, path, where)
+    if set(item) != set(JOIN_KEYS):
+        raise ConfigError(f"{path}: {where} needs both from and to.")
+    return Join(item["from"], item["to"])
+
+
+def _type_name(kind: type) -> str:
+    return {str: "text", list: "a list", dict: "a table", bool: "true or false"}[kind]
