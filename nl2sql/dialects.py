@@ -1,4 +1,4 @@
-"""The only place where SQLite and PostgreSQL differ: date buckets and date casts.
+"""The only place where the engines differ: date buckets, date casts, DuckDB's migrations.
 
 Each construct compiles per dialect (SQLAlchemy ``@compiles``), so the compiler builds one
 dialect-neutral ``Select`` and both backends return the same values: buckets and dates come back
@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from alembic.ddl.impl import DefaultImpl
 from sqlalchemy import String
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.schema import CreateColumn
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -75,3 +77,24 @@ def _as_date_sqlite(element: AsDate, compiler: SQLCompiler, **kw: Any) -> str:
 @compiles(AsDate)
 def _as_date_default(element: AsDate, compiler: SQLCompiler, **kw: Any) -> str:
     return f"CAST({_argument(element, compiler, **kw)} AS DATE)"
+
+
+@compiles(DateBucket, "duckdb")
+def _bucket_duckdb(element: DateBucket, compiler: SQLCompiler, **kw: Any) -> str:
+    argument = _argument(element, compiler, **kw)
+    return f"strftime(date_trunc('{element.grain.value}', {argument}), '%Y-%m-%d')"
+
+
+class DuckDBMigrations(DefaultImpl):
+    """Lets Alembic migrate DuckDB (duckdb-engine ships no Alembic support of its own)."""
+
+    __dialect__ = "duckdb"
+    transactional_ddl = True
+
+
+@compiles(CreateColumn, "duckdb")
+def _column_duckdb(element: CreateColumn[Any], compiler: Any, **kw: Any) -> str:
+    # duckdb-engine inherits PostgreSQL's SERIAL for integer keys, a type DuckDB lacks; the keys
+    # are always given explicitly, so a plain integer column serves.
+    text = str(compiler.visit_create_column(element, **kw))
+    return text.replace(" BIGSERIAL", " BIGINT").replace(" SERIAL", " INTEGER")

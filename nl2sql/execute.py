@@ -12,20 +12,19 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
-from urllib.parse import quote
 
 from pydantic import BaseModel
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, select
 from sqlalchemy import exc as sa_exc
 
 from nl2sql import database
 from nl2sql.catalog import Catalog
 from nl2sql.compiler import Compiled, Compiler
 from nl2sql.config import Config
+from nl2sql.engines import read_only_engine
 from nl2sql.errors import (
     ConfigError,
     DatabaseError,
-    DatabaseUnavailableError,
     NL2SQLError,
     QueryTimeoutError,
 )
@@ -36,7 +35,6 @@ from nl2sql.understood import describe
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
 QUERY_TIMEOUT_ENV = "NL2SQL_QUERY_TIMEOUT"
-SQLITE_PROGRESS_STEPS = 10_000  # VM instructions between deadline checks
 
 
 @dataclass
@@ -195,10 +193,8 @@ class ReadOnlyDatabase:
             with self.engine.connect() as connection:
                 rows = connection.execute(compiled.statement).fetchall()
                 connection.rollback()
-        except sa_exc.OperationalError as error:
-            raise self._explain(error) from error
         except sa_exc.DBAPIError as error:
-            raise database.describe_database_error(self.url, error) from error
+            raise self._explain(error) from error
         truncated = len(rows) > compiled.limit
         rows = rows[: compiled.limit]
         table = [
@@ -213,14 +209,22 @@ class ReadOnlyDatabase:
             elapsed_ms=(time.perf_counter() - started) * 1000,
         )
 
-    def _explain(self, error: sa_exc.OperationalError) -> DatabaseError:
-        text = str(error.orig)
-        if "interrupted" in text or "statement timeout" in text or "canceling statement" in text:
+    def _explain(self, error: sa_exc.DBAPIError) -> DatabaseError:
+        if is_cancelled(error.orig):
             return QueryTimeoutError(
                 f"The query ran longer than {self.timeout:g} s and was cancelled. Narrow it "
                 "with conditions (a date range, a status) or a smaller limit."
             )
         return database.describe_database_error(self.url, error)
+
+
+def is_cancelled(driver_error: object) -> bool:
+    """Whether the driver stopped a statement at its time limit, read from its error code."""
+    return (
+        getattr(driver_error, "sqlite_errorname", None) == "SQLITE_INTERRUPT"
+        or getattr(driver_error, "sqlstate", None) == "57014"  # PostgreSQL query_canceled
+        or type(driver_error).__name__ == "InterruptException"  # DuckDB
+    )
 
 
 def query_timeout() -> float:
@@ -240,38 +244,6 @@ def display_sql(compiled: Compiled, engine: Engine) -> str:
     except Exception:  # noqa: BLE001 - a type without a literal form: show placeholders instead
         plain = statement.compile(dialect=engine.dialect)
         return f"{plain}\n-- parameters: {plain.params}"
-
-
-def read_only_engine(url: str, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> Engine:
-    """An engine that cannot write: read-only at the connection, with a statement time limit."""
-    path = database.sqlite_path(url)
-    if path is not None:
-        return _sqlite_read_only(path, timeout)
-    if url.startswith("postgresql"):
-        options = f"-c default_transaction_read_only=on -c statement_timeout={int(timeout * 1000)}"
-        return create_engine(url, connect_args={"options": options, "connect_timeout": 10})
-    return create_engine(url)
-
-
-def _sqlite_read_only(path: Any, timeout: float) -> Engine:
-    if not path.exists():
-        raise DatabaseUnavailableError(
-            f"{path} does not exist. Run 'nl2sql db init --db {path}' first."
-        )
-    database._check_sqlite_file(path)
-    engine = create_engine(f"sqlite:///file:{quote(str(path))}?mode=ro&uri=true")
-
-    @event.listens_for(engine, "connect")
-    def _lock_down(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.execute("PRAGMA query_only = ON")
-
-    @event.listens_for(engine, "before_cursor_execute")
-    def _arm_deadline(connection: Any, *_args: Any) -> None:
-        deadline = time.monotonic() + timeout
-        raw = connection.connection.driver_connection
-        raw.set_progress_handler(lambda: int(time.monotonic() > deadline), SQLITE_PROGRESS_STEPS)
-
-    return engine
 
 
 def run_query(

@@ -13,13 +13,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from query_builders import reference_engine
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from nl2sql import database
 
 POSTGRES_ENV = "NL2SQL_TEST_POSTGRES_URL"
-BACKENDS = ["sqlite", "postgresql"]
+BACKENDS = ["sqlite", "postgresql", "duckdb"]
 
 
 def postgres_server_url() -> str | None:
@@ -73,6 +74,8 @@ def postgres_databases() -> Iterator[PostgresDatabases]:
 def new_database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'orders.sqlite3'}"
+    if backend == "duckdb":
+        return f"duckdb:///{tmp_path / 'orders.duckdb'}"
     return request.getfixturevalue("postgres_databases").create()
 
 
@@ -96,7 +99,7 @@ def sample_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
 @pytest.fixture(scope="session")
 def sample_engine(sample_url: str) -> Iterator:  # type: ignore[type-arg]
     """A plain engine on the sample database, for hand-written reference SQL (read it only)."""
-    engine = create_engine(database.resolve_url(sample_url))
+    engine = reference_engine(sample_url)
     yield engine
     engine.dispose()
 
@@ -113,5 +116,5 @@ def sample_reader(sample_url: str) -> Iterator:  # type: ignore[type-arg]
 
 @pytest.fixture(scope="session")
 def sample_backend(sample_url: str) -> str:
-    """'sqlite' or 'postgresql': the backend of `sample_url`."""
-    return "sqlite" if sample_url.startswith("sqlite") else "postgresql"
+    """'sqlite', 'postgresql' or 'duckdb': the backend of `sample_url`."""
+    return next(name for name in BACKENDS if sample_url.startswith(name))

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, text
 
-from nl2sql import schema
+from nl2sql import database, schema
 
 INJECTION = "x'; DROP TABLE orders; --"
 
@@ -60,3 +60,12 @@ def table_counts(engine: Engine) -> dict[str, int]:
 def first_column(rows: Any) -> set[Any]:
     """The distinct values of the first column of some rows (fetched or returned)."""
     return {row[0] for row in rows}
+
+
+def reference_engine(url: str) -> Engine:
+    """A plain engine for hand-written SQL. DuckDB opens a file in one mode at a time per
+    process, so there it is read-only, like nl2sql's own engine."""
+    url = database.resolve_url(url)
+    if url.startswith("duckdb"):
+        return create_engine(url, connect_args={"read_only": True})
+    return create_engine(url)

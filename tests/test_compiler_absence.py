@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from query_builders import cond, field, query
-from sqlalchemy import create_engine, text
+from query_builders import cond, field, query, reference_engine
+from sqlalchemy import text
 
 from nl2sql.execute import ReadOnlyDatabase
 
@@ -54,7 +54,7 @@ CASES = {
 
 
 def expected(url: str, sql: str) -> int:
-    engine = create_engine(url)
+    engine = reference_engine(url)
     with engine.connect() as connection:
         value = connection.execute(text(sql)).scalar_one()
     engine.dispose()

@@ -67,6 +67,12 @@ def test_connections_are_locked_down(
                 connection.execute(text("PRAGMA query_only = OFF"))
                 connection.execute(text(WRITES[0]))
                 connection.commit()
+    elif sample_backend == "duckdb":
+        with reader.engine.connect() as connection:
+            mode = connection.execute(text("SELECT current_setting('access_mode')")).scalar_one()
+            assert mode == "read_only"
+            with pytest.raises(sa_exc.DBAPIError, match="read-only"):
+                connection.execute(text(WRITES[0]))
     else:
         with reader.engine.connect() as connection:
             assert connection.execute(text("SHOW transaction_read_only")).scalar_one() == "on"

@@ -9,7 +9,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from query_builders import reference_engine
+from sqlalchemy import text
 
 from nl2sql import database, sample_data
 
@@ -27,7 +28,7 @@ PINNED_CATEGORIES = {"Electronics", "Books", "Clothing", "Home & Kitchen", "Spor
 
 
 def scalar(url: str, sql: str):  # type: ignore[no-untyped-def]
-    engine = create_engine(url)
+    engine = reference_engine(url)
     with engine.connect() as connection:
         value = connection.execute(text(sql)).scalar_one()
     engine.dispose()
@@ -35,7 +36,7 @@ def scalar(url: str, sql: str):  # type: ignore[no-untyped-def]
 
 
 def column(url: str, sql: str) -> list:  # type: ignore[type-arg]
-    engine = create_engine(url)
+    engine = reference_engine(url)
     with engine.connect() as connection:
         values = list(connection.execute(text(sql)).scalars())
     engine.dispose()
@@ -167,7 +168,7 @@ def test_realistic_spread(sample_url: str) -> None:
 
 def test_amounts_read_back_to_the_cent(sample_url: str) -> None:
     first_order = (database.SAMPLE_DATA_DIR / "orders.csv").read_text().splitlines()[1]
-    engine = create_engine(sample_url)
+    engine = reference_engine(sample_url)
     with engine.connect() as connection:
         total = connection.execute(text("SELECT total_amount FROM orders WHERE id = 1")).scalar()
     engine.dispose()
