@@ -272,6 +272,28 @@ def db_init(db: DbOption = None) -> None:
     stdout.print(f"Sample data loaded: {loaded}." if loaded else "Sample data already present.")
 
 
+@db_app.command("tpch")
+def db_tpch(
+    db: Annotated[str, typer.Option("--db", help="Database URL or SQLite file path to build")],
+    scale: Annotated[float, typer.Option(help="TPC-H scale factor (0.01: 15,000 orders)")] = 0.01,
+) -> None:
+    """Build TPC-H (generated offline) into a new database, with its keys declared."""
+    from nl2sql.tpch import build_tpch
+
+    with reporting_errors():
+        url = database.resolve_url(db)
+        report = build_tpch(url, scale)
+    where = database.display_url(url)
+    if not report.rows_loaded:
+        stdout.print(f"{where} already holds TPC-H; nothing changed.", highlight=False)
+        return
+    loaded = ", ".join(f"{count:,} {name}" for name, count in report.rows_loaded.items())
+    stdout.print(f"TPC-H at scale {scale:g} loaded into {where}: {loaded}.", highlight=False)
+    stdout.print(
+        f"Ask with its config: nl2sql ask --db {where} --config configs/tpch.toml", highlight=False
+    )
+
+
 @db_app.command("generate")
 def db_generate(
     sqlite: Annotated[Path, typer.Option(help="New SQLite file to create")],

@@ -93,7 +93,7 @@ class DuckDBMigrations(DefaultImpl):
 
 
 @compiles(CreateColumn, "duckdb")
-def _column_duckdb(element: CreateColumn[Any], compiler: Any, **kw: Any) -> str:
+def _column_duckdb(element: CreateColumn, compiler: Any, **kw: Any) -> str:
     # duckdb-engine inherits PostgreSQL's SERIAL for integer keys, a type DuckDB lacks; the keys
     # are always given explicitly, so a plain integer column serves.
     text = str(compiler.visit_create_column(element, **kw))

@@ -11,7 +11,24 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, inspect
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Engine,
+    Float,
+    ForeignKeyConstraint,
+    Integer,
+    MetaData,
+    Numeric,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    inspect,
+    text,
+)
 from sqlalchemy import exc as sa_exc
 
 from nl2sql import schema
@@ -85,29 +102,36 @@ def reflect_metadata(engine: Engine, names: list[str], where: str) -> MetaData:
             f"{where} has no tables to query. Run 'nl2sql db init --db {where}' to make the "
             "sample, or point --db at your database."
         )
-    metadata = MetaData()
-    try:
-        metadata.reflect(bind=engine, only=names)
-    except sa_exc.NoSuchTableError as error:
-        raise ConfigError(f"Cannot read table {error}: it vanished while reading.") from None
-    inspector = inspect(engine)
+    if engine.dialect.name == "duckdb":
+        metadata, checks = reflect_duckdb(engine, names)
+    else:
+        metadata = MetaData()
+        try:
+            metadata.reflect(bind=engine, only=names)
+        except sa_exc.NoSuchTableError as error:
+            raise ConfigError(f"Cannot read table {error}: it vanished while reading.") from None
+        inspector = inspect(engine)
+        checks = {name: _checks(inspector, name) for name in names}
     for table in metadata.tables.values():
         table.info.setdefault("row", singular(table.name))
         table.info.setdefault("rows", table.name)
-        for column, values in _check_values(inspector, table.name):
+        for column, values in _check_values(checks.get(table.name, [])):
             if column in table.c:
                 table.c[column].info.setdefault("values", values)
     return metadata
 
 
-def _check_values(inspector: Any, table: str) -> list[tuple[str, list[str]]]:
+def _checks(inspector: Any, table: str) -> list[str]:
     try:
-        checks = inspector.get_check_constraints(table)
+        return [check.get("sqltext") or "" for check in inspector.get_check_constraints(table)]
     except NotImplementedError:
         return []
+
+
+def _check_values(checks: list[str]) -> list[tuple[str, list[str]]]:
     found = []
     for check in checks:
-        match = CHECK_IN.match(check.get("sqltext") or "")
+        match = CHECK_IN.match(check)
         if match:
             values = [v.replace("''", "'") for v in QUOTED.findall(match.group(2))]
             if values:
@@ -186,6 +210,82 @@ def _extra_joins(config: Config | None, metadata: MetaData) -> tuple[Edge, ...]:
             Edge(source.table.name, target.table.name, False, (source.name,), (target.name,))
         )
     return tuple(edges)
+
+
+# -- DuckDB: duckdb-engine's reflection queries PostgreSQL catalogs DuckDB lacks -------------
+
+DUCKDB_TYPES: dict[str, Any] = {
+    "BOOLEAN": Boolean,
+    "TINYINT": Integer,
+    "SMALLINT": Integer,
+    "INTEGER": Integer,
+    "BIGINT": BigInteger,
+    "HUGEINT": BigInteger,
+    "UTINYINT": Integer,
+    "USMALLINT": Integer,
+    "UINTEGER": BigInteger,
+    "UBIGINT": BigInteger,
+    "FLOAT": Float,
+    "DOUBLE": Float,
+    "REAL": Float,
+    "DATE": Date,
+    "TIMESTAMP": DateTime,
+    "TIMESTAMP WITH TIME ZONE": DateTime,
+    "VARCHAR": String,
+}
+DECIMAL = re.compile(r"^DECIMAL\((\d+),\s*(\d+)\)$")
+
+
+def duckdb_type(name: str) -> Any:
+    """The SQLAlchemy type of a DuckDB column type name; text for anything unusual."""
+    decimal = DECIMAL.match(name)
+    if decimal:
+        return Numeric(int(decimal.group(1)), int(decimal.group(2)))
+    return DUCKDB_TYPES.get(name, String)()
+
+
+def reflect_duckdb(engine: Engine, names: list[str]) -> tuple[MetaData, dict[str, list[str]]]:
+    """Tables, keys, comments and CHECK texts, read from DuckDB's own catalog functions."""
+    metadata = MetaData()
+    wanted = set(names)
+    checks: dict[str, list[str]] = {}
+    with engine.connect() as connection:
+        comments: dict[str, str | None] = dict(
+            connection.execute(text("SELECT table_name, comment FROM duckdb_tables()")).all()
+        )
+        columns = connection.execute(
+            text(
+                "SELECT table_name, column_name, data_type, is_nullable, comment "
+                "FROM duckdb_columns() ORDER BY table_name, column_index"
+            )
+        ).all()
+        constraints = connection.execute(
+            text(
+                "SELECT table_name, constraint_type, constraint_column_names, referenced_table, "
+                "referenced_column_names, expression FROM duckdb_constraints()"
+            )
+        ).all()
+    for table_name, column_name, data_type, nullable, comment in columns:
+        if table_name not in wanted:
+            continue
+        table = metadata.tables.get(table_name)
+        if table is None:
+            table = Table(table_name, metadata, comment=comments.get(table_name))
+        table.append_column(
+            Column(column_name, duckdb_type(data_type), nullable=nullable, comment=comment)
+        )
+    for table_name, kind, columns_of, referenced, referenced_columns, expression in constraints:
+        if table_name not in metadata.tables:
+            continue
+        table = metadata.tables[table_name]
+        if kind == "PRIMARY KEY":
+            table.append_constraint(PrimaryKeyConstraint(*columns_of))
+        elif kind == "FOREIGN KEY" and referenced in metadata.tables:
+            targets = [f"{referenced}.{name}" for name in referenced_columns]
+            table.append_constraint(ForeignKeyConstraint(list(columns_of), targets))
+        elif kind == "CHECK" and expression:
+            checks.setdefault(table_name, []).append(expression)
+    return metadata, checks
 
 
 __all__ = ["load_catalog", "qualified_columns"]
