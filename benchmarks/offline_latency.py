@@ -44,6 +44,7 @@ def model_only(model: OfflineModel, cases: list[dict[str, Any]]) -> list[float]:
     for case in cases:
         system = {"role": "system", "content": f"Today is {case['today']}."}
         user = {"role": "user", "content": case["question"]}
+        model.today = date.fromisoformat(str(case["today"]))  # given to it, as the agent does
         started = time.perf_counter()
         reply = model.reply({"messages": [system, user]})
         if reply.get("tool_calls"):

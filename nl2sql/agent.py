@@ -19,6 +19,7 @@ import openai
 from openai.types.chat import ChatCompletion
 from pydantic import BaseModel, ValidationError
 
+from nl2sql.config import Config
 from nl2sql.errors import (
     AgentStepLimitError,
     DatabaseError,
@@ -314,14 +315,16 @@ class _AgentBase:
         max_tool_errors: int = MAX_TOOL_ERRORS,
         timeout: float | None = None,
         max_retries: int | None = None,
+        config: Config | None = None,
     ) -> None:
-        self.db = db if isinstance(db, ReadOnlyDatabase) else ReadOnlyDatabase(db)
+        self.db = db if isinstance(db, ReadOnlyDatabase) else ReadOnlyDatabase(db, config=config)
         customer_id = self.db.check_customer(customer_id)
         today = today or date.today()
         self.backend = backend or choose_backend(
             model,
             db=self.db,
             today=today,
+            customer_id=customer_id,
             timeout=timeout,
             max_retries=max_retries,
             asynchronous=self.asynchronous,

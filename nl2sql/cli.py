@@ -14,11 +14,15 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from nl2sql import database, render, session
 from nl2sql.agent import Agent
+from nl2sql.catalog import builtin_catalog
+from nl2sql.checks import catalog_problems
+from nl2sql.config import Config, load_config
 from nl2sql.errors import ConfigError, NL2SQLError
-from nl2sql.execute import run_query
+from nl2sql.execute import ReadOnlyDatabase, run_query
 from nl2sql.tooling import tool_definition
 
 app = typer.Typer(
@@ -67,6 +71,16 @@ def reporting_errors(
         raise typer.Exit(error.exit_code) from None
 
 
+ConfigOption = Annotated[
+    str | None,
+    typer.Option(
+        "--config",
+        metavar="PATH",
+        help="TOML file with what the database cannot say: tenant, words, descriptions, joins, "
+        "hidden [default: $NL2SQL_CONFIG]",
+        show_default=False,
+    ),
+]
 CustomerOption = Annotated[
     str | None,
     typer.Option(
@@ -121,6 +135,7 @@ VerboseOption = Annotated[
 def ask_command(
     question: Annotated[str, typer.Argument(help="Your question, in plain English")],
     db: DbOption = None,
+    config: ConfigOption = None,
     model: ModelOption = None,
     today: TodayOption = None,
     customer: CustomerOption = None,
@@ -138,7 +153,7 @@ def ask_command(
             raise ConfigError(
                 'The question is empty. Try: nl2sql ask "How many orders are in transit?"'
             )
-        agent = make_agent(db, model, today, customer, timeout, max_retries)
+        agent = make_agent(db, config, model, today, customer, timeout, max_retries)
         if output is OutputFormat.json:
             turn = agent.ask(question).raise_for_status()
             print(json.dumps(turn.to_json(), default=str))
@@ -151,6 +166,7 @@ def ask_command(
 @app.command("chat")
 def chat_command(
     db: DbOption = None,
+    config: ConfigOption = None,
     model: ModelOption = None,
     today: TodayOption = None,
     customer: CustomerOption = None,
@@ -161,26 +177,37 @@ def chat_command(
 ) -> None:
     """Interactive conversation: follow-up questions keep their context. /help for commands."""
     with reporting_errors(output):
-        agent = make_agent(db, model, today, customer, timeout, max_retries)
+        agent = make_agent(db, config, model, today, customer, timeout, max_retries)
     session.chat(agent, stdout, stderr, json_output=output is OutputFormat.json, verbose=verbose)
 
 
 def make_agent(
     db: str | None,
+    config_path: str | None,
     model: str | None,
     today: str | None,
     customer: str | None,
     timeout: float | None = None,
     max_retries: int | None = None,
 ) -> Agent:
+    config = load_config(config_path)
     return Agent(
-        database.ensure_database(db, on_create=announce_new_database),
+        database_url(db, config),
         model=model,
         today=parse_today(today),
         customer_id=parse_customer(customer),
         timeout=timeout,
         max_retries=max_retries,
+        config=config,
     )
+
+
+def database_url(db: str | None, config: Config | None) -> str:
+    """--db, else NL2SQL_DATABASE_URL, else the config's `database`, else the local sample
+    (created and filled on first use)."""
+    if db is None and not os.environ.get(database.DATABASE_URL_ENV) and config is not None:
+        db = config.database
+    return database.ensure_database(db, on_create=announce_new_database)
 
 
 def announce_new_database(path: str) -> None:
@@ -218,6 +245,7 @@ def run_command(
         str, typer.Argument(help="Query tool call as JSON text, @file, or - for stdin")
     ],
     db: DbOption = None,
+    config: ConfigOption = None,
     customer: CustomerOption = None,
     output: FormatOption = OutputFormat.text,
 ) -> None:
@@ -225,10 +253,9 @@ def run_command(
     with reporting_errors(output):
         arguments = read_spec(spec)
         customer_id = parse_customer(customer)
+        loaded = load_config(config)
         result = run_query(  # checks that the customer exists
-            arguments,
-            database.ensure_database(db, on_create=announce_new_database),
-            customer_id=customer_id,
+            arguments, database_url(db, loaded), customer_id=customer_id, config=loaded
         )
     if output is OutputFormat.json:
         print(json.dumps({"query": result.query, **result.to_json()}, default=str))
@@ -237,10 +264,30 @@ def run_command(
 
 
 @app.command("schema")
-def schema_command() -> None:
-    """Print the Query tool definition exactly as it is sent to the model."""
+def schema_command(
+    db: DbOption = None,
+    config: ConfigOption = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="List what the model will lack (exit 1 if anything).")
+    ] = False,
+) -> None:
+    """Print the Query tool definition exactly as it is sent to the model.
+
+    With no database named (--db, $NL2SQL_DATABASE_URL, the config), nl2sql's own schema's tool.
+    """
     with reporting_errors():
-        definition = tool_definition()
+        loaded = load_config(config)
+        tool = None
+        if db or os.environ.get(database.DATABASE_URL_ENV) or loaded is not None:
+            with ReadOnlyDatabase(database_url(db, loaded), config=loaded) as reader:
+                tool = reader.tool
+        if check:
+            problems = catalog_problems(tool.catalog if tool else builtin_catalog())
+            for problem in problems:
+                stdout.print(Text(f"- {problem}"))
+            stdout.print(f"{len(problems)} problem(s) found." if problems else "Nothing missing.")
+            raise typer.Exit(1 if problems else 0)
+        definition = tool_definition(tool)
     print(json.dumps(definition, indent=2))
 
 

@@ -158,6 +158,8 @@ def apply_config(config: Config, metadata: MetaData) -> None:
     for name, keys in config.tables.items():
         if name not in tables:
             raise config.problem(f"[tables.{name}]", _no_table(name, tables))
+        if "label" in keys:
+            _column(config, metadata, keys["label"], f"[tables.{name}] label")
         _annotate(tables[name], keys)
     for qualified, keys in config.columns.items():
         column = _column(config, metadata, qualified, f'[columns."{qualified}"]')

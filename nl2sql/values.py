@@ -114,13 +114,15 @@ COERCERS = {
 
 
 def _allowed(info: ColumnInfo, value: str) -> str:
+    """The allowed value as the database spells it, whatever case it was given in."""
     lowered = value.strip().lower()
-    if lowered in info.allowed_values:
-        return lowered
+    for allowed in info.allowed_values:
+        if allowed.lower() == lowered:
+            return allowed
     message = (
         f"'{value}' is not a valid {info.qualified}. Allowed: {', '.join(info.allowed_values)}."
     )
-    guess = process.extractOne(lowered, info.allowed_values, score_cutoff=70)
+    guess = process.extractOne(value.strip(), info.allowed_values, score_cutoff=70)
     if guess:
         message += f" Did you mean '{guess[0]}'?"
     raise ValueProblem(message)

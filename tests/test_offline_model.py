@@ -241,7 +241,7 @@ def test_streamed_answer_arrives_in_several_deltas(sample: tuple[str, Path]) -> 
 
 
 def test_tool_errors_are_reported_plainly() -> None:
-    model = OfflineModel(None)
+    model = OfflineModel(None, today=date(2026, 11, 28))
     message = model.reply(
         {
             "messages": [
@@ -271,7 +271,7 @@ def test_tool_errors_are_reported_plainly() -> None:
 
 
 def test_model_without_database_still_parses() -> None:
-    reply = OfflineModel(None).reply(
+    reply = OfflineModel(None, today=date(2026, 11, 28)).reply(
         {
             "messages": [
                 {"role": "system", "content": "Today is 2026-11-28."},

@@ -46,6 +46,7 @@ def choose_backend(
     *,
     db: ReadOnlyDatabase | None = None,
     today: date | None = None,
+    customer_id: int | None = None,
     timeout: float | None = None,
     max_retries: int | None = None,
     asynchronous: bool = False,
@@ -73,7 +74,7 @@ def choose_backend(
     if model == OFFLINE or not endpoint_configured:
         from nl2sql.models.offline import offline_backend
 
-        return offline_backend(db, today=today, asynchronous=asynchronous)
+        return offline_backend(db, today=today, customer_id=customer_id, asynchronous=asynchronous)
     strict = env.get("NL2SQL_STRICT_TOOLS", "1") not in ("0", "false", "no")
     if env.get("AZURE_OPENAI_ENDPOINT") and not env.get("OPENAI_API_KEY"):
         return azure_backend(model, asynchronous=asynchronous, strict=strict, **options)

@@ -23,12 +23,16 @@ OFFLINE_BASE_URL = "http://offline.nl2sql.invalid/v1"  # never resolved: the tra
 
 
 def offline_backend(
-    db: ReadOnlyDatabase | None, *, today: date | None = None, asynchronous: bool = False
+    db: ReadOnlyDatabase | None,
+    *,
+    today: date | None = None,
+    customer_id: int | None = None,
+    asynchronous: bool = False,
 ) -> Backend:
     """An openai client whose HTTP requests are answered by the offline model in-process."""
     from nl2sql.models.offline.model import OfflineModel
 
-    model = OfflineModel(db)
+    model = OfflineModel(db, today=today, customer_id=customer_id)
     if asynchronous:
         async_client = httpx2.AsyncClient(transport=AsyncOfflineTransport(model))
         client: object = openai.AsyncOpenAI(

@@ -289,20 +289,26 @@ RANK_WORDS = {
 }
 
 
+def _ranked(read: _Result, sort: dict[str, Any], noun: str) -> str:
+    """'biggest orders', 'latest orders', 'parts with the highest retail price'."""
+    descending = sort["direction"] == "desc"
+    if sort["column"] in RANK_WORDS:
+        return f"{RANK_WORDS[sort['column']][descending]} {noun}"
+    info = read.tool.columns.get(sort["column"])
+    if info is None or info.kind in ("date", "datetime"):
+        return f"{('earliest', 'latest')[descending]} {noun}"
+    return f"{noun} with the {('lowest', 'highest')[descending]} {info.phrase}"
+
+
 def _plain_rows(read: _Result) -> str:
     base = read.query.get("table_name", "orders")
     one, many = read.names
     names = [_row_name(read, base, row) for row in read.rows[:SHOWN_ROWS]]
     order = read.order
     if order and read.query.get("limit"):
-        how = RANK_WORDS.get(order[0]["column"], ("earliest", "latest"))
         noun = one if len(read.rows) == 1 else many
         number = "" if len(read.rows) == 1 else f"{len(read.rows)} "
-        return (
-            f"The {number}{how[order[0]['direction'] == 'desc']} {noun}{read.scope}: "
-            + "; ".join(names)
-            + "."
-        )
+        return f"The {number}{_ranked(read, order[0], noun)}{read.scope}: " + "; ".join(names) + "."
     more = read.count - len(names)
     tail = f", and {more}{read.more} more" if more > 0 else ""
     noun = one if read.count == 1 else many

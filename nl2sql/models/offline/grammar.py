@@ -18,7 +18,7 @@ Behaviour lives in the tables; the functions only combine them.
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 from nl2sql.models.offline.asked import asked_column, order_lines
@@ -279,9 +279,4 @@ def is_follow_up(parsed: Parsed, interpreter: Interpreter) -> bool:
     return metric in (None, "count")  # "what's the count?": of what the conversation is about
 
 
-def today_from(system: str) -> date | None:
-    match = re.search(r"Today is (\d{4}-\d{2}-\d{2})", system)
-    return date.fromisoformat(match[1]) if match else None
-
-
-__all__ = ["Context", "Inexpressible", "NotUnderstood", "understand", "today_from", "timedelta"]
+__all__ = ["Context", "Inexpressible", "NotUnderstood", "understand", "timedelta"]

@@ -1,7 +1,7 @@
 """The offline model: a deterministic English question parser behind the Chat Completions API.
 
 It is stateless: every ``reply(body)`` reads the whole conversation. A user message last -> parse
-it (with today's date from the system message and the previous Query call for follow-ups) and
+it (with the date it was given and the previous Query call for follow-ups) and
 return one Query tool call. Tool results last -> write the answer from the rows and from the
 Query arguments, which carry everything it understood.
 """
@@ -15,13 +15,9 @@ from datetime import date
 from typing import Any
 
 from nl2sql.models.offline.answers import answer, not_understood
-from nl2sql.models.offline.grammar import (
-    Context,
-    Inexpressible,
-    NotUnderstood,
-    today_from,
-    understand,
-)
+from nl2sql.models.offline.any_schema import NotRead, understand_any
+from nl2sql.models.offline.grammar import Context, Inexpressible, NotUnderstood, understand
+from nl2sql.models.offline.schema_words import SchemaWords, load_values
 from nl2sql.models.offline.values import ValueIndex
 from nl2sql.query import configured_tool
 
@@ -29,11 +25,26 @@ log = logging.getLogger(__name__)
 
 
 class OfflineModel:
-    """Reads the database's values once at start-up; answers each request from its messages."""
+    """Reads the database's values once at start-up; answers each request from its messages.
 
-    def __init__(self, db: Any) -> None:
+    `today` and `customer_id` are what the agent was given (the date questions are relative to,
+    the tenant whose values it may see); they are arguments, never read from the prompt.
+    On nl2sql's own schema the tuned grammar answers; on any other, the schema's words do.
+    """
+
+    def __init__(
+        self, db: Any, *, today: date | None = None, customer_id: int | None = None
+    ) -> None:
         self.db = db
+        self.today = today
+        self.customer_id = customer_id
         self.tool = db.tool if db is not None else configured_tool()
+        self.schema_words: SchemaWords | None = None
+        if not self.tool.catalog.builtin:
+            values = load_values(db, self.tool, customer_id)
+            self.schema_words = SchemaWords.build(self.tool, values)
+            self.values = ValueIndex.build({})
+            return
         engine = getattr(db, "engine", None)
         try:
             self.values = ValueIndex.load(engine)
@@ -52,9 +63,16 @@ class OfflineModel:
         if last.get("role") != "user":
             return {"content": "I am ready for a question about the orders database."}
         question = _text(last.get("content"))
+        today = self.today or date.today()
+        if self.schema_words is not None:
+            try:
+                query = understand_any(question, today, self.schema_words)
+            except NotRead as error:
+                return {"content": not_understood(question, str(error))}
+            return _tool_call(query)
         context = Context(
-            today=_today(messages),
-            scoped=_scoped(messages),
+            today=today,
+            scoped=self.customer_id is not None,
             previous=_previous_query(messages[:-1]) if _last_turn_ran(messages) else None,
         )
         try:
@@ -63,15 +81,7 @@ class OfflineModel:
             return {"content": not_understood(question, error.reason)}
         except Inexpressible as error:
             return {"content": str(error)}
-        arguments = json.dumps(query)
-        return {
-            "tool_calls": [
-                {
-                    "id": f"call_{uuid.uuid4().hex[:16]}",
-                    "function": {"name": "Query", "arguments": arguments},
-                }
-            ]
-        }
+        return _tool_call(query)
 
     def _answer(self, messages: list[dict[str, Any]]) -> str:
         tool = messages[-1]
@@ -86,6 +96,18 @@ class OfflineModel:
         return answer(query, result, self.tool, _last_question(messages))
 
 
+def _tool_call(query: dict[str, Any]) -> dict[str, Any]:
+    arguments = json.dumps(query)
+    return {
+        "tool_calls": [
+            {
+                "id": f"call_{uuid.uuid4().hex[:16]}",
+                "function": {"name": "Query", "arguments": arguments},
+            }
+        ]
+    }
+
+
 def _text(content: Any) -> str:
     if isinstance(content, list):  # content parts
         return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
@@ -98,23 +120,6 @@ def _last_question(messages: list[dict[str, Any]]) -> str:
         if message.get("role") == "user":
             return _text(message.get("content"))
     return ""
-
-
-def _today(messages: list[dict[str, Any]]) -> date:
-    for message in messages:
-        if message.get("role") == "system":
-            found = today_from(_text(message.get("content")))
-            if found:
-                return found
-    return date.today()
-
-
-def _scoped(messages: list[dict[str, Any]]) -> bool:
-    return any(
-        message.get("role") == "system"
-        and "You are helping customer #" in _text(message.get("content"))
-        for message in messages
-    )
 
 
 def _last_turn_ran(messages: list[dict[str, Any]]) -> bool:

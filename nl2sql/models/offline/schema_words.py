@@ -1,0 +1,153 @@
+"""What people may call the tables, columns and values of any database, read from its catalog.
+
+Built once per database from the Query tool (so hidden columns are never in it): each table's
+row nouns and ``words``, each column's ``phrase`` and ``words``, the verbs of date columns, and
+the values of the text columns as the tenant may see them (read through the scoped compiler).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from nl2sql.query import ColumnInfo, QueryTool
+
+log = logging.getLogger(__name__)
+
+Phrase = tuple[str, ...]
+MAX_INDEXED_VALUES = 500  # a column with more distinct values is free text or names, not a filter
+NUMERIC_KINDS = ("integer", "number")
+
+
+def words_of(text: str) -> list[str]:
+    """Lower case words, '&' as 'and', a plural 's' dropped: 'Line Items' -> ['line', 'item']."""
+    text = text.lower().replace("&", " and ")
+    return [singular(word) for word in re.findall(r"[a-z0-9]+", text)]
+
+
+def singular(word: str) -> str:
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def verb_forms(verb: str) -> set[str]:
+    """'placed' -> placed, place, placing; 'shipped' -> shipped, ship, shipping."""
+    forms = {verb}
+    if verb.endswith("ed"):
+        stem = verb[:-2]
+        if len(stem) > 2 and stem[-1] == stem[-2]:
+            stem = stem[:-1]  # shipp -> ship
+        forms |= {stem, stem + "ing", verb[:-1]}
+        if verb[:-1].endswith("e"):
+            forms.add(verb[:-2] + "ing")  # placed -> placing
+    return forms
+
+
+@dataclass
+class SchemaWords:
+    """Phrases (word tuples) for tables, columns and values, and the facts recognisers need."""
+
+    tool: QueryTool
+    tables: dict[Phrase, str] = field(default_factory=dict)
+    columns: dict[Phrase, list[str]] = field(default_factory=dict)
+    values: dict[Phrase, list[tuple[str, str]]] = field(default_factory=dict)
+    verbs: dict[str, str] = field(default_factory=dict)  # "placed" -> "orders.o_orderdate"
+
+    @classmethod
+    def build(cls, tool: QueryTool, values: dict[str, list[str]] | None = None) -> SchemaWords:
+        built = cls(tool)
+        for name in tool.catalog.exposed:
+            if not any(info.table == name for info in tool.columns.values()):
+                continue
+            table = tool.catalog.tables[name]
+            row, rows = tool.row_nouns(name)
+            for phrase in (name, row, rows, *table.info.get("words", ())):
+                built.tables.setdefault(tuple(words_of(phrase)), name)
+        for info in tool.columns.values():
+            for phrase in (info.phrase, *info.words):
+                built.columns.setdefault(tuple(words_of(phrase)), []).append(info.qualified)
+            if info.verb:
+                for verb in words_of(info.verb):
+                    for form in verb_forms(verb):
+                        built.verbs.setdefault(form, info.qualified)
+            for value in (*info.allowed_values, *(values or {}).get(info.qualified, ())):
+                built.add_value(info.qualified, value)
+        return built
+
+    def add_value(self, column: str, value: str) -> None:
+        phrase = tuple(words_of(value))
+        if phrase and (column, value) not in self.values.get(phrase, []):
+            self.values.setdefault(phrase, []).append((column, value))
+
+    # -- facts -------------------------------------------------------------------------------
+
+    def info(self, qualified: str) -> ColumnInfo:
+        return self.tool.columns[qualified]
+
+    def of_table(self, table: str) -> list[ColumnInfo]:
+        return [info for info in self.tool.columns.values() if info.table == table]
+
+    def count_column(self, table: str) -> str | None:
+        """The column whose count counts the table's rows: its key (the first of a composite)."""
+        for key in self.tool.catalog.primary_key(table):
+            if f"{table}.{key}" in self.tool.columns:
+                return f"{table}.{key}"
+        columns = self.of_table(table)
+        return columns[0].qualified if columns else None
+
+    def label(self, table: str) -> str | None:
+        """The column that names a table's rows: its configured label, else its first text
+        column that is not a key, else its key."""
+        label = self.tool.catalog.tables[table].info.get("label")
+        if label in self.tool.columns:
+            return str(label)
+        text = [i for i in self.of_table(table) if i.kind == "text" and not i.key]
+        return text[0].qualified if text else self.count_column(table)
+
+    def date_column(self, table: str) -> str | None:
+        dates = [i for i in self.of_table(table) if i.kind in ("date", "datetime")]
+        return dates[0].qualified if dates else None
+
+    def measure_column(self, table: str) -> str | None:
+        """A table's size column for 'largest'/'most expensive': money first, then a number."""
+        numbers = [i for i in self.of_table(table) if i.kind in NUMERIC_KINDS and not i.key]
+        money = [i for i in numbers if i.money]
+        chosen = money or [i for i in numbers if not i.name.endswith("key")]
+        return chosen[0].qualified if chosen else None
+
+
+def load_values(db: Any, tool: QueryTool, customer_id: int | None) -> dict[str, list[str]]:
+    """The distinct values of each text column, as the tenant may see them.
+
+    Read through the compiler (grouped by the column), so the tenant scope and hidden columns
+    apply exactly as they do to answers; columns with too many values are left out.
+    """
+    found: dict[str, list[str]] = {}
+    if db is None:
+        return found
+    for info in tool.columns.values():
+        if info.kind != "text" or info.allowed_values or info.key:
+            continue
+        spec = {
+            "table_name": info.table,
+            "columns": [
+                {"column": info.qualified, "aggregate": None, "time_grain": None},
+                {"column": info.qualified, "aggregate": "count", "time_grain": None},
+            ],
+            "conditions": [],
+            "order_by": [],
+            "limit": MAX_INDEXED_VALUES,
+        }
+        try:
+            result = db.run(spec, customer_id=customer_id)
+        except Exception as error:  # noqa: BLE001 - a column it cannot read is one it cannot match
+            log.info("offline model: cannot read values of %s: %s", info.qualified, error)
+            continue
+        if not result.truncated:
+            found[info.qualified] = [row[0] for row in result.rows if isinstance(row[0], str)]
+    return found
