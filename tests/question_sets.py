@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).parent / "questions"
+REPO = Path(__file__).resolve().parent.parent
 MANIFEST = HERE / "manifest.toml"
 KNOWN_FAILURES = HERE / "known_failures.toml"
 
@@ -41,6 +42,7 @@ class Case:
     ordered: bool = False
     customer_id: int | None = None
     before: tuple[str, ...] = ()
+    database: str = "sample"  # which database the set is written for: "sample" or "tpch"
 
 
 @dataclass
@@ -68,7 +70,9 @@ def load_set(path: Path, name: str | None = None) -> list[Case]:
     """The cases of one file, each with a stable id; follow-ups carry their chain."""
     name = name or path.stem
     with open(path, "rb") as handle:
-        raw = list(tomllib.load(handle)["case"])
+        data = tomllib.load(handle)
+    raw = list(data["case"])
+    database = str(data.get("database", "sample"))
     by_question = {case["question"]: case for case in raw}
     seen: Counter[str] = Counter()
     cases = []
@@ -86,6 +90,7 @@ def load_set(path: Path, name: str | None = None) -> list[Case]:
                 ordered=bool(item.get("ordered", False)),
                 customer_id=item.get("customer_id"),
                 before=tuple(item.get("before", ())) or _chain(item, by_question),
+                database=database,
             )
         )
     return cases
@@ -176,18 +181,54 @@ def rows_match(
 # -- running ------------------------------------------------------------------------------
 
 
-def run_case(case: Case, url: str, connection: sqlite3.Connection) -> Outcome:
-    """Ask the case's questions through the real Agent (offline model) and judge the last."""
+@dataclass
+class Target:
+    """A database the sets run on: its URL, a connection for the reference SQL, its config."""
+
+    url: str
+    connection: sqlite3.Connection
+    config: Any = None
+
+
+def open_target(database: str, folder: Path) -> Target:
+    """The sample (nl2sql db init) or TPC-H (nl2sql db tpch + configs/tpch.toml) in `folder`."""
+    from nl2sql import database as databases
+    from nl2sql.config import load_config
+    from nl2sql.tpch import build_tpch
+
+    path = folder / f"{database}.sqlite3"
+    url = f"sqlite:///{path}"
+    if database == "tpch":
+        if not path.exists():
+            build_tpch(url)
+        return Target(url, sqlite3.connect(path), load_config(REPO / "configs" / "tpch.toml"))
+    if not path.exists():
+        databases.init_database(url)
+    return Target(url, sqlite3.connect(path))
+
+
+def run_case(case: Case, target: Target) -> Outcome:
+    """Ask the case's questions through the real Agent (offline model) and judge the last.
+    A case of kind "refuse" is right when the agent refuses and wrong when it answers."""
     from nl2sql.agent import Agent
 
-    expected = [tuple(row) for row in connection.execute(case.sql).fetchall()]
-    agent = Agent(url, model="offline", today=case.today, customer_id=case.customer_id)
+    refuse = case.kind == "refuse"
+    expected = [] if refuse else [tuple(r) for r in target.connection.execute(case.sql).fetchall()]
+    agent = Agent(
+        target.url,
+        model="offline",
+        today=case.today,
+        customer_id=case.customer_id,
+        config=target.config,
+    )
     for earlier in case.before:
         agent.ask(earlier)
     turn = agent.ask(case.question)
     run = turn.last_result
     if turn.status != "answered" or run is None or run.result is None:
-        return Outcome(case, "refused", turn.answer[:300], turn.answer)
+        return Outcome(case, "right" if refuse else "refused", turn.answer[:300], turn.answer)
+    if refuse:
+        return Outcome(case, "wrong", f"answered: {turn.answer[:300]}", turn.answer)
     actual = run.result.rows
     if rows_match(expected, actual, case.ordered, page=run.result.truncated):
         return Outcome(case, "right", answer=turn.answer)
@@ -198,12 +239,8 @@ def run_case(case: Case, url: str, connection: sqlite3.Connection) -> Outcome:
     return Outcome(case, "wrong", detail, turn.answer)
 
 
-def score(cases: list[Case], url: str, path: Path) -> list[Outcome]:
-    connection = sqlite3.connect(path)
-    try:
-        return [run_case(case, url, connection) for case in cases]
-    finally:
-        connection.close()
+def score(cases: list[Case], targets: dict[str, Target]) -> list[Outcome]:
+    return [run_case(case, targets[case.database]) for case in cases]
 
 
 def report(title: str, outcomes: list[Outcome]) -> None:
@@ -227,19 +264,16 @@ def report(title: str, outcomes: list[Outcome]) -> None:
 
 
 def main(argv: list[str]) -> None:
-    from nl2sql import database
-
-    target = Path("/tmp/nl2sql-question-sets.sqlite3")
-    if not target.exists():
-        database.init_database(f"sqlite:///{target}")
-    url = f"sqlite:///{target}"
+    folder = Path("/tmp/nl2sql-question-sets")
+    folder.mkdir(exist_ok=True)
+    targets = {name: open_target(name, folder) for name in ("sample", "tpch")}
     if argv:
         sets = [(Path(a).stem, load_set(Path(a))) for a in argv]
     else:
         sets = [(s.name, s.cases) for s in load_manifest()]
     everything: list[Outcome] = []
     for name, cases in sets:
-        outcomes = score(cases, url, target)
+        outcomes = score(cases, targets)
         everything += outcomes
         report(name, outcomes)
     if len(sets) > 1:

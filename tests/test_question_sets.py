@@ -2,22 +2,20 @@
 
 Each case runs through the real Agent (offline model, Chat Completions wire protocol, Query
 tool, compiler, read-only SQLite) and its rows are compared with the case's hand-written SQL on
-the same sample database. Cases listed in known_failures.toml are strict xfails that must fail
-the recorded way: one that starts passing fails the run (remove it from the list), and so does
-one that fails differently (a refusal that became a confident wrong answer). Any other failing
-case fails the run. `python tests/question_sets.py` prints right / refused / wrong per set.
+the same database: the sample, or TPC-H with configs/tpch.toml for sets that say so. Cases
+listed in known_failures.toml are strict xfails that must fail the recorded way: one that starts
+passing fails the run (remove it from the list), and so does one that fails differently (a
+refusal that became a confident wrong answer). Any other failing case fails the run.
+`python tests/question_sets.py` prints right / refused / wrong per set.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from question_sets import Case, known_failures, load_manifest, run_case
-
-from nl2sql import database
+from question_sets import Case, Target, known_failures, load_manifest, open_target, run_case
 
 KNOWN = known_failures()
 CASES = [case for question_set in load_manifest() for case in question_set.cases]
@@ -41,18 +39,24 @@ def params() -> list[object]:
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, sqlite3.Connection]]:
-    path: Path = tmp_path_factory.mktemp("question-sets") / "orders.sqlite3"
-    url = f"sqlite:///{path}"
-    database.init_database(url)
-    connection = sqlite3.connect(path)
-    yield url, connection
-    connection.close()
+def targets(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Target]]:
+    """Each database a set is written for, made on first use (TPC-H takes a few seconds)."""
+    folder: Path = tmp_path_factory.mktemp("question-sets")
+    opened: dict[str, Target] = {}
+
+    class Lazy(dict):  # type: ignore[type-arg]
+        def __missing__(self, name: str) -> Target:
+            opened[name] = open_target(name, folder)
+            return opened[name]
+
+    yield Lazy()
+    for target in opened.values():
+        target.connection.close()
 
 
 @pytest.mark.parametrize("case", params())
-def test_case(sample: tuple[str, sqlite3.Connection], case: Case) -> None:
-    outcome = run_case(case, *sample)
+def test_case(targets: dict[str, Target], case: Case) -> None:
+    outcome = run_case(case, targets[case.database])
     entry = KNOWN.get(case.id)
     if entry is not None and outcome.verdict == entry["verdict"]:
         raise KnownFailure(entry["reason"])

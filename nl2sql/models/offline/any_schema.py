@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from rapidfuzz.distance import DamerauLevenshtein
+
 from nl2sql.models.offline.dates import find_dates
 from nl2sql.models.offline.schema_words import NUMERIC_KINDS, Phrase, SchemaWords, words_of
 
@@ -71,15 +73,24 @@ COMPARISONS: dict[Phrase, str] = {
     ("below",): "<",
     ("at", "most"): "<=",
 }
+SIGNS: dict[Phrase, str] = {("negative",): "<", ("positive",): ">"}
+CUE_WORDS = frozenset(
+    word
+    for table in (COUNT_CUES, AGGREGATE_CUES, RANK_CUES, GROUP_CUES, COMPARISONS, SIGNS)
+    for phrase in table
+    for word in phrase
+)
 FILLER = frozenset(
     """
     the a an of in on at for to from with by did do doe does is are was were be been being have
     has had how what which who whose that this these those there their it its me my our we i you
     please show list give tell find get all any and made there much value number
-    s i e ie what s whats overall altogether so far ever
+    s i e ie what s whats overall altogether so far ever based located among sold break down
+    breakdown when
     """.split()
 )
 NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
+MONEY = re.compile(r"(?:\$\s?)?(\d{1,3}(?:,\d{3})+)(?![\d,])|\$\s?(\d+)")
 WORD_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "ten": 10, "twenty": 20}
 
 
@@ -126,19 +137,23 @@ class Intent:
     dates: list[Any] = field(default_factory=list)
     date_column: str | None = None
     listing: bool = False
+    asked: list[str] = field(default_factory=list)  # columns a lookup asks for
 
 
 def understand_any(question: str, today: date, words: SchemaWords) -> dict[str, Any]:
     """The Query for a question on any schema; NotRead when some of it cannot be mapped."""
     text, dates = _mask_dates(question.lower(), today)
-    read = Words(words_of(text))
+    text = MONEY.sub(lambda m: (m.group(1) or m.group(2)).replace(",", ""), text)  # $400,000
+    read = Words(corrected(words_of(text), words))
     intent = Intent(dates=dates)
     read_values(read, words, intent)
     read_comparisons(read, words, intent)
     read_grouping(read, words, intent)
+    read_date_extreme(read, intent)
     read_ranking(read, words, intent)
     read_measure(read, words, intent)
     read_entity(read, words, intent)
+    read_asked_columns(read, words, intent)
     read_date_column(read, words, intent)
     unread = read.unread()
     if unread:
@@ -148,7 +163,7 @@ def understand_any(question: str, today: date, words: SchemaWords) -> dict[str, 
 
 def _mask_dates(text: str, today: date) -> tuple[str, list[Any]]:
     found = find_dates(text, today)
-    ranges = []
+    ranges: list[Any] = []
     for item in reversed(found):  # right to left, so earlier spans keep their offsets
         start, end = item.span
         text = f"{text[:start]} {DATE_MARK} {text[end:]}"
@@ -156,21 +171,86 @@ def _mask_dates(text: str, today: date) -> tuple[str, list[Any]]:
     return text, ranges
 
 
+def corrected(items: list[str], words: SchemaWords) -> list[str]:
+    """Words one slip away from a word the recognisers know ('custmers', 'averge') read as it."""
+    known = vocabulary(words)
+    fixed = []
+    for word in items:
+        if len(word) < 5 or word in known or NUMBER.match(word):
+            fixed.append(word)
+            continue
+        near = [k for k in known if k[0] == word[0] and DamerauLevenshtein.distance(word, k) == 1]
+        fixed.append(near[0] if len(near) == 1 else word)
+    return fixed
+
+
+def vocabulary(words: SchemaWords) -> frozenset[str]:
+    phrases = [
+        *words.tables,
+        *words.columns,
+        *words.values,
+        *COUNT_CUES,
+        *AGGREGATE_CUES,
+        *RANK_CUES,
+        *GROUP_CUES,
+        *COMPARISONS,
+        *DATE_EXTREMES,
+    ]
+    return frozenset({w for p in phrases for w in p} | set(words.verbs) | FILLER)
+
+
 # -- recognisers ------------------------------------------------------------------------------
 
 
 def read_values(read: Words, words: SchemaWords, intent: Intent) -> None:
-    """Database values named in the question: each becomes `column = value` (or `in`)."""
-    while (hit := read.find(words.values)) is not None:
+    """Database values named in the question: each becomes `column = value` (or `in`).
+
+    A value inside a longer column or table phrase is that phrase ('ship mode', not the value
+    SHIP); a value of several columns is decided by the column word beside it ('status F')."""
+    position = 0
+    while (hit := read.find(words.values, position)) is not None:
         start, end, phrase = hit
+        position = start + 1
+        if _inside_longer_name(read, words, start, end) or set(phrase) <= CUE_WORDS:
+            continue
         matches = words.values[phrase]
-        if len({column for column, _ in matches}) > 1:
+        named = _named_beside(read, words, start, end, {column for column, _ in matches})
+        if named is None:
             columns = ", ".join(sorted({column for column, _ in matches}))
             raise NotRead(f"'{' '.join(phrase)}' is a value of several columns ({columns})")
         read.take(start, end)
-        column, value = matches[0]
-        _add_value(intent, column, value)
-        _take_column_word(read, words, column, end)
+        value = next(value for column, value in matches if column == named)
+        _add_value(intent, named, value)
+
+
+def _inside_longer_name(read: Words, words: SchemaWords, start: int, end: int) -> bool:
+    for names in (words.columns, words.tables):
+        for phrase in names:
+            size = len(phrase)
+            if size <= end - start:
+                continue
+            for first in range(max(0, end - size), start + 1):
+                if tuple(read.items[first : first + size]) == phrase:
+                    return True
+    return False
+
+
+def _named_beside(
+    read: Words, words: SchemaWords, start: int, end: int, columns: set[str]
+) -> str | None:
+    """The one column whose word stands right before or after the value (taking the word), or
+    the only column when there is one."""
+    for phrase, named in words.columns.items():
+        size = len(phrase)
+        for first in (start - size, end):
+            if first < 0 or read.taken & set(range(first, first + size)):
+                continue
+            if tuple(read.items[first : first + size]) == phrase:
+                chosen = [c for c in named if c in columns]
+                if len(chosen) == 1:
+                    read.take(first, first + size)
+                    return chosen[0]
+    return next(iter(columns)) if len(columns) == 1 else None
 
 
 def _add_value(intent: Intent, column: str, value: str) -> None:
@@ -182,15 +262,16 @@ def _add_value(intent: Intent, column: str, value: str) -> None:
     intent.filters.append(_condition(column, "=", value))
 
 
-def _take_column_word(read: Words, words: SchemaWords, column: str, after: int) -> None:
-    """'the AUTOMOBILE segment': the column's own word right after its value says nothing new."""
-    hit = read.find([p for p, cols in words.columns.items() if column in cols], after)
-    if hit is not None and hit[0] == after:
-        read.take(hit[0], hit[1])
-
-
 def read_comparisons(read: Words, words: SchemaWords, intent: Intent) -> None:
-    """'over 300000', 'more than 5 quantity': a number compared with a numeric column."""
+    """'over 300000', 'more than 5 quantity': a number compared with a numeric column;
+    'a negative balance': the column compared with zero."""
+    while (hit := read.find(SIGNS)) is not None:
+        start, end, phrase = hit
+        column = _numeric_column_at(read, words, end)
+        if column is None:
+            break
+        read.take(start, end)
+        intent.filters.append(_condition(column, SIGNS[phrase], 0))
     while (hit := read.find(COMPARISONS)) is not None:
         start, end, phrase = hit
         if end >= len(read.items) or not NUMBER.match(read.items[end]):
@@ -237,6 +318,9 @@ def read_grouping(read: Words, words: SchemaWords, intent: Intent) -> None:
             read.take(start, end)  # 'by' as a plain word ("placed by customers")
             continue
         read.take(start, end)
+        if _is_numeric(words, column) and not words.info(column).key:
+            intent.aggregate, intent.measure = "sum", column  # 'top 10 parts by quantity'
+            continue
         intent.groups.append((column, None))
 
 
@@ -248,7 +332,7 @@ def _column_or_table_at(read: Words, words: SchemaWords, index: int) -> str | No
     table_hit = table_hit if table_hit and table_hit[0] == index else None
     if column_hit and (not table_hit or column_hit[1] >= table_hit[1]):
         read.take(column_hit[0], column_hit[1])
-        return words.columns[column_hit[2]][0]
+        return _preferred(words, words.columns[column_hit[2]], read)
     if table_hit:
         read.take(table_hit[0], table_hit[1])
         return words.label(words.tables[table_hit[2]])
@@ -270,6 +354,11 @@ def read_ranking(read: Words, words: SchemaWords, intent: Intent) -> None:
     elif NUMBER.match(before) or before in WORD_NUMBERS:
         limit = int(before) if NUMBER.match(before) else WORD_NUMBERS[before]
         read.take(start - 1, start)
+    elif (counted := _count_before_table(read, words)) is not None:
+        limit = counted
+    elif (grouped := _count_before_column(read, words)) is not None:
+        limit, column = grouped  # 'which 3 brands sold the most units'
+        intent.groups.append((column, None))
     elif phrase in (("highest",), ("lowest",), ("largest",), ("smallest",), ("biggest",)):
         if not any(w in ("which", "who", "what") for w in read.items[:start]):
             return  # 'the highest order value' is a max, not a ranking
@@ -277,8 +366,37 @@ def read_ranking(read: Words, words: SchemaWords, intent: Intent) -> None:
     intent.order = (RANK_CUES[phrase], limit)
 
 
+def _count_before_column(read: Words, words: SchemaWords) -> tuple[int, str] | None:
+    """'which 3 brands': a number right before a text column's name, the groups ranked."""
+    for index, word in enumerate(read.items[:-1]):
+        if index in read.taken or not (NUMBER.match(word) or word in WORD_NUMBERS):
+            continue
+        hit = read.find(words.columns, index + 1)
+        if hit is None or hit[0] != index + 1:
+            continue
+        column = _preferred(words, words.columns[hit[2]], read)
+        if words.info(column).kind == "text":
+            read.take(index, hit[1])
+            return (int(word) if NUMBER.match(word) else WORD_NUMBERS[word]), column
+    return None
+
+
+def _count_before_table(read: Words, words: SchemaWords) -> int | None:
+    """'the 10 customers', 'which five suppliers': a number right before a table's name."""
+    for index, word in enumerate(read.items[:-1]):
+        if index in read.taken or not (NUMBER.match(word) or word in WORD_NUMBERS):
+            continue
+        hit = read.find(words.tables, index + 1)
+        if hit is not None and hit[0] == index + 1:
+            read.take(index, index + 1)
+            return int(word) if NUMBER.match(word) else WORD_NUMBERS[word]
+    return None
+
+
 def read_measure(read: Words, words: SchemaWords, intent: Intent) -> None:
     """What is computed: a count of rows, or an aggregate of a numeric column."""
+    if intent.measure == "date" and intent.aggregate:
+        return
     count = read.find(COUNT_CUES)
     if count is not None:
         read.take(count[0], count[1])
@@ -291,12 +409,67 @@ def read_measure(read: Words, words: SchemaWords, intent: Intent) -> None:
             read.take(cue[0], cue[1])
             intent.aggregate, intent.measure = AGGREGATE_CUES[cue[2]], column
             return
+    if intent.measure:
+        return
     numeric = {p: c for p, c in words.columns.items() if any(_is_numeric(words, q) for q in c)}
     hit = read.find(numeric)
-    if hit is not None and (intent.order or intent.groups):  # 'revenue by nation', 'top 5 by sales'
+    if hit is None:
+        return
+    column = _preferred(words, [q for q in numeric[hit[2]] if _is_numeric(words, q)], read)
+    if intent.order and _ranked_table(read, words) == words.info(column).table:
+        read.take(hit[0], hit[1])  # 'the five suppliers with the highest balance': sort by it
+        intent.measure = column
+        return
+    opens = not any(i in read.taken for i in range(hit[0]))  # 'gross sales of line items ...'
+    first = all(w in FILLER for w in read.items[: hit[0]])
+    if intent.order or intent.groups or (opens and first and words.info(column).money):
         read.take(hit[0], hit[1])
         intent.aggregate = "sum"
-        intent.measure = next(q for q in numeric[hit[2]] if _is_numeric(words, q))
+        intent.measure = column
+
+
+DATE_EXTREMES: dict[Phrase, bool] = {  # True: the latest
+    ("most", "recent"): True,
+    ("latest",): True,
+    ("newest",): True,
+    ("earliest",): False,
+    ("oldest",): False,
+}
+
+
+def read_date_extreme(read: Words, intent: Intent) -> None:
+    """'when was the most recent order placed' (max of its date), 'the 5 oldest orders'."""
+    hit = read.find(DATE_EXTREMES)
+    if hit is None:
+        return
+    read.take(hit[0], hit[1])
+    latest = DATE_EXTREMES[hit[2]]
+    intent.measure = "date"  # the date column, once the table is known
+    if "when" in read.items:
+        read.take(read.items.index("when"), read.items.index("when") + 1)
+        intent.aggregate = "max" if latest else "min"
+        return
+    before = read.items[hit[0] - 1] if hit[0] else ""
+    limit = int(before) if NUMBER.match(before) else WORD_NUMBERS.get(before, 1)
+    if before in WORD_NUMBERS or NUMBER.match(before):
+        read.take(hit[0] - 1, hit[0])
+    intent.order = (latest, limit)
+
+
+def _ranked_table(read: Words, words: SchemaWords) -> str | None:
+    hit = read.find(words.tables)
+    return words.tables[hit[2]] if hit else None
+
+
+def _preferred(words: SchemaWords, columns: list[str], read: Words) -> str:
+    """Of several columns one phrase names, the one on a table the question names."""
+    named = {words.tables[p] for p in words.tables if _occurs(read.items, p)}
+    return next((c for c in columns if words.info(c).table in named), columns[0])
+
+
+def _occurs(items: list[str], phrase: Phrase) -> bool:
+    size = len(phrase)
+    return any(tuple(items[i : i + size]) == phrase for i in range(len(items) - size + 1))
 
 
 def read_entity(read: Words, words: SchemaWords, intent: Intent) -> None:
@@ -312,29 +485,48 @@ def read_entity(read: Words, words: SchemaWords, intent: Intent) -> None:
             intent.table = counted
             intent.aggregate = "count"
             return
-    if intent.order and names and intent.measure and not intent.groups:
-        intent.groups.append((words.label(names[0]) or "", None))
+    if intent.order and names and intent.aggregate and intent.measure and not intent.groups:
+        intent.groups.append((words.label(names[0]) or "", None))  # 'top 5 customers by sales'
     intent.table = names[0] if names else None
-    if intent.measure and (intent.table is None or intent.aggregate != "count"):
-        intent.table = words.info(intent.measure).table
+    column = intent.measure if intent.measure != "date" else None
+    if column and (intent.table is None or intent.aggregate != "count"):
+        intent.table = words.info(column).table
     if intent.aggregate is None and intent.groups:  # 'orders per year': how many in each
         intent.aggregate = "count"
     if intent.aggregate is None:
         intent.listing = True
 
 
+def read_asked_columns(read: Words, words: SchemaWords, intent: Intent) -> None:
+    """'what is the phone number of Customer#000000100': the columns a lookup asks for; with
+    no table named, the table of what it names."""
+    if not intent.listing:
+        return
+    while (hit := read.find(words.columns)) is not None:
+        read.take(hit[0], hit[1])
+        intent.asked.append(_preferred(words, words.columns[hit[2]], read))
+    if intent.table is None:
+        named = [*intent.asked, *(c["column"] for c in intent.filters if "column" in c)]
+        intent.table = words.info(named[0]).table if named else None
+
+
 def read_date_column(read: Words, words: SchemaWords, intent: Intent) -> None:
-    """The date a period applies to: the one a verb names ('shipped'), else the table's own."""
-    for index, word in enumerate(read.items):
-        if word in words.verbs and index not in read.taken:
+    """The date a period applies to: the verb nearest before the period ('shipped by truck,
+    received in 1997'), else the first verb, else the table's own date."""
+    verbs = [i for i, w in enumerate(read.items) if w in words.verbs and i not in read.taken]
+    marks = [i for i, w in enumerate(read.items) if w == DATE_MARK]
+    if verbs:
+        before = [i for i in verbs if marks and i < marks[0]]
+        chosen = before[-1] if before else verbs[0]
+        intent.date_column = intent.date_column or words.verbs[read.items[chosen]]
+        for index in verbs:
             read.take(index, index + 1)
-            intent.date_column = intent.date_column or words.verbs[word]
     if DATE_MARK in read.items:
         read.take(*[(i, i + 1) for i, w in enumerate(read.items) if w == DATE_MARK][0])
         for index, word in enumerate(read.items):
             if word == DATE_MARK:
                 read.take(index, index + 1)
-    needs_date = intent.dates or any(grain for _, grain in intent.groups)
+    needs_date = intent.dates or any(g for _, g in intent.groups) or intent.measure == "date"
     if needs_date and intent.date_column is None and intent.table:
         intent.date_column = words.date_column(intent.table)
 
@@ -347,8 +539,13 @@ def build_query(intent: Intent, words: SchemaWords) -> dict[str, Any]:
         raise NotRead("I cannot tell which table the question is about")
     conditions = [*_resolved(intent, words), *_date_conditions(intent)]
     columns = [_field(c, None, grain) for c, grain in _grouped(intent)]
+    columns += [_field(c, None) for c in intent.asked if c not in {f["column"] for f in columns}]
     order_by: list[dict[str, Any]] = []
     limit = None
+    if intent.measure == "date":
+        if intent.date_column is None:
+            raise NotRead(f"{intent.table} has no date to tell recent from old")
+        intent.measure = intent.date_column
     measured = intent.measure or (words.count_column(intent.table) if intent.aggregate else None)
     if intent.aggregate and measured:
         columns.append(_field(measured, intent.aggregate))
@@ -360,7 +557,7 @@ def build_query(intent: Intent, words: SchemaWords) -> dict[str, Any]:
                 {"column": measured, "aggregate": intent.aggregate, "direction": direction}
             )
         else:
-            size = words.measure_column(intent.table)
+            size = intent.measure or words.measure_column(intent.table)
             if size is None:
                 raise NotRead(
                     f"I do not know what makes one {intent.table} row larger than another"

@@ -17,7 +17,11 @@ from nl2sql.query import ColumnInfo, QueryTool
 log = logging.getLogger(__name__)
 
 Phrase = tuple[str, ...]
-MAX_INDEXED_VALUES = 500  # a column with more distinct values is free text or names, not a filter
+COMMON_WORDS = frozenset(
+    "a an the of in on at for to from with by and or is are was be it its as not no".split()
+)
+MAX_INDEXED_VALUES = 2000  # a column with more distinct values is not something people filter by
+MAX_NAME_LENGTH = 40  # values longer than this on average are prose (comments), not names
 NUMERIC_KINDS = ("integer", "number")
 
 
@@ -70,18 +74,28 @@ class SchemaWords:
                 built.tables.setdefault(tuple(words_of(phrase)), name)
         for info in tool.columns.values():
             for phrase in (info.phrase, *info.words):
-                built.columns.setdefault(tuple(words_of(phrase)), []).append(info.qualified)
+                named = built.columns.setdefault(tuple(words_of(phrase)), [])
+                if info.qualified not in named:
+                    named.append(info.qualified)
             if info.verb:
                 for verb in words_of(info.verb):
                     for form in verb_forms(verb):
                         built.verbs.setdefault(form, info.qualified)
-            for value in (*info.allowed_values, *(values or {}).get(info.qualified, ())):
+            for value in info.allowed_values:
+                built.add_value(info.qualified, value, allowed=True)
+            for value in (values or {}).get(info.qualified, ()):
                 built.add_value(info.qualified, value)
         return built
 
-    def add_value(self, column: str, value: str) -> None:
+    def add_value(self, column: str, value: str, *, allowed: bool = False) -> None:
+        """Index a value under its words; one made only of common words (a comment " the ")
+        or a lone letter that is not an allowed value names nothing."""
         phrase = tuple(words_of(value))
-        if phrase and (column, value) not in self.values.get(phrase, []):
+        if not phrase or all(word in COMMON_WORDS for word in phrase):
+            return
+        if not allowed and len(phrase) == 1 and len(phrase[0]) < 3:
+            return
+        if (column, value) not in self.values.get(phrase, []):
             self.values.setdefault(phrase, []).append((column, value))
 
     # -- facts -------------------------------------------------------------------------------
@@ -144,10 +158,11 @@ def load_values(db: Any, tool: QueryTool, customer_id: int | None) -> dict[str, 
             "limit": MAX_INDEXED_VALUES,
         }
         try:
-            result = db.run(spec, customer_id=customer_id)
+            result = db.run(spec, customer_id=customer_id, limit_cap=MAX_INDEXED_VALUES)
         except Exception as error:  # noqa: BLE001 - a column it cannot read is one it cannot match
             log.info("offline model: cannot read values of %s: %s", info.qualified, error)
             continue
-        if not result.truncated:
-            found[info.qualified] = [row[0] for row in result.rows if isinstance(row[0], str)]
+        names = [row[0] for row in result.rows if isinstance(row[0], str)]
+        if names and not result.truncated and sum(map(len, names)) / len(names) <= MAX_NAME_LENGTH:
+            found[info.qualified] = names
     return found
