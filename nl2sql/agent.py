@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, Self
 
 import openai
 from openai.types.chat import ChatCompletion
@@ -317,6 +317,7 @@ class _AgentBase:
         max_retries: int | None = None,
         config: Config | None = None,
     ) -> None:
+        self.owns_db = not isinstance(db, ReadOnlyDatabase)  # opened here: closed by close()
         self.db = db if isinstance(db, ReadOnlyDatabase) else ReadOnlyDatabase(db, config=config)
         customer_id = self.db.check_customer(customer_id)
         today = today or date.today()
@@ -342,6 +343,17 @@ class _AgentBase:
     @property
     def messages(self) -> list[dict[str, Any]]:
         return self.conversation.messages
+
+    def close(self) -> None:
+        """Close the database connections, when the agent opened the database itself."""
+        if self.owns_db:
+            self.db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def reset(self) -> None:
         self.conversation.reset()

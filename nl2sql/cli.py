@@ -153,12 +153,12 @@ def ask_command(
             raise ConfigError(
                 'The question is empty. Try: nl2sql ask "How many orders are in transit?"'
             )
-        agent = make_agent(db, config, model, today, customer, timeout, max_retries)
-        if output is OutputFormat.json:
-            turn = agent.ask(question).raise_for_status()
-            print(json.dumps(turn.to_json(), default=str))
-        else:
-            turn = session.answer(agent, question, stdout).raise_for_status()
+        with make_agent(db, config, model, today, customer, timeout, max_retries) as agent:
+            if output is OutputFormat.json:
+                turn = agent.ask(question).raise_for_status()
+                print(json.dumps(turn.to_json(), default=str))
+            else:
+                turn = session.answer(agent, question, stdout).raise_for_status()
         if verbose:
             session.report(stderr, turn)
 
@@ -178,7 +178,10 @@ def chat_command(
     """Interactive conversation: follow-up questions keep their context. /help for commands."""
     with reporting_errors(output):
         agent = make_agent(db, config, model, today, customer, timeout, max_retries)
-    session.chat(agent, stdout, stderr, json_output=output is OutputFormat.json, verbose=verbose)
+    with agent:
+        session.chat(
+            agent, stdout, stderr, json_output=output is OutputFormat.json, verbose=verbose
+        )
 
 
 def make_agent(

@@ -9,6 +9,7 @@ customer's rows: a row is theirs when its join path to the tenant key ends at th
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -319,6 +320,12 @@ class _Build:
         needed = {t.info.table for t in fields} | {t.info.table for t, _ in sorts}
         needed |= {info.table for _, _, info in group_filters}
         needed |= {info.table for _, _, info in row_filters if not self._many_side(info.table)}
+        # A filter on the many side is an EXISTS from the last to-one table before the first
+        # to-many step (supplier -> nation -> customers): that table is joined here.
+        for _, _, info in row_filters:
+            prefix = list(itertools.takewhile(lambda e: not e.to_many, self.paths[info.table]))
+            if prefix and self._many_side(info.table):
+                needed.add(prefix[-1].target)
         # A column compared with another (DynamicValue) on a to-one table joins that table too.
         for _, condition, info in row_filters:
             other = self._lookup(getattr(condition.value, "column_name", None))

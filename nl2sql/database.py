@@ -223,17 +223,43 @@ def _refuse_foreign_tables(connection: Connection, url: str) -> None:
 
 
 def load_sample_data(engine: Engine, directory: Path = SAMPLE_DATA_DIR) -> dict[str, int]:
-    """Load the CSV sample in one transaction if the tables are empty; return rows loaded."""
-    loaded = dict.fromkeys(schema.TABLES, 0)
+    """Load the CSV sample in one transaction if the tables are empty; return rows loaded.
+
+    One CSV per table, parents before children (the metadata's dependency order); a CSV that
+    names no table, or a table with no CSV, is an error rather than a silent skip.
+    """
+    tables = schema.metadata.sorted_tables
+    loaded = dict.fromkeys((table.name for table in tables), 0)
+    _check_sample_files(directory, {table.name for table in tables})
     with engine.begin() as connection:
-        if connection.execute(select(func.count()).select_from(schema.orders)).scalar_one():
+        if any(
+            connection.execute(select(func.count()).select_from(table)).scalar_one()
+            for table in tables
+        ):
             return loaded
-        for name in ("customers", "products", "orders", "order_items"):
-            table = schema.TABLES[name]
-            for batch in _csv_batches(directory / f"{name}.csv", table):
+        for table in tables:
+            for batch in _csv_batches(directory / f"{table.name}.csv", table):
                 connection.execute(table.insert(), batch)
-                loaded[name] += len(batch)
+                loaded[table.name] += len(batch)
     return loaded
+
+
+def _check_sample_files(directory: Path, tables: set[str]) -> None:
+    files = {path.stem for path in directory.glob("*.csv")}
+    if files != tables:
+        extra, missing = sorted(files - tables), sorted(tables - files)
+        raise DatabaseError(
+            f"The sample data in {directory} does not match the schema: "
+            + "; ".join(
+                part
+                for part in (
+                    f"no table for {', '.join(f'{n}.csv' for n in extra)}" if extra else "",
+                    f"no CSV for {', '.join(missing)}" if missing else "",
+                )
+                if part
+            )
+            + ". Regenerate it: python -m nl2sql.sample_data --csv DIR."
+        )
 
 
 def _csv_batches(path: Path, table: Table, size: int = 5000) -> Iterator[list[dict[str, Any]]]:

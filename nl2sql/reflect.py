@@ -38,6 +38,11 @@ from nl2sql.errors import ConfigError, DatabaseUnavailableError
 
 ALEMBIC_TABLE = "alembic_version"
 CHECK_IN = re.compile(r"^\s*\(?\s*\"?(\w+)\"?\s+IN\s*\((.*)\)\s*\)?\s*$", re.IGNORECASE | re.DOTALL)
+# PostgreSQL keeps `state IN ('a', 'b')` as `(state)::text = ANY (ARRAY['a'::..., 'b'::...])`.
+CHECK_ANY = re.compile(
+    r"^\s*\(*\s*\"?(\w+)\"?\s*\)?(?:::[\w ]+?)?\s*=\s*ANY\s*\(\s*\(?\s*ARRAY\[(.*)\]",
+    re.IGNORECASE | re.DOTALL,
+)
 QUOTED = re.compile(r"'((?:[^']|'')*)'")
 
 
@@ -131,7 +136,7 @@ def _checks(inspector: Any, table: str) -> list[str]:
 def _check_values(checks: list[str]) -> list[tuple[str, list[str]]]:
     found = []
     for check in checks:
-        match = CHECK_IN.match(check)
+        match = CHECK_IN.match(check) or CHECK_ANY.match(check)
         if match:
             values = [v.replace("''", "'") for v in QUOTED.findall(match.group(2))]
             if values:

@@ -47,7 +47,7 @@ class OfflineModel:
             return
         engine = getattr(db, "engine", None)
         try:
-            self.values = ValueIndex.load(engine)
+            self.values = ValueIndex.load(engine, visible=set(self.tool.columns))
         except Exception as error:  # noqa: BLE001 - a model without value lookup still works
             first_line = str(error).splitlines()[0]
             log.info("offline model: could not read values from the database: %s", first_line)
@@ -81,6 +81,12 @@ class OfflineModel:
             return {"content": not_understood(question, error.reason)}
         except Inexpressible as error:
             return {"content": str(error)}
+        hidden = sorted(referenced_columns(query) - set(self.tool.columns))
+        if hidden:  # the grammar knows the sample's columns; this database hides some of them
+            return {
+                "content": f"I cannot answer that here: it needs {', '.join(hidden)}, which this "
+                "database does not show."
+            }
         return _tool_call(query)
 
     def _answer(self, messages: list[dict[str, Any]]) -> str:
@@ -94,6 +100,18 @@ class OfflineModel:
             return f"The query failed, so I cannot answer: {error}"
         query = _previous_query(messages) or {}
         return answer(query, result, self.tool, _last_question(messages))
+
+
+def referenced_columns(query: dict[str, Any]) -> set[str]:
+    """Every column a Query names: fields, conditions (and the columns they compare with), sorts."""
+    items = [*query.get("columns", []), *query.get("conditions", []), *query.get("order_by", [])]
+    names = {str(item.get("column")) for item in items}
+    names |= {
+        str(item["value"]["column_name"])
+        for item in query.get("conditions", [])
+        if isinstance(item.get("value"), dict) and "column_name" in item["value"]
+    }
+    return names
 
 
 def _tool_call(query: dict[str, Any]) -> dict[str, Any]:

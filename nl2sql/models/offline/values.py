@@ -8,6 +8,7 @@ on a database with millions of orders.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -153,7 +154,9 @@ class ValueIndex:
     namesakes: dict[str, list[tuple[int, str, str]]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, engine: Any | None) -> ValueIndex:
+    def load(cls, engine: Any | None, visible: Collection[str] | None = None) -> ValueIndex:
+        """The values of the indexed columns that are `visible` (all when None): a hidden
+        column's values are never read, so no question can match them."""
         values: dict[str, list[str]] = {}
         if engine is not None:
             queries = {
@@ -163,10 +166,13 @@ class ValueIndex:
                 "products.category": select(schema.products.c.category).distinct(),
                 "products.name": select(schema.products.c.name).distinct(),
             }
+            shown = set(queries) if visible is None else set(visible)
             with engine.connect() as connection:
                 for column, query in queries.items():
-                    values[column] = [row[0] for row in connection.execute(query) if row[0]]
-                namesakes = _namesakes(connection)
+                    if column in shown:
+                        values[column] = [row[0] for row in connection.execute(query) if row[0]]
+                people = {"customers.name", "customers.city", "customers.country"}
+                namesakes = _namesakes(connection) if people <= shown else {}
             index = cls.build(values)
             index.namesakes = namesakes
             return index

@@ -1,0 +1,292 @@
+"""Any orders database: reflection, the config file, the join graph and the tenant scope derived
+from it, on small databases written here by hand (real SQLite, PostgreSQL and DuckDB files)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from query_builders import cond, field, query, reference_engine
+from sqlalchemy import create_engine, text
+
+from nl2sql.catalog import builtin_catalog
+from nl2sql.checks import catalog_problems
+from nl2sql.config import load_config, parse_config
+from nl2sql.errors import ConfigError, QueryValidationError
+from nl2sql.execute import ReadOnlyDatabase
+
+# A shop nl2sql did not make: its own names, a CHECK list, a table that reaches the customer
+# through two steps (returns -> purchase_lines -> purchases -> clients), a lookup table every
+# tenant shares (warehouses) and a log table that reaches no customer at all.
+SHOP_DDL = [
+    "CREATE TABLE clients (client_no INTEGER PRIMARY KEY, full_name VARCHAR(80) NOT NULL,"
+    " country VARCHAR(40) NOT NULL)",
+    "CREATE TABLE warehouses (code VARCHAR(8) PRIMARY KEY, city VARCHAR(40) NOT NULL)",
+    "CREATE TABLE purchases (purchase_no INTEGER PRIMARY KEY, client_no INTEGER NOT NULL"
+    " REFERENCES clients (client_no), state VARCHAR(10) NOT NULL"
+    " CHECK (state IN ('open', 'paid', 'void')), placed_on DATE NOT NULL,"
+    " total NUMERIC(10, 2) NOT NULL)",
+    "CREATE TABLE purchase_lines (purchase_no INTEGER NOT NULL REFERENCES purchases"
+    " (purchase_no), line_no INTEGER NOT NULL, warehouse VARCHAR(8) NOT NULL REFERENCES"
+    " warehouses (code), amount NUMERIC(10, 2) NOT NULL, PRIMARY KEY (purchase_no, line_no))",
+    "CREATE TABLE returns (return_no INTEGER PRIMARY KEY, purchase_no INTEGER NOT NULL,"
+    " line_no INTEGER NOT NULL, reason VARCHAR(40) NOT NULL, FOREIGN KEY (purchase_no,"
+    " line_no) REFERENCES purchase_lines (purchase_no, line_no))",
+    "CREATE TABLE audit_log (entry_no INTEGER PRIMARY KEY, note VARCHAR(80) NOT NULL)",
+]
+SHOP_ROWS = [
+    "INSERT INTO clients VALUES (1, 'Ada Lovelace', 'UK'), (2, 'Alan Turing', 'UK'),"
+    " (3, 'Grace Hopper', 'US')",
+    "INSERT INTO warehouses VALUES ('N1', 'Leeds'), ('S1', 'Bristol')",
+    "INSERT INTO purchases VALUES (10, 1, 'paid', '2026-01-05', 30.00),"
+    " (11, 1, 'open', '2026-02-01', 12.50), (20, 2, 'paid', '2026-01-07', 99.00),"
+    " (30, 3, 'void', '2026-03-03', 5.00)",
+    "INSERT INTO purchase_lines VALUES (10, 1, 'N1', 10.00), (10, 2, 'S1', 20.00),"
+    " (11, 1, 'N1', 12.50), (20, 1, 'S1', 99.00), (30, 1, 'N1', 5.00)",
+    "INSERT INTO returns VALUES (100, 10, 2, 'broken'), (200, 20, 1, 'late'),"
+    " (300, 30, 1, 'wrong size')",
+    "INSERT INTO audit_log VALUES (1, 'nightly backup')",
+]
+SHOP_CONFIG = """
+description = "a small shop's purchases"
+
+[tenant]
+column = "clients.client_no"
+shared = ["warehouses"]
+
+[tables.purchases]
+words = ["purchase", "order"]
+row = "purchase"
+rows = "purchases"
+
+[columns."purchases.total"]
+description = "What the client paid."
+unit = "money"
+words = ["spend"]
+
+[columns."purchases.placed_on"]
+verb = "placed"
+"""
+
+BACKENDS = ["sqlite", "postgresql", "duckdb"]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def shop_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    from conftest import new_database_url
+
+    url = new_database_url(request.param, tmp_path_factory.mktemp("shop"), request)
+    engine = create_engine(url if "://" in url else f"sqlite:///{url}")
+    with engine.begin() as connection:
+        for statement in [*SHOP_DDL, *SHOP_ROWS]:
+            connection.execute(text(statement))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="module")
+def shop_config(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    path = tmp_path_factory.mktemp("config") / "shop.toml"
+    path.write_text(SHOP_CONFIG)
+    return load_config(path)
+
+
+@pytest.fixture(scope="module")
+def shop(shop_url: str, shop_config: Any) -> Any:
+    db = ReadOnlyDatabase(shop_url, config=shop_config)
+    yield db
+    db.close()
+
+
+def rows(db: ReadOnlyDatabase, spec: dict[str, Any], customer: int | None = None) -> list[Any]:
+    return db.run(spec, customer_id=customer).rows
+
+
+# -- reflection ---------------------------------------------------------------------------------
+
+
+def test_tables_keys_and_checks_are_reflected(shop: ReadOnlyDatabase) -> None:
+    catalog = shop.catalog
+    assert not catalog.builtin
+    assert set(catalog.tables) == {
+        "clients",
+        "warehouses",
+        "purchases",
+        "purchase_lines",
+        "returns",
+        "audit_log",
+    }
+    assert catalog.primary_key("purchase_lines") == ("purchase_no", "line_no")
+    steps = {edge.describe() for edge in catalog.edges["returns"]}
+    assert (
+        "returns.purchase_no, returns.line_no -> purchase_lines.purchase_no, "
+        "purchase_lines.line_no" in steps
+    )
+    assert shop.tool.columns["purchases.state"].allowed_values == ("open", "paid", "void")
+
+
+def test_the_config_adds_meaning(shop: ReadOnlyDatabase) -> None:
+    total = shop.tool.columns["purchases.total"]
+    assert total.money and total.description == "What the client paid."
+    assert total.words == ("spend",)
+    assert shop.tool.row_nouns("purchases") == ("purchase", "purchases")
+    assert shop.tool.row_nouns("returns") == ("return", "returns")  # from the table's name
+    assert shop.tool.description.startswith("Query a small shop's purchases (read-only).")
+    assert shop.catalog.tenant is not None and shop.catalog.tenant.qualified == "clients.client_no"
+
+
+def test_a_composite_foreign_key_joins_on_every_column(shop: ReadOnlyDatabase) -> None:
+    spec = query("returns", [field("returns.reason"), field("purchase_lines.amount")])
+    assert sorted(rows(shop, spec)) == [["broken", 20.0], ["late", 99.0], ["wrong size", 5.0]]
+
+
+def test_a_filter_across_a_composite_key_is_a_semi_join(
+    shop: ReadOnlyDatabase,
+) -> None:
+    # Lines that have a return, found through the two-column key; each line counted once.
+    spec = query(
+        "purchase_lines",
+        [field("purchase_lines.amount", "sum")],
+        [cond("returns.reason", "is not null", None)],
+    )
+    assert rows(shop, spec) == [[124.0]]  # the lines with a return: 20 + 99 + 5
+
+
+# -- the tenant scope follows the join graph ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "client", "expected"),
+    [
+        ("clients", "clients.full_name", 1, {"Ada Lovelace"}),
+        ("purchases", "purchases.purchase_no", 1, {10, 11}),
+        ("purchase_lines", "purchase_lines.amount", 2, {99.0}),
+        ("returns", "returns.reason", 1, {"broken"}),  # two steps away, composite key
+        ("returns", "returns.reason", 3, {"wrong size"}),
+        ("warehouses", "warehouses.city", 2, {"Leeds", "Bristol"}),  # shared: whole
+    ],
+)
+def test_a_scoped_query_sees_only_rows_whose_path_ends_at_the_tenant(
+    shop: ReadOnlyDatabase, table: str, column: str, client: int, expected: set[Any]
+) -> None:
+    assert {row[0] for row in rows(shop, query(table, [field(column)]), client)} == expected
+
+
+def test_a_table_that_reaches_no_tenant_is_refused_when_scoped(shop: ReadOnlyDatabase) -> None:
+    spec = query("audit_log", [field("audit_log.note")])
+    assert rows(shop, spec) == [["nightly backup"]]  # unscoped: the whole table
+    with pytest.raises(QueryValidationError, match="audit_log cannot be limited to one customer"):
+        shop.run(spec, customer_id=1)
+
+
+def test_the_tenant_must_exist_in_the_configured_key(shop: ReadOnlyDatabase) -> None:
+    assert shop.check_customer(3) == 3
+    with pytest.raises(ConfigError, match="There is no customer 4"):
+        shop.check_customer(4)
+
+
+def test_without_a_tenant_key_a_scope_is_a_config_error(shop_url: str) -> None:
+    with ReadOnlyDatabase(shop_url) as db:  # no config: nobody said who a tenant is
+        assert db.catalog.tenant is None
+        with pytest.raises(ConfigError, match="no tenant key"):
+            db.check_customer(1)
+
+
+# -- the config file ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ('colour = "red"', "the top level: unknown key 'colour'"),
+        ("[tables.clients]\nwords = 'client'", "[tables.clients]: words must be a list"),
+        ("[tables.clients]\nlabel = 'clients.nick'", "'clients.nick' names no column"),
+        ("[tables.client]\nwords = ['client']", "'client' names no table. Tables:"),
+        ('[columns."clients.nick"]\nwords = ["nick"]', "'clients.nick' names no column"),
+        ('[columns."clients.full_name"]\nunit = "euros"', "is not a known unit"),
+        ('[tenant]\ncolumn = "clients.id"', "'clients.id' names no column"),
+        ('[tenant]\nshared = ["depots"]', "'depots' names no table"),
+        ('joins = [{ from = "returns.purchase_no" }]', "joins[0] needs both from and to"),
+    ],
+)
+def test_a_config_mistake_is_one_line_naming_it(
+    shop_url: str, tmp_path: Path, toml: str, message: str
+) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(toml)
+    with pytest.raises(ConfigError) as caught:
+        ReadOnlyDatabase(shop_url, config=load_config(path)).close()
+    assert message in str(caught.value) and str(path) in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_unreadable_config_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="Cannot read the config"):
+        load_config(tmp_path / "missing.toml")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[tables\n")
+    with pytest.raises(ConfigError, match="is not valid TOML"):
+        load_config(broken)
+
+
+def test_a_join_the_database_does_not_declare(shop_url: str) -> None:
+    # audit_log has no foreign key; a config join makes it reachable (and scoped through it).
+    config = parse_config(
+        {
+            "joins": [{"from": "audit_log.entry_no", "to": "clients.client_no"}],
+            "tenant": {"column": "clients.client_no"},
+        }
+    )
+    with ReadOnlyDatabase(shop_url, config=config) as db:
+        spec = query("audit_log", [field("audit_log.note"), field("clients.full_name")])
+        assert db.run(spec).rows == [["nightly backup", "Ada Lovelace"]]
+        assert db.run(spec, customer_id=1).rows == [["nightly backup", "Ada Lovelace"]]
+        assert db.run(spec, customer_id=2).rows == []
+
+
+def test_hidden_tables_and_columns_leave_the_tool(shop_url: str) -> None:
+    config = parse_config(
+        {
+            "tables": {"audit_log": {"hidden": True}},
+            "columns": {"clients.full_name": {"hidden": True}},
+            "tenant": {"column": "clients.client_no"},
+        }
+    )
+    with ReadOnlyDatabase(shop_url, config=config) as db:
+        assert "audit_log" not in {member.value for member in db.tool.Table}
+        assert "clients.full_name" not in db.tool.columns
+        with pytest.raises(QueryValidationError):
+            db.run(query("audit_log", [field("audit_log.note")]))
+
+
+def test_nl2sqls_own_database_keeps_the_built_in_meaning(sample_reader: ReadOnlyDatabase) -> None:
+    assert sample_reader.catalog.builtin
+    assert sample_reader.tool.description == builtin_catalog_tool_description()
+
+
+def builtin_catalog_tool_description() -> str:
+    from nl2sql.query import build_tool
+
+    return build_tool(builtin_catalog()).description
+
+
+# -- schema --check -----------------------------------------------------------------------------
+
+
+def test_the_check_lists_what_is_missing(shop: ReadOnlyDatabase) -> None:
+    problems = catalog_problems(shop.catalog)
+    assert any("table clients has no description" in p for p in problems)
+    assert any("table audit_log joins no other table" in p for p in problems)
+    assert any("audit_log does not reach the tenant key" in p for p in problems)
+
+
+def test_the_built_in_schema_lacks_nothing() -> None:
+    assert catalog_problems(builtin_catalog()) == []
+
+
+def test_reference_engine_reads_the_shop(shop_url: str) -> None:
+    engine = reference_engine(shop_url)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM returns")).scalar_one() == 3
+    engine.dispose()
