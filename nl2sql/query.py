@@ -87,6 +87,7 @@ class ColumnInfo:
     verb: str | None = None  # for a date: what happened then, "placed"
     money: bool = False
     key: bool = False  # the primary key: counting it counts the table's rows
+    counts_rows: bool = False  # a key column that is never null: count() of it counts rows
     words: tuple[str, ...] = ()  # other names people use for it (the offline model reads them)
     hint: str = ""  # a note for the model, after the description
 
@@ -101,6 +102,7 @@ class ColumnInfo:
         *,
         computed: bool = False,
         key: bool = False,
+        counts_rows: bool = False,
     ) -> ColumnInfo:
         """A column described from its schema entry (type, comment and ``info``)."""
         return cls(
@@ -115,6 +117,7 @@ class ColumnInfo:
             verb=info.get("verb"),
             money=info.get("unit") == "money",
             key=key,
+            counts_rows=counts_rows or key,
             words=tuple(info.get("words", ())),
             hint=info.get("hint", ""),
         )
@@ -147,6 +150,7 @@ def describe_columns(catalog: Catalog) -> dict[str, ColumnInfo]:
                 column.comment or "",
                 column.info,
                 key=column.primary_key and single_key,
+                counts_rows=column.primary_key,
             )
             infos[info.qualified] = info
     for computed in catalog.computed:

@@ -79,7 +79,11 @@ class _Reader:
     def measure(self, column: str, aggregate: str) -> str:
         rule = AGGREGATES[Aggregate(aggregate)]
         info = self.info(column)
-        if info is not None and info.key and aggregate in ("count", "count_distinct"):
+        counts_rows = info is not None and (
+            (info.key and aggregate in ("count", "count_distinct"))
+            or (info.counts_rows and aggregate == "count")
+        )
+        if info is not None and counts_rows:
             return f"{rule.words} {self.tool.row_nouns(info.table)[1]}"
         dated = info is not None and info.kind in DATE_KINDS
         return f"{rule.date_words if dated else rule.words} {self.phrase(column)}"

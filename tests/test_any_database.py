@@ -3,6 +3,7 @@ from it, on small databases written here by hand (real SQLite, PostgreSQL and Du
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,7 @@ rows = "purchases"
 
 [columns."purchases.total"]
 description = "What the client paid."
+phrase = "amount paid"
 unit = "money"
 words = ["spend"]
 
@@ -290,3 +292,77 @@ def test_reference_engine_reads_the_shop(shop_url: str) -> None:
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM returns")).scalar_one() == 3
     engine.dispose()
+
+
+# -- the command line ---------------------------------------------------------------------------
+
+
+def test_cli_config_mistake_is_exit_2_and_one_line(shop_url: str, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from nl2sql.cli import app
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[tables.nope]\nwords = ['x']\n")
+    done = CliRunner().invoke(
+        app, ["ask", "how many purchases?", "--db", shop_url, "--config", str(bad)]
+    )
+    assert done.exit_code == 2
+    assert done.output.strip().count("\n") == 0 and "'nope' names no table" in done.output
+
+
+def test_cli_reads_nl2sql_config(
+    shop_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from nl2sql.cli import app
+
+    path = tmp_path / "shop.toml"
+    path.write_text(SHOP_CONFIG)
+    monkeypatch.setenv("NL2SQL_CONFIG", str(path))
+    done = CliRunner().invoke(
+        app, ["ask", "how many purchases?", "--db", shop_url, "--customer", "1", "--format", "json"]
+    )
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.output)["rows"] == [[2]]
+
+
+def test_cli_scope_without_a_tenant_key_is_exit_2(shop_url: str) -> None:
+    from typer.testing import CliRunner
+
+    from nl2sql.cli import app
+
+    done = CliRunner().invoke(app, ["run", "-", "--db", shop_url, "--customer", "1"], input="{}")
+    assert done.exit_code == 2 and "no tenant key" in done.output
+
+
+def test_cli_schema_check_of_the_built_in_schema() -> None:
+    from typer.testing import CliRunner
+
+    from nl2sql.cli import app
+
+    done = CliRunner().invoke(app, ["schema", "--check"])
+    assert done.exit_code == 0 and "Nothing missing." in done.output
+
+
+def test_the_offline_model_answers_on_the_shop(shop_url: str, shop_config: Any) -> None:
+    from datetime import date
+
+    from nl2sql.agent import Agent
+
+    with Agent(shop_url, model="offline", config=shop_config, today=date(2026, 3, 31)) as agent:
+        turn = agent.ask("total spend per state in 2026").raise_for_status()
+        assert sorted(turn.last_result.result.rows) == [
+            ["open", 12.5],
+            ["paid", 129.0],
+            ["void", 5.0],
+        ]  # type: ignore[union-attr]
+        assert turn.understood == (
+            "total amount paid, placed 2026-01-01 to 2026-03-31, grouped by state"
+        )
+        refused = agent.ask("how many purchases were gift wrapped?")
+        assert refused.status == "refused" and "'gift', 'wrapped'" in refused.answer
+    with Agent(shop_url, model="offline", config=shop_config, customer_id=2) as agent:
+        # the tenant's values only: another client's name is not a value it can match
+        assert agent.ask("how many purchases did Ada Lovelace make?").status == "refused"

@@ -288,3 +288,8 @@ def test_random_scoped_queries_never_leak(tpch: ReadOnlyDatabase) -> None:
 
     run()
     assert checked > 0, "no generated query returned a checkable column"
+
+
+def test_a_count_over_a_composite_key_counts_rows_in_words(tpch: ReadOnlyDatabase) -> None:
+    result = tpch.run(query("lineitem", [field("lineitem.l_orderkey", "count")]))
+    assert result.rows == [[60175]] and result.understood == "count of line items"
