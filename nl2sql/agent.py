@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any, Self
 
 import openai
@@ -315,7 +316,7 @@ class _AgentBase:
         max_tool_errors: int = MAX_TOOL_ERRORS,
         timeout: float | None = None,
         max_retries: int | None = None,
-        config: Config | None = None,
+        config: Config | str | Path | None = None,
     ) -> None:
         self.owns_db = not isinstance(db, ReadOnlyDatabase)  # opened here: closed by close()
         self.db = db if isinstance(db, ReadOnlyDatabase) else ReadOnlyDatabase(db, config=config)

@@ -108,6 +108,13 @@ def load_config(given: str | Path | None) -> Config | None:
     return parse_config(data, str(path))
 
 
+def as_config(value: Config | str | Path | None) -> Config | None:
+    """A Config as given, or loaded from a path (library callers may pass either)."""
+    if value is None or isinstance(value, Config):
+        return value
+    return load_config(value)
+
+
 def parse_config(data: Mapping[str, Any], path: str = "config") -> Config:
     """A Config from parsed TOML, naming the first key or value of the wrong shape."""
     _check_keys(data, TOP_LEVEL_KEYS, path, "the top level")

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -20,7 +21,7 @@ from sqlalchemy import exc as sa_exc
 from nl2sql import database
 from nl2sql.catalog import Catalog
 from nl2sql.compiler import Compiled, Compiler
-from nl2sql.config import Config
+from nl2sql.config import Config, as_config
 from nl2sql.engines import read_only_engine
 from nl2sql.errors import (
     ConfigError,
@@ -106,8 +107,9 @@ class ReadOnlyDatabase:
         *,
         timeout: float | None = None,
         tool: QueryTool | None = None,
-        config: Config | None = None,
+        config: Config | str | Path | None = None,
     ) -> None:
+        config = as_config(config)
         self.url = database.resolve_url(url)
         self.timeout = query_timeout() if timeout is None else timeout
         self.engine = read_only_engine(self.url, self.timeout)
@@ -252,7 +254,7 @@ def run_query(
     *,
     customer_id: int | None = None,
     timeout: float | None = None,
-    config: Config | None = None,
+    config: Config | str | Path | None = None,
 ) -> Result:
     """One-shot convenience: open the database read-only, run one Query, close."""
     with ReadOnlyDatabase(url, timeout=timeout, config=config) as db:

@@ -35,6 +35,7 @@ from nl2sql import schema
 from nl2sql.catalog import Catalog, Edge, qualified_columns
 from nl2sql.config import Config
 from nl2sql.errors import ConfigError, DatabaseUnavailableError
+from nl2sql.words import singular
 
 ALEMBIC_TABLE = "alembic_version"
 CHECK_IN = re.compile(r"^\s*\(?\s*\"?(\w+)\"?\s+IN\s*\((.*)\)\s*\)?\s*$", re.IGNORECASE | re.DOTALL)
@@ -142,15 +143,6 @@ def _check_values(checks: list[str]) -> list[tuple[str, list[str]]]:
             if values:
                 found.append((match.group(1), values))
     return found
-
-
-def singular(word: str) -> str:
-    """A table name's row noun: orders -> order, categories -> category."""
-    if word.endswith("ies") and len(word) > 4:
-        return word[:-3] + "y"
-    if word.endswith("s") and not word.endswith("ss") and len(word) > 3:
-        return word[:-1]
-    return word
 
 
 def apply_config(config: Config, metadata: MetaData) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from nl2sql.models.offline.values import singular
+from nl2sql.words import singular
 
 AMOUNT_CMP: list[tuple[str, str]] = [
     (

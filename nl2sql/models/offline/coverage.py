@@ -18,7 +18,7 @@ from rapidfuzz.distance import DamerauLevenshtein
 
 from nl2sql.models.offline.lexicon import KNOWN_WORDS, NEGATIONS, SORT_WORDS
 from nl2sql.models.offline.passes import Parsed
-from nl2sql.models.offline.values import singular
+from nl2sql.words import singular
 
 # Words that change nothing about the result: politeness, pronouns, auxiliaries, hedges.
 FILLER_WORDS = frozenset(

@@ -35,7 +35,8 @@ from nl2sql.models.offline.lexicon import (
 from nl2sql.models.offline.shorthand import expand_shorthand
 from nl2sql.models.offline.statuses import STATUS_PHRASES, rewrite_statuses
 from nl2sql.models.offline.typos import correct_typos
-from nl2sql.models.offline.values import VOCABULARY, ValueIndex, mark_countries, singular
+from nl2sql.models.offline.values import VOCABULARY, ValueIndex, mark_countries
+from nl2sql.words import singular
 
 LATE_PATTERNS = [
     r"\b(?:not|never) (?:been |being )?(?:(?:get |got |gotten )?(?:delivered|deliver|arrived?|"

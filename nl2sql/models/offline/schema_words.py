@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nl2sql.query import ColumnInfo, QueryTool
+from nl2sql.words import singular
 
 log = logging.getLogger(__name__)
 
@@ -29,14 +30,6 @@ def words_of(text: str) -> list[str]:
     """Lower case words, '&' as 'and', a plural 's' dropped: 'Line Items' -> ['line', 'item']."""
     text = text.lower().replace("&", " and ")
     return [singular(word) for word in re.findall(r"[a-z0-9]+", text)]
-
-
-def singular(word: str) -> str:
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
 
 
 def verb_forms(verb: str) -> set[str]:

@@ -15,7 +15,8 @@ from collections.abc import Collection
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import DamerauLevenshtein
 
-from nl2sql.models.offline.values import ValueIndex, singular
+from nl2sql.models.offline.values import ValueIndex
+from nl2sql.words import singular
 
 # The nouns worth correcting: entities, attributes and measures, in the forms people type.
 TARGETS = tuple(

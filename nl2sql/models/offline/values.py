@@ -17,6 +17,7 @@ from rapidfuzz.distance import DamerauLevenshtein
 from sqlalchemy import func, select
 
 from nl2sql import schema
+from nl2sql.words import singular
 
 # Everyday names for countries: demonyms and abbreviations (only used if the country exists).
 COUNTRY_ALIASES: dict[str, tuple[str, ...]] = {
@@ -98,14 +99,6 @@ def normalize(text: str) -> str:
     text = text.lower().replace("&", " and ").replace("'s ", " ")
     words = re.findall(r"[a-z0-9]+", text)
     return " ".join(singular(w) for w in words)
-
-
-def singular(word: str) -> str:
-    if len(word) > 3 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
 
 
 def _namesakes(connection: Any) -> dict[str, list[tuple[int, str, str]]]:
