@@ -293,3 +293,53 @@ def test_random_scoped_queries_never_leak(tpch: ReadOnlyDatabase) -> None:
 def test_a_count_over_a_composite_key_counts_rows_in_words(tpch: ReadOnlyDatabase) -> None:
     result = tpch.run(query("lineitem", [field("lineitem.l_orderkey", "count")]))
     assert result.rows == [[60175]] and result.understood == "count of line items"
+
+
+def count_in(url: str, nation: str, year: int) -> int:
+    sql = (
+        FRANCE_1995.replace("'FRANCE'", f"'{nation}'")
+        .replace("1996-01-01", "{end}")
+        .replace("1995-01-01", "{start}")
+        .format(start=f"{year}-01-01", end=f"{year + 1}-01-01")
+    )
+    return int(reference(url, sql)[0][0])
+
+
+def test_follow_ups_edit_the_previous_query(tpch: ReadOnlyDatabase) -> None:
+    from datetime import date
+
+    from nl2sql.agent import Agent
+
+    agent = Agent(tpch, model="offline", today=date(1998, 8, 2))
+
+    def rows(question: str) -> list[list[Any]]:
+        turn = agent.ask(question).raise_for_status()
+        assert turn.last_result is not None and turn.last_result.result is not None
+        return turn.last_result.result.rows
+
+    assert rows("how many orders did customers in FRANCE place in 1995?") == [
+        [count_in(tpch.url, "FRANCE", 1995)]
+    ]
+    assert rows("what about 1996?") == [[count_in(tpch.url, "FRANCE", 1996)]]
+    assert rows("only GERMANY") == [[count_in(tpch.url, "GERMANY", 1996)]]
+    assert rows("by year") == [[date(1996, 1, 1), count_in(tpch.url, "GERMANY", 1996)]]
+    assert agent.ask("what about the weather?").status == "refused"
+
+
+def test_prose_columns_are_not_values_the_model_matches() -> None:
+    from nl2sql.models.offline.schema_words import name_like
+
+    assert name_like(["FRANCE", "GERMANY", "UNITED KINGDOM"])
+    assert name_like(["Customer#000000001", "Brand#13", "1-URGENT"])
+    assert not name_like(["furiously regular", "about", "carefully ironic ideas"])  # comments
+
+
+def test_a_letter_code_is_read_only_beside_its_column_word(tpch: ReadOnlyDatabase) -> None:
+    from datetime import date
+
+    from nl2sql.agent import Agent
+
+    agent = Agent(tpch, model="offline", today=date(1998, 8, 2))
+    turn = agent.ask("how many line items have return flag A?").raise_for_status()
+    assert turn.understood == "count of line items, return flag is A"
+    assert agent.ask("how many orders have a status?").status == "refused"

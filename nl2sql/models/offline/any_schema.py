@@ -142,10 +142,7 @@ class Intent:
 
 def understand_any(question: str, today: date, words: SchemaWords) -> dict[str, Any]:
     """The Query for a question on any schema; NotRead when some of it cannot be mapped."""
-    text, dates = _mask_dates(question.lower(), today)
-    text = MONEY.sub(lambda m: (m.group(1) or m.group(2)).replace(",", ""), text)  # $400,000
-    read = Words(corrected(words_of(text), words))
-    intent = Intent(dates=dates)
+    read, intent = read_question(question, today, words)
     read_values(read, words, intent)
     read_comparisons(read, words, intent)
     read_grouping(read, words, intent)
@@ -159,6 +156,14 @@ def understand_any(question: str, today: date, words: SchemaWords) -> dict[str, 
     if unread:
         raise NotRead(f"I do not know what {', '.join(repr(w) for w in unread)} means here")
     return build_query(intent, words)
+
+
+def read_question(question: str, today: date, words: SchemaWords) -> tuple[Words, Intent]:
+    """The question's words (dates masked, '$400,000' as one number, slips corrected) and an
+    intent holding its periods."""
+    text, dates = _mask_dates(question.lower(), today)
+    text = MONEY.sub(lambda m: (m.group(1) or m.group(2)).replace(",", ""), text)
+    return Words(corrected(words_of(text), words)), Intent(dates=dates)
 
 
 def _mask_dates(text: str, today: date) -> tuple[str, list[Any]]:
@@ -211,13 +216,19 @@ def read_values(read: Words, words: SchemaWords, intent: Intent) -> None:
     while (hit := read.find(words.values, position)) is not None:
         start, end, phrase = hit
         position = start + 1
-        if _inside_longer_name(read, words, start, end) or set(phrase) <= CUE_WORDS:
+        if _inside_longer_name(read, words, start, end):
             continue
         matches = words.values[phrase]
-        named = _named_beside(read, words, start, end, {column for column, _ in matches})
+        columns = {column for column, _ in matches}
+        # A letter code ('F') or a value spelt like a common word ('a', 'count') is only a
+        # value beside its column's word: 'return flag A', 'status F'.
+        weak = len("".join(phrase)) < 3 or set(phrase) <= CUE_WORDS | FILLER
+        named = _named_beside(read, words, start, end, columns, alone=not weak)
+        if named is None and weak:
+            continue
         if named is None:
-            columns = ", ".join(sorted({column for column, _ in matches}))
-            raise NotRead(f"'{' '.join(phrase)}' is a value of several columns ({columns})")
+            listed = ", ".join(sorted(columns))
+            raise NotRead(f"'{' '.join(phrase)}' is a value of several columns ({listed})")
         read.take(start, end)
         value = next(value for column, value in matches if column == named)
         _add_value(intent, named, value)
@@ -236,10 +247,10 @@ def _inside_longer_name(read: Words, words: SchemaWords, start: int, end: int) -
 
 
 def _named_beside(
-    read: Words, words: SchemaWords, start: int, end: int, columns: set[str]
+    read: Words, words: SchemaWords, start: int, end: int, columns: set[str], *, alone: bool
 ) -> str | None:
-    """The one column whose word stands right before or after the value (taking the word), or
-    the only column when there is one."""
+    """The one column whose word stands right before or after the value (taking the word), or,
+    when `alone` allows it, the only column there is."""
     for phrase, named in words.columns.items():
         size = len(phrase)
         for first in (start - size, end):
@@ -250,7 +261,7 @@ def _named_beside(
                 if len(chosen) == 1:
                     read.take(first, first + size)
                     return chosen[0]
-    return next(iter(columns)) if len(columns) == 1 else None
+    return next(iter(columns)) if alone and len(columns) == 1 else None
 
 
 def _add_value(intent: Intent, column: str, value: str) -> None:
@@ -537,7 +548,7 @@ def read_date_column(read: Words, words: SchemaWords, intent: Intent) -> None:
 def build_query(intent: Intent, words: SchemaWords) -> dict[str, Any]:
     if intent.table is None:
         raise NotRead("I cannot tell which table the question is about")
-    conditions = [*_resolved(intent, words), *_date_conditions(intent)]
+    conditions = [*resolved_filters(intent, words), *date_conditions(intent)]
     columns = [_field(c, None, grain) for c, grain in _grouped(intent)]
     columns += [_field(c, None) for c in intent.asked if c not in {f["column"] for f in columns}]
     order_by: list[dict[str, Any]] = []
@@ -584,7 +595,7 @@ def _grouped(intent: Intent) -> list[tuple[str, str | None]]:
     return groups
 
 
-def _resolved(intent: Intent, words: SchemaWords) -> list[dict[str, Any]]:
+def resolved_filters(intent: Intent, words: SchemaWords) -> list[dict[str, Any]]:
     """Comparisons whose column was left open ('over 300000') take the table's size column."""
     resolved = []
     for condition in intent.filters:
@@ -598,7 +609,7 @@ def _resolved(intent: Intent, words: SchemaWords) -> list[dict[str, Any]]:
     return resolved
 
 
-def _date_conditions(intent: Intent) -> list[dict[str, Any]]:
+def date_conditions(intent: Intent) -> list[dict[str, Any]]:
     if not intent.dates:
         return []
     if intent.date_column is None:

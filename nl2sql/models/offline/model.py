@@ -15,6 +15,7 @@ from datetime import date
 from typing import Any
 
 from nl2sql.models.offline.answers import answer, not_understood
+from nl2sql.models.offline.any_followups import follow_up_any
 from nl2sql.models.offline.any_schema import NotRead, understand_any
 from nl2sql.models.offline.grammar import Context, Inexpressible, NotUnderstood, understand
 from nl2sql.models.offline.schema_words import SchemaWords, load_values
@@ -65,8 +66,9 @@ class OfflineModel:
         question = _text(last.get("content"))
         today = self.today or date.today()
         if self.schema_words is not None:
+            previous = _previous_query(messages[:-1]) if _last_turn_ran(messages) else None
             try:
-                query = understand_any(question, today, self.schema_words)
+                query = understand_on_schema(question, today, self.schema_words, previous)
             except NotRead as error:
                 return {"content": not_understood(question, str(error))}
             return _tool_call(query)
@@ -100,6 +102,18 @@ class OfflineModel:
             return f"The query failed, so I cannot answer: {error}"
         query = _previous_query(messages) or {}
         return answer(query, result, self.tool, _last_question(messages))
+
+
+def understand_on_schema(
+    question: str, today: date, words: SchemaWords, previous: dict[str, Any] | None
+) -> dict[str, Any]:
+    """A whole question first; failing that, with a previous query, a follow-up of it."""
+    try:
+        return understand_any(question, today, words)
+    except NotRead:
+        if previous is None:
+            raise
+        return follow_up_any(question, today, words, previous)
 
 
 def referenced_columns(query: dict[str, Any]) -> set[str]:

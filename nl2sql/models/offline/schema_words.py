@@ -23,6 +23,7 @@ COMMON_WORDS = frozenset(
 )
 MAX_INDEXED_VALUES = 2000  # a column with more distinct values is not something people filter by
 MAX_NAME_LENGTH = 40  # values longer than this on average are prose (comments), not names
+NAME_SHARE = 0.9  # the share of a column's values that start like a name
 NUMERIC_KINDS = ("integer", "number")
 
 
@@ -84,9 +85,8 @@ class SchemaWords:
         """Index a value under its words; one made only of common words (a comment " the ")
         or a lone letter that is not an allowed value names nothing."""
         phrase = tuple(words_of(value))
-        if not phrase or all(word in COMMON_WORDS for word in phrase):
-            return
-        if not allowed and len(phrase) == 1 and len(phrase[0]) < 3:
+        short = len("".join(phrase)) < 3  # 'F', 'A': only read beside their column's word
+        if not phrase or (not allowed and (short or all(w in COMMON_WORDS for w in phrase))):
             return
         if (column, value) not in self.values.get(phrase, []):
             self.values.setdefault(phrase, []).append((column, value))
@@ -128,6 +128,15 @@ class SchemaWords:
         return chosen[0].qualified if chosen else None
 
 
+def name_like(values: list[str]) -> bool:
+    """Whether a column's values read as names people filter by (FRANCE, Brand#13, Ada
+    Lovelace, 1-URGENT), not prose (comments): short, and most start with a capital or a digit."""
+    if not values or sum(map(len, values)) / len(values) > MAX_NAME_LENGTH:
+        return False
+    capitalised = sum(1 for v in values if v.strip()[:1].isupper() or v.strip()[:1].isdigit())
+    return capitalised >= NAME_SHARE * len(values)
+
+
 def load_values(db: Any, tool: QueryTool, customer_id: int | None) -> dict[str, list[str]]:
     """The distinct values of each text column, as the tenant may see them.
 
@@ -156,6 +165,6 @@ def load_values(db: Any, tool: QueryTool, customer_id: int | None) -> dict[str, 
             log.info("offline model: cannot read values of %s: %s", info.qualified, error)
             continue
         names = [row[0] for row in result.rows if isinstance(row[0], str)]
-        if names and not result.truncated and sum(map(len, names)) / len(names) <= MAX_NAME_LENGTH:
+        if not result.truncated and name_like(names):
             found[info.qualified] = names
     return found
