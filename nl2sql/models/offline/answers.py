@@ -6,6 +6,16 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from nl2sql.models.offline.sample_columns import (
+    CUSTOMERS__ID,
+    ORDER_ITEMS__LINE_TOTAL,
+    ORDER_ITEMS__QUANTITY,
+    ORDER_ITEMS__UNIT_PRICE,
+    ORDERS__ID,
+    ORDERS__TOTAL_AMOUNT,
+    PRODUCTS__ID,
+    PRODUCTS__PRICE,
+)
 from nl2sql.operators import AGGREGATES
 from nl2sql.query import Aggregate, ColumnInfo, QueryTool
 from nl2sql.understood import describe_filters
@@ -13,16 +23,16 @@ from nl2sql.understood import describe_filters
 SHOWN_ROWS = 10
 # What an aggregate is called in a sentence.
 MEASURE_NAMES = {
-    ("sum", "orders.total_amount"): "total order value",
-    ("sum", "order_items.line_total"): "revenue",
-    ("sum", "order_items.quantity"): "units sold",
-    ("avg", "orders.total_amount"): "average order value",
-    ("avg", "order_items.unit_price"): "average unit price paid",
-    ("avg", "products.price"): "average price",
-    ("max", "orders.total_amount"): "highest order total",
-    ("min", "orders.total_amount"): "lowest order total",
-    ("max", "products.price"): "highest price",
-    ("min", "products.price"): "lowest price",
+    ("sum", ORDERS__TOTAL_AMOUNT): "total order value",
+    ("sum", ORDER_ITEMS__LINE_TOTAL): "revenue",
+    ("sum", ORDER_ITEMS__QUANTITY): "units sold",
+    ("avg", ORDERS__TOTAL_AMOUNT): "average order value",
+    ("avg", ORDER_ITEMS__UNIT_PRICE): "average unit price paid",
+    ("avg", PRODUCTS__PRICE): "average price",
+    ("max", ORDERS__TOTAL_AMOUNT): "highest order total",
+    ("min", ORDERS__TOTAL_AMOUNT): "lowest order total",
+    ("max", PRODUCTS__PRICE): "highest price",
+    ("min", PRODUCTS__PRICE): "lowest price",
 }
 
 EXAMPLES = [
@@ -232,7 +242,7 @@ GROUP_PLURALS = {
     "customer city": "cities",
     "status": "statuses",
 }
-HIDDEN_KEYS = ("customers.id", "products.id")  # the name beside them says it
+HIDDEN_KEYS = (CUSTOMERS__ID, PRODUCTS__ID)  # the name beside them says it
 
 
 def _grouped(read: _Result) -> str:
@@ -284,8 +294,8 @@ def _group_key(read: _Result, row: list[Any]) -> str:
 
 # How a ranked row list is described, by the column it is sorted on: (ascending, descending).
 RANK_WORDS = {
-    "orders.total_amount": ("smallest", "biggest"),
-    "products.price": ("cheapest", "most expensive"),
+    ORDERS__TOTAL_AMOUNT: ("smallest", "biggest"),
+    PRODUCTS__PRICE: ("cheapest", "most expensive"),
 }
 
 
@@ -318,8 +328,8 @@ def _plain_rows(read: _Result) -> str:
 def _row_name(read: _Result, base: str, row: list[Any]) -> str:
     fmt = read.fmt
     values = dict(zip(read.columns, row, strict=False))
-    if base == "orders" and "orders.id" in values:
-        extra = [fmt(c, v) for c, v in values.items() if c != "orders.id"]
+    if base == "orders" and ORDERS__ID in values:
+        extra = [fmt(c, v) for c, v in values.items() if c != ORDERS__ID]
         number = f"#{values['orders.id']}"
         return f"{number} ({', '.join(extra)})" if extra else number
     name_column = f"{base}.name"

@@ -12,6 +12,24 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from nl2sql.models.offline.sample_columns import (
+    CUSTOMERS__CITY,
+    CUSTOMERS__COUNTRY,
+    CUSTOMERS__CREATED_AT,
+    CUSTOMERS__EMAIL,
+    ORDER_ITEMS__LINE_TOTAL,
+    ORDER_ITEMS__QUANTITY,
+    ORDERS__CANCELED_AT,
+    ORDERS__DELIVERED_AT,
+    ORDERS__EXPECTED_DELIVERY_DATE,
+    ORDERS__ID,
+    ORDERS__ORDERED_AT,
+    ORDERS__SHIPPED_AT,
+    ORDERS__STATUS,
+    PRODUCTS__CATEGORY,
+    PRODUCTS__NAME,
+)
+
 # (pattern over the masked, singularised words, the column it asks for). First match wins.
 ASKED_ATTRIBUTES: list[tuple[str, str]] = [
     (
@@ -19,36 +37,36 @@ ASKED_ATTRIBUTES: list[tuple[str, str]] = [
         r"(?:arrive|be delivered|get delivered|deliver|land|come)\b"
         r"|\b(?:expected|estimated|promised|scheduled|planned) (?:delivery|arrival)\b"
         r"|\bdelivery date\b|\bdue date\b|\beta\b|\bwhen will\b.*\b(?:arrive|deliver|come)\b",
-        "orders.expected_delivery_date",
+        ORDERS__EXPECTED_DELIVERY_DATE,
     ),
     (
         r"\bwhen\b.*\b(?:ship|shipped|sent|dispatched)\b"
         r"|\b(?:ship|shipped|sent|dispatched|gone out|go out|left) yet\b",
-        "orders.shipped_at",
+        ORDERS__SHIPPED_AT,
     ),
-    (r"\bwhen\b.*\b(?:deliver|delivered|arrive|arrived|came)\b", "orders.delivered_at"),
-    (r"\bwhen\b.*\b(?:cancel|canceled|cancelled)\b", "orders.canceled_at"),
+    (r"\bwhen\b.*\b(?:deliver|delivered|arrive|arrived|came)\b", ORDERS__DELIVERED_AT),
+    (r"\bwhen\b.*\b(?:cancel|canceled|cancelled)\b", ORDERS__CANCELED_AT),
     (
         r"\bwhen\b.*\b(?:sign|signed|join|joined|register|registered|signup)\b",
-        "customers.created_at",
+        CUSTOMERS__CREATED_AT,
     ),
     (
         r"\bwhen\b.*\b(?:placed|place|ordered|order|made|bought|purchased)\b",
-        "orders.ordered_at",
+        ORDERS__ORDERED_AT,
     ),
-    (r"\b(?:what|which) city\b|\bwhere\b.*\b(?:live|based|located|from)\b", "customers.city"),
+    (r"\b(?:what|which) city\b|\bwhere\b.*\b(?:live|based|located|from)\b", CUSTOMERS__CITY),
     # "where's my order?": where it is on its way, so when it is due
     (
         r"\bwhere (?:is|are)\b.*\b(?:order|package|parcel|delivery|shipment|stuff)\b",
-        "orders.expected_delivery_date",
+        ORDERS__EXPECTED_DELIVERY_DATE,
     ),
-    (r"\b(?:what|which) country\b", "customers.country"),
-    (r"\b(?:what|which) category\b", "products.category"),
+    (r"\b(?:what|which) country\b", CUSTOMERS__COUNTRY),
+    (r"\b(?:what|which) category\b", PRODUCTS__CATEGORY),
     (
         r"\b(?:what|which) (?:is|was) the status\b|\bstatus of\b|\b(?:what|which) status\b",
-        "orders.status",
+        ORDERS__STATUS,
     ),
-    (r"\be ?mails?\b|\bcontact address\b", "customers.email"),  # "email addresses of ..."
+    (r"\be ?mails?\b|\bcontact address\b", CUSTOMERS__EMAIL),  # "email addresses of ..."
 ]
 # "what was in order #12?", "what's in it?", "the contents of order 7", "what did that order
 # contain?": the order's lines, each product with its quantity.
@@ -56,7 +74,7 @@ CONTENTS = re.compile(
     r"^(?:what|which item|which thing)s? (?:is|was|were|are|came|comes) (?:inside |in)\b"
     r"|\bcontents? of\b|\b(?:contain|contained|contains|include|included|includes)\??$"
 )
-LINE_COLUMNS = ["products.name", "order_items.quantity", "order_items.line_total"]
+LINE_COLUMNS = [PRODUCTS__NAME, ORDER_ITEMS__QUANTITY, ORDER_ITEMS__LINE_TOTAL]
 # "order 123", "order #123", "order number 123", "customer id 7": the rows named by id.
 ID_REFERENCE = re.compile(
     r"\b(?P<noun>order|customer|product) (?:number |no |id |with id )?(?P<id>\d{1,7})\b"
@@ -93,7 +111,7 @@ def order_lines(query: dict[str, Any], text: str) -> dict[str, Any]:
     """The lines of the orders a question names or points back to, when it asks what was in
     them ("what was in order #12?"); otherwise the query unchanged."""
     named = any(
-        c["column"] == "orders.id" and c["operator"] in ("=", "in") for c in query["conditions"]
+        c["column"] == ORDERS__ID and c["operator"] in ("=", "in") for c in query["conditions"]
     )
     if not (named and CONTENTS.search(text)):
         return query

@@ -5,22 +5,41 @@ from __future__ import annotations
 from typing import Any
 
 from nl2sql.models.offline.dates import DateRange
+from nl2sql.models.offline.sample_columns import (
+    CUSTOMERS__CITY,
+    CUSTOMERS__COUNTRY,
+    CUSTOMERS__CREATED_AT,
+    CUSTOMERS__ID,
+    CUSTOMERS__NAME,
+    ORDERS__CANCELED_AT,
+    ORDERS__DELIVERED_AT,
+    ORDERS__EXPECTED_DELIVERY_DATE,
+    ORDERS__ID,
+    ORDERS__ORDERED_AT,
+    ORDERS__SHIPPED_AT,
+    ORDERS__STATUS,
+    ORDERS__TOTAL_AMOUNT,
+    PRODUCTS__CATEGORY,
+    PRODUCTS__ID,
+    PRODUCTS__NAME,
+    PRODUCTS__PRICE,
+)
 
 LIST_COLUMNS: dict[str, list[str]] = {
-    "orders": ["orders.id", "orders.ordered_at", "orders.status", "orders.total_amount"],
-    "customers": ["customers.id", "customers.name", "customers.country", "customers.city"],
-    "products": ["products.id", "products.name", "products.category", "products.price"],
+    "orders": [ORDERS__ID, ORDERS__ORDERED_AT, ORDERS__STATUS, ORDERS__TOTAL_AMOUNT],
+    "customers": [CUSTOMERS__ID, CUSTOMERS__NAME, CUSTOMERS__COUNTRY, CUSTOMERS__CITY],
+    "products": [PRODUCTS__ID, PRODUCTS__NAME, PRODUCTS__CATEGORY, PRODUCTS__PRICE],
 }
 ENTITY_GROUP: dict[str, list[str]] = {
-    "customers": ["customers.id", "customers.name"],
-    "products": ["products.id", "products.name"],
+    "customers": [CUSTOMERS__ID, CUSTOMERS__NAME],
+    "products": [PRODUCTS__ID, PRODUCTS__NAME],
 }
 DATE_COLUMNS = (
-    "orders.ordered_at",
-    "orders.shipped_at",
-    "orders.delivered_at",
-    "orders.canceled_at",
-    "customers.created_at",
+    ORDERS__ORDERED_AT,
+    ORDERS__SHIPPED_AT,
+    ORDERS__DELIVERED_AT,
+    ORDERS__CANCELED_AT,
+    CUSTOMERS__CREATED_AT,
 )
 
 
@@ -65,8 +84,8 @@ def empty_query(table: str, conditions: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-LATE = cond("orders.delivered_at", ">", {"column_name": "orders.expected_delivery_date"})
-ON_TIME = cond("orders.delivered_at", "<=", {"column_name": "orders.expected_delivery_date"})
+LATE = cond(ORDERS__DELIVERED_AT, ">", {"column_name": ORDERS__EXPECTED_DELIVERY_DATE})
+ON_TIME = cond(ORDERS__DELIVERED_AT, "<=", {"column_name": ORDERS__EXPECTED_DELIVERY_DATE})
 
 
 def with_asked_column(query: dict[str, Any], asked: str | None) -> dict[str, Any]:

@@ -31,6 +31,19 @@ from nl2sql.models.offline.interpreter import Inexpressible, Interpreter, undeli
 from nl2sql.models.offline.lexicon import ATTRIBUTE_WORDS
 from nl2sql.models.offline.measures import revenue_of_items
 from nl2sql.models.offline.passes import Parsed
+from nl2sql.models.offline.sample_columns import (
+    CUSTOMERS__CITY,
+    CUSTOMERS__COUNTRY,
+    CUSTOMERS__CREATED_AT,
+    CUSTOMERS__NAME,
+    ORDERS__EXPECTED_DELIVERY_DATE,
+    ORDERS__ORDERED_AT,
+    ORDERS__STATUS,
+    ORDERS__TOTAL_AMOUNT,
+    PRODUCTS__CATEGORY,
+    PRODUCTS__NAME,
+    PRODUCTS__PRICE,
+)
 
 # "their total revenue", "combined", "altogether": one number over the previous rows.
 ONE_NUMBER = r"\b(?:total|combined|altogether|overall|in all|all together)\b"
@@ -124,7 +137,7 @@ def _replace_conditions(
     if ADDITIVE.search(" ".join(parsed.words)):  # "include processing ones too"
         new = [_widened(c, query["conditions"]) for c in new]
     if shifted is not None:
-        column = previous_date_column(previous) or "orders.ordered_at"
+        column = previous_date_column(previous) or ORDERS__ORDERED_AT
         new += date_conditions(column, shifted)
     replaced_columns = {c["column"] for c in new if not isinstance(c["value"], dict)}
     if any(_date_bound(c) for c in new):  # "arrived late" (a comparison) keeps the period
@@ -176,7 +189,7 @@ def _kept(condition: dict[str, Any], replaced: set[str], compared: set[str]) -> 
 # Attributes a follow-up asks of the previous rows that sort them into a few groups: "which
 # cities are they in?" is each city with how many of them; other attributes ("when were they
 # shipped?", "their emails?") are shown beside each row.
-GROUPING_ATTRIBUTES = ("customers.city", "customers.country", "products.category", "orders.status")
+GROUPING_ATTRIBUTES = (CUSTOMERS__CITY, CUSTOMERS__COUNTRY, PRODUCTS__CATEGORY, ORDERS__STATUS)
 
 
 def _attribute_of_rows(query: dict[str, Any], asked: str) -> dict[str, Any]:
@@ -203,9 +216,9 @@ def _late_means_overdue(
 ) -> list[dict[str, Any]]:
     """'which of those are late?' about orders still on their way (in transit, pending): late
     means past the promised date, as for "shipped orders past their due date"."""
-    if not undelivered([c for c in kept if c["column"] == "orders.status"]):
+    if not undelivered([c for c in kept if c["column"] == ORDERS__STATUS]):
         return new
-    overdue = cond("orders.expected_delivery_date", "<", today.isoformat())
+    overdue = cond(ORDERS__EXPECTED_DELIVERY_DATE, "<", today.isoformat())
     return [overdue if c == LATE else c for c in new]
 
 
@@ -364,7 +377,7 @@ def _regroup(
 ) -> dict[str, Any]:
     for item in groups:
         if item["column"] == "GRAIN":
-            item["column"] = previous_date_column(previous) or "orders.ordered_at"
+            item["column"] = previous_date_column(previous) or ORDERS__ORDERED_AT
     measures = [c for c in query["columns"] if c["aggregate"]]
     if not measures:
         measures = [field_(f"{query['table_name']}.id", "count")]
@@ -418,10 +431,10 @@ def sort_column(what: str | None, query: dict[str, Any]) -> str:
     if what in ("amount", "total", "value", "size", "price", "cost", "revenue", "spend"):
         if measures:
             return str(measures[0]["column"])
-        return "products.price" if base == "products" else "orders.total_amount"
+        return PRODUCTS__PRICE if base == "products" else ORDERS__TOTAL_AMOUNT
     if what in ("date", "time", "day", "recency", "newest", "latest", "oldest", "when"):
         return previous_date_column(query) or (
-            "customers.created_at" if base == "customers" else "orders.ordered_at"
+            CUSTOMERS__CREATED_AT if base == "customers" else ORDERS__ORDERED_AT
         )
     if what in ("name", "customer", "product", "SORTALPHA"):
         named = [c["column"] for c in query["columns"] if c["column"].endswith(".name")]
@@ -432,11 +445,11 @@ def sort_column(what: str | None, query: dict[str, Any]) -> str:
         ]
         if measures and groups:  # "revenue by country" -> "order them by name": the countries
             return str(groups[0])
-        return "customers.name" if base != "products" else "products.name"
+        return CUSTOMERS__NAME if base != "products" else PRODUCTS__NAME
     if what in ATTRIBUTE_WORDS:
         return ATTRIBUTE_WORDS[what]
     if what in ("overdue", "late", "due", "lateness", "delay", "delayed", "promised"):
-        return "orders.expected_delivery_date"  # the longest overdue were due first
+        return ORDERS__EXPECTED_DELIVERY_DATE  # the longest overdue were due first
     if what in ("count", "number") and measures:
         return str(measures[0]["column"])
     if what is not None and what not in SORT_ANY_WORDS:
@@ -446,7 +459,7 @@ def sort_column(what: str | None, query: dict[str, Any]) -> str:
         )
     if measures:
         return str(measures[0]["column"])
-    return "orders.total_amount" if base == "orders" else f"{base}.id"
+    return ORDERS__TOTAL_AMOUNT if base == "orders" else f"{base}.id"
 
 
 # After "sort them by", words that leave the choice to the default (the measure, else amount).

@@ -42,6 +42,9 @@ from nl2sql.models.offline.lexicon import AGENT_VERBS
 from nl2sql.models.offline.lexicon import KNOWN_WORDS as KNOWN_WORDS
 from nl2sql.models.offline.measures import revenue_of_items
 from nl2sql.models.offline.passes import Parsed, parse_text
+from nl2sql.models.offline.sample_columns import (
+    CUSTOMERS__NAME,
+)
 from nl2sql.models.offline.values import ValueIndex
 
 
@@ -129,7 +132,7 @@ def ask_back_namesakes(query: dict[str, Any], values: ValueIndex) -> None:
     """Raise Inexpressible, listing them, when a name in the query belongs to several
     customers: their orders must not be added together without a word."""
     for condition in query.get("conditions", []):
-        if condition["column"] != "customers.name" or condition["operator"] not in ("=", "in"):
+        if condition["column"] != CUSTOMERS__NAME or condition["operator"] not in ("=", "in"):
             continue
         names = condition["value"] if isinstance(condition["value"], list) else [condition["value"]]
         for name in names:

@@ -58,6 +58,24 @@ from nl2sql.models.offline.lexicon import (
     negated,
 )
 from nl2sql.models.offline.passes import Parsed
+from nl2sql.models.offline.sample_columns import (
+    CUSTOMERS__CREATED_AT,
+    CUSTOMERS__ID,
+    ORDER_ITEMS__ID,
+    ORDER_ITEMS__LINE_TOTAL,
+    ORDER_ITEMS__QUANTITY,
+    ORDER_ITEMS__UNIT_PRICE,
+    ORDERS__CANCELED_AT,
+    ORDERS__DELIVERED_AT,
+    ORDERS__EXPECTED_DELIVERY_DATE,
+    ORDERS__ID,
+    ORDERS__ORDERED_AT,
+    ORDERS__SHIPPED_AT,
+    ORDERS__STATUS,
+    ORDERS__TOTAL_AMOUNT,
+    PRODUCTS__CATEGORY,
+    PRODUCTS__PRICE,
+)
 from nl2sql.models.offline.statuses import DESTINATION_VERBS, NOT_DELIVERED_YET, STATUS_VERBS
 from nl2sql.operators import OPERATORS
 from nl2sql.query import Operator
@@ -108,7 +126,7 @@ class Interpreter:
     def _priced_category(self) -> list[tuple[int, str]]:
         """'the three cheapest toys', 'most expensive electronics', 'top 5 toys': a category
         priced or ranked stands for its products."""
-        at = [i for i, column in self.p.value_at.items() if column == "products.category"]
+        at = [i for i, column in self.p.value_at.items() if column == PRODUCTS__CATEGORY]
         if not at:
             return []
         ranked = min(at) > 0 and (
@@ -163,7 +181,7 @@ class Interpreter:
         if self._asks_if_named_rows_late(conditions):  # "is order 2254 late?": show its dates
             conditions = [c for c in conditions if c != LATE]
             shape = self.shape(entity, conditions)
-            for column in ("orders.expected_delivery_date", "orders.delivered_at"):
+            for column in (ORDERS__EXPECTED_DELIVERY_DATE, ORDERS__DELIVERED_AT):
                 shape = with_asked_column(shape, column)
             return shape
         shape = self.shape(entity, conditions)
@@ -180,7 +198,7 @@ class Interpreter:
         due = self.find(DUE_TO_ARRIVE) and asked_column(self.text) == EXPECTED_DATE
         if not due or entity != "orders" or self.p.ids or self.p.statuses or self.p.dates:
             return []
-        return [cond("orders.status", "in", list(NOT_DELIVERED_YET))]
+        return [cond(ORDERS__STATUS, "in", list(NOT_DELIVERED_YET))]
 
     def entity(self) -> str:
         found = self.entities()
@@ -222,16 +240,16 @@ class Interpreter:
         if column is None and self.ctx.previous is not None and index is not None:
             column = previous_date_column(self.ctx.previous)
         if column is None:
-            column = "customers.created_at" if entity == "customers" else "orders.ordered_at"
+            column = CUSTOMERS__CREATED_AT if entity == "customers" else ORDERS__ORDERED_AT
             counts_orders = any(
                 noun in ("order", "purchase", "unit", "item") for _, _, noun, _ in self.p.amounts
             )  # "customers with more than 3 orders in march": the orders are dated
             if entity == "customers" and (
                 self.has("buyer", "shopper") or self.money_or_units() or counts_orders
             ):
-                column = "orders.ordered_at"
-        if column == "orders.ordered_at" and entity == "customers" and self.has("signed", "joined"):
-            column = "customers.created_at"
+                column = ORDERS__ORDERED_AT
+        if column == ORDERS__ORDERED_AT and entity == "customers" and self.has("signed", "joined"):
+            column = CUSTOMERS__CREATED_AT
         return column
 
     def money_or_units(self) -> bool:
@@ -244,7 +262,7 @@ class Interpreter:
         out += [cond(column, "=", number) for column, number in self.p.ids]
         statuses = self._status_conditions()
         if self.p.late and undelivered(statuses):  # "shipped orders past their due date"
-            out.append(cond("orders.expected_delivery_date", "<", self.ctx.today.isoformat()))
+            out.append(cond(ORDERS__EXPECTED_DELIVERY_DATE, "<", self.ctx.today.isoformat()))
         elif self.p.late:
             out.append(dict(LATE))
         if self.p.on_time:
@@ -255,9 +273,9 @@ class Interpreter:
         if not self.has("overdue"):
             return []
         return [  # promised date passed, still not delivered (nor canceled)
-            cond("orders.delivered_at", "is null", None),
-            cond("orders.canceled_at", "is null", None),
-            cond("orders.expected_delivery_date", "<", self.ctx.today.isoformat()),
+            cond(ORDERS__DELIVERED_AT, "is null", None),
+            cond(ORDERS__CANCELED_AT, "is null", None),
+            cond(ORDERS__EXPECTED_DELIVERY_DATE, "<", self.ctx.today.isoformat()),
         ]
 
     def _status_conditions(self) -> list[dict[str, Any]]:
@@ -269,9 +287,9 @@ class Interpreter:
         statuses = narrowed(list(self.p.statuses), named)
         out = []
         if statuses:
-            out.append(one_or_many("orders.status", statuses, negated=False))
+            out.append(one_or_many(ORDERS__STATUS, statuses, negated=False))
         if excluded:
-            out.append(one_or_many("orders.status", excluded, negated=True))
+            out.append(one_or_many(ORDERS__STATUS, excluded, negated=True))
         return out
 
     def _status_verbs(self) -> list[tuple[int, str]]:
@@ -377,7 +395,7 @@ class Interpreter:
                 continue
             if (
                 word == "VALUE"
-                and self.p.value_at.get(i) == "products.category"
+                and self.p.value_at.get(i) == PRODUCTS__CATEGORY
                 and (self._next(i) not in ENTITY_WORDS and self._next(i) not in ATTRIBUTE_WORDS)
             ):
                 return ENTITY_GROUP["products"], None  # "each book": every product of Books
@@ -511,7 +529,7 @@ class Interpreter:
         table = groups[0]["column"].split(".")[0]
         column = self.verb_column(None)
         if column is None or not column.startswith(table + "."):
-            column = "customers.created_at" if table == "customers" else "orders.ordered_at"
+            column = CUSTOMERS__CREATED_AT if table == "customers" else ORDERS__ORDERED_AT
         return [sort(column, direction)] if column.startswith(table + ".") else []
 
     def _list_query(self, query: dict[str, Any], entity: str) -> dict[str, Any]:
@@ -519,7 +537,7 @@ class Interpreter:
         if row_direction is not None:
             return self._row_ranking(entity, query["conditions"], row_direction)
         query["columns"] = [field_(c) for c in LIST_COLUMNS[entity]]
-        sized = {"orders": "orders.total_amount", "products": "products.price"}.get(entity)
+        sized = {"orders": ORDERS__TOTAL_AMOUNT, "products": PRODUCTS__PRICE}.get(entity)
         query["order_by"] = self._phrase_sort(query["columns"], field_(sized) if sized else None)
         if entity == "customers" and self.find(r"\b(?:ordered|bought|purchased|placed)\b"):
             _require_orders(query, unless=("orders.", "order_items.", "products."))
@@ -541,10 +559,10 @@ class Interpreter:
 
     def _grain_column(self, entity: str) -> str:
         if self.signup_grain or self.has("signup", "signups", "joined", "registered"):
-            return "customers.created_at"
+            return CUSTOMERS__CREATED_AT
         column = self.verb_column(len(self.words))
         if column is None:
-            column = "customers.created_at" if entity == "customers" else "orders.ordered_at"
+            column = CUSTOMERS__CREATED_AT if entity == "customers" else ORDERS__ORDERED_AT
         return column
 
     def _rank_grain(self) -> str:
@@ -615,10 +633,10 @@ class Interpreter:
 
     def _value_column(self, entity: str) -> str:
         if self.find(PRICE_PAID):  # "the lowest price anyone paid for a denim jacket"
-            return "order_items.unit_price"
+            return ORDER_ITEMS__UNIT_PRICE
         if self.has("price") and not self.has("order"):
-            return "products.price"
-        return "orders.total_amount"
+            return PRODUCTS__PRICE
+        return ORDERS__TOTAL_AMOUNT
 
     def measure_for_groups(
         self,
@@ -632,20 +650,20 @@ class Interpreter:
         if metric is None:
             metric = "count"
         if metric == "units":
-            return "order_items", field_("order_items.quantity", "sum")
+            return "order_items", field_(ORDER_ITEMS__QUANTITY, "sum")
         if metric == "money":
             if touches_products:
-                return "order_items", field_("order_items.line_total", "sum")
-            return "orders", field_("orders.total_amount", "sum")
+                return "order_items", field_(ORDER_ITEMS__LINE_TOTAL, "sum")
+            return "orders", field_(ORDERS__TOTAL_AMOUNT, "sum")
         if metric.startswith("distinct:"):
             column = metric.split(":", 1)[1]
             return column.split(".")[0], field_(column, "count_distinct")
         if ":" in metric:
             aggregate, column = metric.split(":", 1)
-            if column == "products.price" and not touches_products:
-                column = "orders.total_amount" if entity == "orders" else column
+            if column == PRODUCTS__PRICE and not touches_products:
+                column = ORDERS__TOTAL_AMOUNT if entity == "orders" else column
             table = column.split(".")[0]
-            if column == "orders.total_amount" and entity == "customers":
+            if column == ORDERS__TOTAL_AMOUNT and entity == "customers":
                 table = "orders"
             return table, field_(column, aggregate)
         counted = self._counted(entity, target)
@@ -685,19 +703,19 @@ class Interpreter:
         for position, (op, number, noun, _) in enumerate(self.p.amounts):
             found: tuple[str, str, str] | None = None
             if noun in ("order", "purchase", "time"):
-                found = ("orders", "orders.id", "count")
+                found = ("orders", ORDERS__ID, "count")
             elif noun in ("unit", "item"):
-                found = ("order_items", "order_items.quantity", "sum")
+                found = ("order_items", ORDER_ITEMS__QUANTITY, "sum")
             elif noun == "customer":
-                found = ("customers", "customers.id", "count")
+                found = ("customers", CUSTOMERS__ID, "count")
             elif (
                 noun in ("dollar", None)  # "spent more than 3000": a bare number is money
                 and self.has("spent", "spend", "revenue", "sale", "sold", "spending")
                 and (entity != "orders" or self.has("country", "city", "category"))
             ):
-                found = ("orders", "orders.total_amount", "sum")
+                found = ("orders", ORDERS__TOTAL_AMOUNT, "sum")
                 if self.has("category", "product"):
-                    found = ("order_items", "order_items.line_total", "sum")
+                    found = ("order_items", ORDER_ITEMS__LINE_TOTAL, "sum")
             if found is not None and self.threshold_target(entity):
                 self.thresholds_used.add(position)
                 return (*found, op, number)
@@ -712,7 +730,7 @@ class Interpreter:
             if noun in ("dollar", None) and position not in self.thresholds_used:
                 self.thresholds_used.add(position)
                 return cond(
-                    "orders.total_amount", op, int(number) if number.is_integer() else number, "sum"
+                    ORDERS__TOTAL_AMOUNT, op, int(number) if number.is_integer() else number, "sum"
                 )
         return None
 
@@ -730,9 +748,9 @@ class Interpreter:
                     f'("{said}") yet. Counts can filter customers, products, countries or '
                     'categories: try "customers with more than 3 orders".'
                 )
-            column = "orders.total_amount"
+            column = ORDERS__TOTAL_AMOUNT
             if entity == "products" or self.has("price", "cost", "priced", "expensive", "cheap"):
-                column = "products.price"
+                column = PRODUCTS__PRICE
             value: float | int = int(number) if number.is_integer() else number
             out.append(cond(column, op, value))
         return out
@@ -833,16 +851,16 @@ class Interpreter:
         )
         if entity == "orders":
             if by_size and not self.find(r"\bmost recent"):
-                column = "orders.total_amount"
+                column = ORDERS__TOTAL_AMOUNT
             else:
-                column = self.verb_column(None) or "orders.ordered_at"
+                column = self.verb_column(None) or ORDERS__ORDERED_AT
                 if not column.startswith("orders."):
-                    column = "orders.ordered_at"
+                    column = ORDERS__ORDERED_AT
                 direction = recency or direction
         elif entity == "products":
-            column = "products.price"
+            column = PRODUCTS__PRICE
         else:
-            column = "customers.created_at"
+            column = CUSTOMERS__CREATED_AT
             direction = recency or direction
         if column not in columns:
             columns.append(column)
@@ -868,7 +886,7 @@ OF_SINGLE_ROW = (
 )
 
 
-EVENT_DATES = ("orders.shipped_at", "orders.delivered_at", "orders.canceled_at")
+EVENT_DATES = (ORDERS__SHIPPED_AT, ORDERS__DELIVERED_AT, ORDERS__CANCELED_AT)
 
 
 def latest_event(query: dict[str, Any], text: str) -> dict[str, Any]:
@@ -878,7 +896,7 @@ def latest_event(query: dict[str, Any], text: str) -> dict[str, Any]:
     order = query["order_by"]
     if asked not in EVENT_DATES or not query["limit"] or len(order) != 1:
         return query
-    if order[0]["column"] != "orders.ordered_at" or order[0]["aggregate"]:
+    if order[0]["column"] != ORDERS__ORDERED_AT or order[0]["aggregate"]:
         return query
     query["order_by"] = [sort(str(asked), order[0]["direction"])]
     query["conditions"] = [*query["conditions"], cond(str(asked), "is not null", None)]
@@ -894,7 +912,7 @@ DUE_TO_ARRIVE = (
     r"|\b(?:is|are) (?:it |they |my \w+ |the \w+ )?(?:expected|supposed|due|scheduled|going)\b"
     r"|\bwhen will\b|\bwhen (?:is|are) (?:\w+ ){0,3}(?:due|arriving|coming)\b"
 )
-EXPECTED_DATE = "orders.expected_delivery_date"
+EXPECTED_DATE = ORDERS__EXPECTED_DELIVERY_DATE
 
 
 class Inexpressible(Exception):
@@ -912,7 +930,7 @@ def _never_query(query: dict[str, Any], entity: str, counted: bool) -> dict[str,
     """Customers / products with no (matching) orders: `<child>.id is null` on the unjoined child
     table, which the compiler reads as NOT EXISTS over the child rows that meet the other
     conditions on them ("no orders in 2025", "no canceled orders")."""
-    child = "orders.id" if entity == "customers" else "order_items.id"
+    child = ORDERS__ID if entity == "customers" else ORDER_ITEMS__ID
     conditions = [
         _affirmed(c) if not c["column"].startswith(entity + ".") else c for c in query["conditions"]
     ]
@@ -964,4 +982,4 @@ def _require_orders(query: dict[str, Any], unless: tuple[str, ...]) -> None:
     """Customers 'who ordered' have an order, unless a filter on those tables implies it."""
     conditions = query["conditions"]
     if not any(c["column"].startswith(unless) for c in conditions):
-        query["conditions"] = conditions + [cond("orders.id", "is not null", None)]
+        query["conditions"] = conditions + [cond(ORDERS__ID, "is not null", None)]

@@ -10,6 +10,17 @@ from __future__ import annotations
 import re
 
 from nl2sql.models.offline.dates import MONTHS
+from nl2sql.models.offline.sample_columns import (
+    CUSTOMERS__CITY,
+    CUSTOMERS__COUNTRY,
+    CUSTOMERS__CREATED_AT,
+    ORDERS__CANCELED_AT,
+    ORDERS__DELIVERED_AT,
+    ORDERS__ORDERED_AT,
+    ORDERS__SHIPPED_AT,
+    ORDERS__STATUS,
+    PRODUCTS__CATEGORY,
+)
 from nl2sql.models.offline.statuses import STATUS_VERBS
 from nl2sql.models.offline.values import VOCABULARY
 
@@ -66,22 +77,22 @@ DATE_VERBS: dict[str, str] = {
         "bought buy buying shopping "
         "sold sell came come received made get got buyer buyers sale sales revenue "
         "spent spend spending".split(),
-        "orders.ordered_at",
+        ORDERS__ORDERED_AT,
     ),
     **dict.fromkeys(
-        "shipped ship shipping sent dispatched shipment shipments".split(), "orders.shipped_at"
+        "shipped ship shipping sent dispatched shipment shipments".split(), ORDERS__SHIPPED_AT
     ),
     **dict.fromkeys(
         "delivered deliver arrived arrive latedelivered ontimedelivered delivery arrival".split(),
-        "orders.delivered_at",
+        ORDERS__DELIVERED_AT,
     ),
     **dict.fromkeys(
-        "canceled cancelled cancel cancellation cancellations".split(), "orders.canceled_at"
+        "canceled cancelled cancel cancellation cancellations".split(), ORDERS__CANCELED_AT
     ),
     **dict.fromkeys(
         "signed signup signups joined join registered register new registration "
         "registrations sign".split(),
-        "customers.created_at",
+        CUSTOMERS__CREATED_AT,
     ),
 }
 NEGATIONS = (
@@ -112,11 +123,11 @@ ENTITY_WORDS: dict[str, str] = {
 # time someone from Italy placed an order" is about the orders).
 INDEFINITE_PEOPLE = frozenset("anyone anybody someone somebody".split())
 ATTRIBUTE_WORDS: dict[str, str] = {
-    "category": "products.category",
-    "country": "customers.country",
-    "city": "customers.city",
-    "status": "orders.status",
-    "state": "orders.status",
+    "category": PRODUCTS__CATEGORY,
+    "country": CUSTOMERS__COUNTRY,
+    "city": CUSTOMERS__CITY,
+    "status": ORDERS__STATUS,
+    "state": ORDERS__STATUS,
 }
 GRAIN_WORDS = {
     "day": "day",

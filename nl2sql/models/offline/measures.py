@@ -11,8 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-ORDER_REVENUE = "orders.total_amount"
-ITEM_REVENUE = "order_items.line_total"
+from nl2sql.models.offline.sample_columns import (
+    ORDER_ITEMS__LINE_TOTAL,
+    ORDERS__TOTAL_AMOUNT,
+)
+
+ORDER_REVENUE = ORDERS__TOTAL_AMOUNT
+ITEM_REVENUE = ORDER_ITEMS__LINE_TOTAL
 ITEM_PREFIXES = ("products.", "order_items.")
 
 

@@ -32,6 +32,10 @@ from nl2sql.models.offline.lexicon import (
     SORT_TOKENS,
     negated,
 )
+from nl2sql.models.offline.sample_columns import (
+    CUSTOMERS__CITY,
+    CUSTOMERS__NAME,
+)
 from nl2sql.models.offline.shorthand import expand_shorthand
 from nl2sql.models.offline.statuses import STATUS_PHRASES, rewrite_statuses
 from nl2sql.models.offline.typos import correct_typos
@@ -217,7 +221,7 @@ def _unknown_names(question: str, words: list[str], parsed: Parsed) -> None:
     """Capitalised names the database does not hold: a place after 'in/to/from' is a city, two
     capitalised words are a customer's name. Filtering on them (finding nothing) is more honest
     than dropping them."""
-    for regex, column in ((_PLACE, "customers.city"), (_PERSON, "customers.name")):
+    for regex, column in ((_PLACE, CUSTOMERS__CITY), (_PERSON, CUSTOMERS__NAME)):
         for match in regex.finditer(question):
             name = match[1]
             parts = [w.lower() for w in name.split()]

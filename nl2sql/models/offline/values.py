@@ -17,6 +17,13 @@ from rapidfuzz.distance import DamerauLevenshtein
 from sqlalchemy import func, select
 
 from nl2sql import schema
+from nl2sql.models.offline.sample_columns import (
+    CUSTOMERS__CITY,
+    CUSTOMERS__COUNTRY,
+    CUSTOMERS__NAME,
+    PRODUCTS__CATEGORY,
+    PRODUCTS__NAME,
+)
 from nl2sql.words import singular
 
 # Everyday names for countries: demonyms and abbreviations (only used if the country exists).
@@ -153,18 +160,18 @@ class ValueIndex:
         values: dict[str, list[str]] = {}
         if engine is not None:
             queries = {
-                "customers.country": select(schema.customers.c.country).distinct(),
-                "customers.city": select(schema.customers.c.city).distinct(),
-                "customers.name": select(schema.customers.c.name).distinct(),
-                "products.category": select(schema.products.c.category).distinct(),
-                "products.name": select(schema.products.c.name).distinct(),
+                CUSTOMERS__COUNTRY: select(schema.customers.c.country).distinct(),
+                CUSTOMERS__CITY: select(schema.customers.c.city).distinct(),
+                CUSTOMERS__NAME: select(schema.customers.c.name).distinct(),
+                PRODUCTS__CATEGORY: select(schema.products.c.category).distinct(),
+                PRODUCTS__NAME: select(schema.products.c.name).distinct(),
             }
             shown = set(queries) if visible is None else set(visible)
             with engine.connect() as connection:
                 for column, query in queries.items():
                     if column in shown:
                         values[column] = [row[0] for row in connection.execute(query) if row[0]]
-                people = {"customers.name", "customers.city", "customers.country"}
+                people = {CUSTOMERS__NAME, CUSTOMERS__CITY, CUSTOMERS__COUNTRY}
                 namesakes = _namesakes(connection) if people <= shown else {}
             index = cls.build(values)
             index.namesakes = namesakes
@@ -176,11 +183,11 @@ class ValueIndex:
         index = cls()
         # Later entries win on a clash: customers' names are least specific, categories most.
         order = [
-            "customers.name",
-            "customers.city",
-            "customers.country",
-            "products.name",
-            "products.category",
+            CUSTOMERS__NAME,
+            CUSTOMERS__CITY,
+            CUSTOMERS__COUNTRY,
+            PRODUCTS__NAME,
+            PRODUCTS__CATEGORY,
         ]
         for column in order:
             pool: dict[str, str] = {}
@@ -194,22 +201,22 @@ class ValueIndex:
             index.fuzzy[column] = pool
             index.choices[column] = list(pool)
         for country, aliases in COUNTRY_ALIASES.items():
-            if country in values.get("customers.country", []):
+            if country in values.get(CUSTOMERS__COUNTRY, []):
                 for name in aliases:
-                    index.exact[normalize(name)] = ("customers.country", country)
+                    index.exact[normalize(name)] = (CUSTOMERS__COUNTRY, country)
         for category, others in CATEGORY_ALIASES.items():
-            if category in values.get("products.category", []):
+            if category in values.get(PRODUCTS__CATEGORY, []):
                 for name in others:
-                    index.exact[normalize(name)] = ("products.category", category)
+                    index.exact[normalize(name)] = (PRODUCTS__CATEGORY, category)
         # A distinctive single word of a product name ("keyboard") names that product.
         counts: dict[str, list[str]] = {}
-        for key, value in index.fuzzy.get("products.name", {}).items():
+        for key, value in index.fuzzy.get(PRODUCTS__NAME, {}).items():
             for word in key.split():
                 if len(word) >= 5 and word not in VOCABULARY and not word.isdigit():
                     counts.setdefault(word, []).append(value)
         for word, names in counts.items():
             if len(names) == 1 and word not in index.exact:
-                index.distinct_words[word] = ("products.name", names[0])
+                index.distinct_words[word] = (PRODUCTS__NAME, names[0])
         return index
 
     def find(self, words: list[str], blocked: set[int]) -> list[Match]:
@@ -245,7 +252,7 @@ class ValueIndex:
             return None
         best: tuple[str, str, float] | None = None
         for column, pool in self.fuzzy.items():
-            if column == "customers.name" and size < 2:
+            if column == CUSTOMERS__NAME and size < 2:
                 continue  # a first name alone is not enough to pick a customer
             hit = process.extractOne(
                 phrase, self.choices[column], scorer=fuzz.ratio, score_cutoff=self._cutoff(phrase)
@@ -266,7 +273,7 @@ class ValueIndex:
             return 100.0
         best = 0.0
         for column, choices in self.choices.items():
-            if column == "customers.name":
+            if column == CUSTOMERS__NAME:
                 continue
             hit = process.extractOne(word, choices, scorer=fuzz.ratio)
             if hit is not None:
