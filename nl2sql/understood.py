@@ -59,8 +59,25 @@ class _Reader:
         return self.tool.columns.get(column)
 
     def phrase(self, column: str) -> str:
+        """What people call the column; on a table that several tables point at (a nation of
+        customers and of suppliers), whose it is along the join: "customer nation"."""
         info = self.info(column)
-        return info.phrase if info else column
+        if info is None:
+            return column
+        owner = self._owner(info.table)
+        if owner and not info.phrase.startswith(owner):
+            return f"{owner} {info.phrase}"
+        return info.phrase
+
+    def _owner(self, table: str) -> str | None:
+        catalog = self.tool.catalog
+        if table == self.base or self.base not in catalog.edges:
+            return None
+        pointing = {e.target for e in catalog.edges.get(table, []) if e.to_many}
+        path = catalog.reach(self.base).paths.get(table, ())
+        if len(pointing) < 2 or len(path) < 2 or path[-1].to_many:
+            return None
+        return self.tool.row_nouns(path[-1].source)[0]
 
     # -- what is measured or listed -------------------------------------------------------
 
