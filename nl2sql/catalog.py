@@ -146,6 +146,36 @@ class Catalog:
             self._reach[key] = _shortest_paths(base, self.edges_all if hidden_too else self.edges)
         return self._reach[key]
 
+    def foreign_keys(self, table: str, column: str) -> list[Edge]:
+        """The to-one join steps that start at this column (one, unless it is part of several
+        keys)."""
+        return [
+            e for e in self.edges.get(table, []) if not e.to_many and column in e.source_columns
+        ]
+
+    def routed(self, base: str, via: tuple[Edge, ...]) -> Reach:
+        """`reach(base)`, with the tables beyond each `via` step reached through it: the
+        shortest path to the step's table, the step, then on along to-one steps (the step's
+        table and its parents: a nation, its region). How a query says "the customer's nation"
+        where the supplier's is nearer."""
+        plain = self.reach(base)
+        if not via:
+            return plain
+        paths, ties = dict(plain.paths), dict(plain.ties)
+        rerouted: set[str] = set()
+        for step in via:
+            start = () if step.source == base else plain.paths.get(step.source)
+            if start is None:
+                continue  # the compiler reports a step it cannot reach
+            onward = self.reach(step.target)
+            for name, rest in [(step.target, ()), *onward.paths.items()]:
+                if name in rerouted or name == base or any(e.to_many for e in rest):
+                    continue
+                paths[name] = (*start, step, *rest)
+                ties.pop(name, None)
+                rerouted.add(name)
+        return Reach(paths, ties)
+
     def scope_path(self, name: str) -> Path | None:
         """The path from a table to the tenant key's table (over every table, hidden too).
 

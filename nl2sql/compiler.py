@@ -164,10 +164,10 @@ class _Build:
         self.query = query
         self.catalog = compiler.tool.catalog
         self.base = query.table_name.value
-        reach = self.catalog.reach(self.base)
+        self.problems = Problems()
+        reach = self.catalog.routed(self.base, self._via())
         self.paths = reach.paths
         self.ties = reach.ties
-        self.problems = Problems()
 
     # -- entry ------------------------------------------------------------------------------
 
@@ -207,6 +207,34 @@ class _Build:
         )
 
     # -- reading the query ------------------------------------------------------------------
+
+    def _via(self) -> tuple[Edge, ...]:
+        """The join steps the query names (`via`): each a foreign-key column its base reaches."""
+        steps = []
+        plain = self.catalog.reach(self.base).paths
+        for index, column in enumerate(getattr(self.query, "via", None) or []):
+            where = f"via[{index}]"
+            info = self._lookup(column)
+            keys = self.catalog.foreign_keys(info.table, info.name) if info else []
+            if info is None or len(keys) != 1:
+                name = getattr(column, "value", column)
+                self.problems.add(
+                    where,
+                    f"{name} is not a foreign key; via names the column a join leaves by, "
+                    f"e.g. {self._a_foreign_key()}.",
+                )
+            elif info.table != self.base and info.table not in plain:
+                self.problems.add(where, f"{info.table} is not reachable from {self.base}.")
+            else:
+                steps.append(keys[0])
+        return tuple(steps)
+
+    def _a_foreign_key(self) -> str:
+        for edges in self.catalog.edges.values():
+            for edge in edges:
+                if not edge.to_many and len(edge.source_columns) == 1:
+                    return f"{edge.source}.{edge.source_columns[0]}"
+        return "a table's foreign-key column"
 
     def _lookup(self, column: Any) -> ColumnInfo | None:
         """The exposed column named by an enum member or a plain string, if any."""

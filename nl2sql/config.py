@@ -48,8 +48,10 @@ COLUMN_KEYS: dict[str, type] = {
     "verb": str,
     "unit": str,
     "hint": str,
+    "type": str,
 }
 UNITS = ("money",)
+TYPES = ("date", "datetime")  # for dates a database keeps as text
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,12 @@ def parse_config(data: Mapping[str, Any], path: str = "config") -> Config:
         if unit is not None and unit not in UNITS:
             raise ConfigError(
                 f'{path}: [columns."{name}"] unit: {unit!r} is not a known unit; use "money".'
+            )
+        kind = keys.get("type")
+        if kind is not None and kind not in TYPES:
+            raise ConfigError(
+                f'{path}: [columns."{name}"] type: {kind!r} is not a type nl2sql can read a '
+                'text column as; use "date" or "datetime".'
             )
     return Config(
         path=path,

@@ -156,6 +156,8 @@ class ReadOnlyDatabase:
         compiled = compiler.compile(parsed)
         result = self.execute(compiled)
         result.query = parsed.model_dump(mode="json")
+        if not result.query.get("via"):  # the default: the arguments as most callers write them
+            result.query.pop("via", None)
         result.understood = describe(result.query, self.tool, customer_id)
         return result
 

@@ -234,7 +234,7 @@ def build_tool(catalog: Catalog | None = None, hidden: Iterable[str] = ()) -> Qu
         DynamicValue=dynamic_model,
         Condition=condition_model,
         Sort=sort_model,
-        Query=_query_model(table_enum, field_model, condition_model, sort_model),
+        Query=_query_model(table_enum, column_enum, field_model, condition_model, sort_model),
         description=tool_description(columns, catalog),
         catalog=catalog,
         nouns=row_nouns(catalog),
@@ -307,6 +307,7 @@ def _sort_model(column_enum: type[Enum]) -> type[BaseModel]:
 
 def _query_model(
     table_enum: type[Enum],
+    column_enum: type[Enum],
     field_model: type[BaseModel],
     condition_model: type[BaseModel],
     sort_model: type[BaseModel],
@@ -324,6 +325,15 @@ def _query_model(
         conditions=_described(list[condition_model], "Filters, ANDed."),  # type: ignore[valid-type]
         order_by=_described(list[sort_model], "Sort order."),  # type: ignore[valid-type]
         limit=_described(int | None, "Maximum rows to return, or null for the default."),
+        via=(
+            list[column_enum],  # type: ignore[valid-type]
+            PydanticField(
+                default_factory=list,
+                description="Foreign-key columns the joins must pass through, when a table is "
+                "reached more than one way and the shortest way is not the one meant; [] for the "
+                "shortest joins.",
+            ),
+        ),
     )
 
 
@@ -378,6 +388,7 @@ MISSING_HINTS = {
     "conditions": "use [] for no filter",
     "order_by": "use [] for no sorting",
     "limit": "use null for the default page size",
+    "via": "use [] for the shortest joins",
     "aggregate": "use null for no aggregate",
     "time_grain": "use null for no time bucket",
     "value": "use null with 'is null' / 'is not null'",

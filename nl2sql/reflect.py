@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     Table,
     inspect,
+    select,
     text,
 )
 from sqlalchemy import exc as sa_exc
@@ -71,6 +72,8 @@ def load_catalog(
         builtin = False
     if config is not None:
         apply_config(config, metadata)
+        if not builtin:
+            read_text_dates(engine, metadata)
     catalog = Catalog(
         metadata,
         computed=computed,
@@ -176,8 +179,34 @@ def _annotate(item: Any, keys: Mapping[str, Any]) -> None:
     for key, value in keys.items():
         if key == "description":
             item.comment = value
+        elif key == "type":
+            item.type = TEXT_DATE_TYPES[value]()
         elif key != "hidden":
             item.info[key] = tuple(value) if isinstance(value, list) else value
+
+
+TEXT_DATE_TYPES: dict[str, Any] = {"date": Date, "datetime": DateTime}
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
+
+
+def read_text_dates(engine: Engine, metadata: MetaData) -> None:
+    """SQLite keeps dates as text. A text column the config gives a `verb` (so it is a date)
+    and no `type` is read as a date or a timestamp, by the form of a value it holds."""
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as connection:
+        for table in metadata.tables.values():
+            for column in table.columns:
+                if "verb" not in column.info or not isinstance(column.type, String):
+                    continue
+                sample = connection.execute(
+                    select(column).where(column.is_not(None)).limit(1)
+                ).scalar()
+                if isinstance(sample, str) and ISO_DATETIME.match(sample):
+                    column.type = DateTime()
+                elif isinstance(sample, str) and ISO_DATE.match(sample):
+                    column.type = Date()
 
 
 def _column(config: Config, metadata: MetaData, qualified: str, where: str) -> Any:

@@ -32,6 +32,8 @@ def describe(query: dict[str, Any], tool: QueryTool, customer_id: int | None = N
     """What the query (its tool-call arguments, validated) counts or lists, in one sentence."""
     reader = _Reader(tool, query)
     parts = [reader.measured(), *reader.conditions(), reader.grouping(), reader.ordering()]
+    if query.get("via"):
+        parts.append("joined through " + " and ".join(reader.phrase(c) for c in query["via"]))
     if customer_id is not None:
         parts.append(f"only customer {customer_id}'s rows")
     return ", ".join(part for part in parts if part)
@@ -74,7 +76,12 @@ class _Reader:
         if table == self.base or self.base not in catalog.edges:
             return None
         pointing = {e.target for e in catalog.edges.get(table, []) if e.to_many}
-        path = catalog.reach(self.base).paths.get(table, ())
+        via = tuple(
+            step
+            for column in self.query.get("via") or []
+            for step in catalog.foreign_keys(*str(column).split(".", 1))
+        )
+        path = catalog.routed(self.base, via).paths.get(table, ())
         if len(pointing) < 2 or len(path) < 2 or path[-1].to_many:
             return None
         return self.tool.row_nouns(path[-1].source)[0]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import subprocess
 import sys
 import tomllib
 from collections import Counter
@@ -26,6 +27,7 @@ from typing import Any
 
 HERE = Path(__file__).parent / "questions"
 REPO = Path(__file__).resolve().parent.parent
+SHOP = HERE / "shop"
 MANIFEST = HERE / "manifest.toml"
 KNOWN_FAILURES = HERE / "known_failures.toml"
 
@@ -191,13 +193,18 @@ class Target:
 
 
 def open_target(database: str, folder: Path) -> Target:
-    """The sample (nl2sql db init) or TPC-H (nl2sql db tpch + configs/tpch.toml) in `folder`."""
+    """The sample (nl2sql db init), TPC-H (nl2sql db tpch + configs/tpch.toml) or the shop
+    (tests/questions/shop/) in `folder`."""
     from nl2sql import database as databases
     from nl2sql.config import load_config
     from nl2sql.tpch import build_tpch
 
     path = folder / f"{database}.sqlite3"
     url = f"sqlite:///{path}"
+    if database == "shop":  # a shop nl2sql was not made for (tests/questions/shop/)
+        if not path.exists():
+            subprocess.run([sys.executable, str(SHOP / "make_shop.py"), str(path)], check=True)
+        return Target(url, sqlite3.connect(path), load_config(SHOP / "shop.toml"))
     if database == "tpch":
         if not path.exists():
             build_tpch(url)
@@ -266,7 +273,7 @@ def report(title: str, outcomes: list[Outcome]) -> None:
 def main(argv: list[str]) -> None:
     folder = Path("/tmp/nl2sql-question-sets")
     folder.mkdir(exist_ok=True)
-    targets = {name: open_target(name, folder) for name in ("sample", "tpch")}
+    targets = {name: open_target(name, folder) for name in ("sample", "tpch", "shop")}
     if argv:
         sets = [(Path(a).stem, load_set(Path(a))) for a in argv]
     else:

@@ -83,7 +83,7 @@ def test_the_done_when_question_through_the_cli(tpch_url: str) -> None:
     answer = json.loads(done.output)
     assert answer["rows"] == [[reference(tpch_url, FRANCE_1995)[0][0]]]
     assert answer["understood"] == (
-        "count of orders, placed 1995-01-01 to 1995-12-31, nation is FRANCE"
+        "count of orders, placed 1995-01-01 to 1995-12-31, customer nation is FRANCE"
     )
 
 
@@ -343,3 +343,43 @@ def test_a_letter_code_is_read_only_beside_its_column_word(tpch: ReadOnlyDatabas
     turn = agent.ask("how many line items have return flag A?").raise_for_status()
     assert turn.understood == "count of line items, return flag is A"
     assert agent.ask("how many orders have a status?").status == "refused"
+
+
+def test_via_names_the_join_a_query_means(tpch: ReadOnlyDatabase) -> None:
+    # lineitem reaches nation fastest through its supplier; `via` asks for the customer's.
+    spec = query("lineitem", [field("nation.n_name"), field("lineitem.l_extendedprice", "sum")])
+    by_customer = tpch.run({**spec, "via": ["customer.c_nationkey"]})
+    expected = reference(
+        tpch.url,
+        "SELECT n_name, sum(l_extendedprice) FROM lineitem JOIN orders ON o_orderkey = "
+        "l_orderkey JOIN customer ON c_custkey = o_custkey JOIN nation ON n_nationkey = "
+        "c_nationkey GROUP BY n_name",
+    )
+    assert same(by_customer.rows, expected)
+    assert by_customer.understood == (
+        "total gross sales, grouped by customer nation, joined through customer nation key"
+    )
+    assert tpch.run(spec).understood == "total gross sales, grouped by supplier nation"
+    with pytest.raises(
+        QueryValidationError, match=r"via\[0\]: orders.o_orderdate is not a foreign"
+    ):
+        tpch.run({**spec, "via": ["orders.o_orderdate"]})
+
+
+def test_the_offline_model_joins_through_the_table_a_question_names(
+    tpch: ReadOnlyDatabase,
+) -> None:
+    from datetime import date
+
+    from nl2sql.agent import Agent
+
+    agent = Agent(tpch, model="offline", today=date(1998, 8, 2))
+    turn = agent.ask("revenue from customers in FRANCE in 1995").raise_for_status()
+    expected = reference(
+        tpch.url,
+        "SELECT sum(l_extendedprice) FROM lineitem JOIN orders ON o_orderkey = l_orderkey "
+        "JOIN customer ON c_custkey = o_custkey JOIN nation ON n_nationkey = c_nationkey "
+        "WHERE n_name = 'FRANCE' AND l_shipdate >= '1995-01-01' AND l_shipdate < '1996-01-01'",
+    )
+    assert turn.last_result is not None and turn.last_result.result is not None
+    assert same(turn.last_result.result.rows, expected)

@@ -86,7 +86,8 @@ FILLER = frozenset(
     has had how what which who whose that this these those there their it its me my our we i you
     please show list give tell find get all any and made there much value number
     s i e ie what s whats overall altogether so far ever based located among sold break down
-    breakdown when
+    breakdown when during still came come through include included including contain
+    containing sell selling broken single make brought
     """.split()
 )
 NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
@@ -138,12 +139,15 @@ class Intent:
     date_column: str | None = None
     listing: bool = False
     asked: list[str] = field(default_factory=list)  # columns a lookup asks for
+    named: list[str] = field(default_factory=list)  # tables the question names
+    owners: list[str] = field(default_factory=list)  # whose: 'customer' in 'customer region'
 
 
 def understand_any(question: str, today: date, words: SchemaWords) -> dict[str, Any]:
     """The Query for a question on any schema; NotRead when some of it cannot be mapped."""
     read, intent = read_question(question, today, words)
     read_values(read, words, intent)
+    read_keys(read, words, intent)
     read_comparisons(read, words, intent)
     read_grouping(read, words, intent)
     read_date_extreme(read, intent)
@@ -163,7 +167,20 @@ def read_question(question: str, today: date, words: SchemaWords) -> tuple[Words
     intent holding its periods."""
     text, dates = _mask_dates(question.lower(), today)
     text = MONEY.sub(lambda m: (m.group(1) or m.group(2)).replace(",", ""), text)
+    for pattern, spelled in SHORTHAND:
+        text = pattern.sub(spelled, text)
     return Words(corrected(words_of(text), words)), Intent(dates=dates)
+
+
+SHORTHAND = [  # spelled out before the words are read
+    (re.compile(r"(?:^|(?<=\s))#\s*of\b"), "number of"),
+    (re.compile(r"\bno\.\s*of\b"), "number of"),
+    (re.compile(r"\bmonthly\b"), "by month"),
+    (re.compile(r"\b(?:yearly|annual)\b"), "by year"),
+    (re.compile(r"\bquarterly\b"), "by quarter"),
+    (re.compile(r"\bweekly\b"), "by week"),
+    (re.compile(r"\bdaily\b"), "by day"),
+]
 
 
 def _mask_dates(text: str, today: date) -> tuple[str, list[Any]]:
@@ -273,6 +290,19 @@ def _add_value(intent: Intent, column: str, value: str) -> None:
     intent.filters.append(_condition(column, "=", value))
 
 
+def read_keys(read: Words, words: SchemaWords, intent: Intent) -> None:
+    """'order 35', 'customer 12': a table's name and a number is that row's key."""
+    for index in range(len(read.items) - 1):
+        following = read.items[index + 1]
+        if index in read.taken or not NUMBER.match(following) or "." in following:
+            continue
+        hit = read.find(words.tables, index)
+        key = words.count_column(words.tables[hit[2]]) if hit and hit[1] == index + 1 else None
+        if key is not None and words.info(key).key:
+            read.take(index + 1, index + 2)
+            intent.filters.append(_condition(key, "=", int(following)))
+
+
 def read_comparisons(read: Words, words: SchemaWords, intent: Intent) -> None:
     """'over 300000', 'more than 5 quantity': a number compared with a numeric column;
     'a negative balance': the column compared with zero."""
@@ -299,8 +329,11 @@ def read_comparisons(read: Words, words: SchemaWords, intent: Intent) -> None:
 
 
 def _numeric_column_at(read: Words, words: SchemaWords, index: int) -> str | None:
+    """The numeric column named at `index`, past filler words ('biggest single order total')."""
     numeric = {p: c for p, c in words.columns.items() if any(_is_numeric(words, q) for q in c)}
     hit = read.find(numeric, index)
+    while hit is not None and hit[0] != index and read.items[index] in FILLER:
+        index += 1  # past filler: 'biggest single order total'
     if hit is None or hit[0] != index:
         return None
     read.take(hit[0], hit[1])
@@ -319,12 +352,15 @@ def read_grouping(read: Words, words: SchemaWords, intent: Intent) -> None:
     """'by nation', 'per month', 'for each market segment'."""
     while (hit := read.find(GROUP_CUES)) is not None:
         start, end, _ = hit
+        if start and read.items[start - 1] in words.past_verbs and read.items[start] == "by":
+            read.take(start, end)  # 'placed by customers': who did it, not a grouping
+            continue
         grain = read.items[end] if end < len(read.items) else ""
         if grain in GRAINS:
             read.take(start, end + 1)
             intent.groups.append(("", GRAINS[grain]))
             continue
-        column = _column_or_table_at(read, words, end)
+        column = _column_or_table_at(read, words, end, intent.owners)
         if column is None:
             read.take(start, end)  # 'by' as a plain word ("placed by customers")
             continue
@@ -335,8 +371,18 @@ def read_grouping(read: Words, words: SchemaWords, intent: Intent) -> None:
         intent.groups.append((column, None))
 
 
-def _column_or_table_at(read: Words, words: SchemaWords, index: int) -> str | None:
-    """The column named right at `index`: a column's phrase, or a table (its label column)."""
+def _column_or_table_at(
+    read: Words, words: SchemaWords, index: int, owners: list[str] | None = None
+) -> str | None:
+    """The column named right at `index`: a column's phrase, or a table (its label column).
+    A table named just before it ('customer region') is whose it is: kept in `owners`."""
+    owner_hit = read.find(words.tables, index)
+    if owner_hit is not None and owner_hit[0] == index and owners is not None:
+        following = _column_or_table_at(read, words, owner_hit[1])
+        if following is not None:
+            read.take(owner_hit[0], owner_hit[1])
+            owners.append(words.tables[owner_hit[2]])
+            return following
     column_hit = read.find(words.columns, index)
     table_hit = read.find(words.tables, index)
     column_hit = column_hit if column_hit and column_hit[0] == index else None
@@ -353,6 +399,9 @@ def _column_or_table_at(read: Words, words: SchemaWords, index: int) -> str | No
 def read_ranking(read: Words, words: SchemaWords, intent: Intent) -> None:
     """'top 5', 'the 3 largest', 'which nation has the most orders' (limit 1)."""
     hit = read.find(RANK_CUES)
+    best = read.items.index("best") if "best" in read.items else -1
+    if hit is None and best >= 0 and "by" in read.items[best:]:
+        hit = (best, best + 1, ("top",))  # 'the five best items by revenue'; alone, vague
     if hit is None:
         return
     start, end, phrase = hit
@@ -485,10 +534,15 @@ def _occurs(items: list[str], phrase: Phrase) -> bool:
 
 def read_entity(read: Words, words: SchemaWords, intent: Intent) -> None:
     """The table asked about: the first table named; with a ranking, the table ranked."""
-    names = []
+    names: list[str] = []
+    last_end = -1
     while (hit := read.find(words.tables)) is not None:
         read.take(hit[0], hit[1])
+        if hit[0] == last_end and names:  # 'customer region': the region, the customer's
+            intent.owners.append(names.pop())
         names.append(words.tables[hit[2]])
+        last_end = hit[1]
+    intent.named = [*names, *intent.owners]
     if intent.order and names and intent.aggregate in (None, "count"):
         ranked, counted = names[0], names[-1]
         if len(names) > 1 or intent.aggregate == "count":
@@ -574,13 +628,37 @@ def build_query(intent: Intent, words: SchemaWords) -> dict[str, Any]:
                     f"I do not know what makes one {intent.table} row larger than another"
                 )
             order_by.append({"column": size, "aggregate": None, "direction": direction})
-    return {
+    query = {
         "table_name": intent.table,
         "columns": columns,
         "conditions": conditions,
         "order_by": order_by,
         "limit": limit,
     }
+    via = _via(intent, words, [c["column"] for c in [*columns, *conditions]])
+    return {**query, "via": via} if via else query
+
+
+def _via(intent: Intent, words: SchemaWords, used: list[str]) -> list[str]:
+    """The foreign keys that make a column the named table's ('customers in FRANCE' asked of
+    line items: the customer's nation, not the supplier's, which is nearer)."""
+    catalog, base = words.tool.catalog, str(intent.table)
+    targets = {words.info(c).table for c in used if c in words.tool.columns}
+    via: list[str] = []
+    for owner in dict.fromkeys([*intent.owners, *intent.named]):
+        to_owner = catalog.reach(base).paths.get(owner)
+        if owner == base or to_owner is None or any(e.to_many for e in to_owner):
+            continue
+        for target in sorted(targets - {owner, base}):
+            path = catalog.reach(owner).paths.get(target)
+            if not path or any(e.to_many for e in path):
+                continue
+            steps = tuple(k for c in via for k in catalog.foreign_keys(*c.split(".", 1)))
+            route = catalog.routed(base, steps).paths.get(target, ())
+            column = f"{path[0].source}.{path[0].source_columns[0]}"
+            if owner not in {e.target for e in route} and column in words.tool.columns:
+                via.append(column)
+    return list(dict.fromkeys(via))
 
 
 def _grouped(intent: Intent) -> list[tuple[str, str | None]]:

@@ -55,6 +55,7 @@ class SchemaWords:
     columns: dict[Phrase, list[str]] = field(default_factory=dict)
     values: dict[Phrase, list[tuple[str, str]]] = field(default_factory=dict)
     verbs: dict[str, str] = field(default_factory=dict)  # "placed" -> "orders.o_orderdate"
+    past_verbs: set[str] = field(default_factory=set)  # the verbs as configured: "placed"
 
     @classmethod
     def build(cls, tool: QueryTool, values: dict[str, list[str]] | None = None) -> SchemaWords:
@@ -73,6 +74,7 @@ class SchemaWords:
                     named.append(info.qualified)
             if info.verb:
                 for verb in words_of(info.verb):
+                    built.past_verbs.add(verb)
                     for form in verb_forms(verb):
                         built.verbs.setdefault(form, info.qualified)
             for value in info.allowed_values:
@@ -117,8 +119,19 @@ class SchemaWords:
         return text[0].qualified if text else self.count_column(table)
 
     def date_column(self, table: str) -> str | None:
-        dates = [i for i in self.of_table(table) if i.kind in ("date", "datetime")]
-        return dates[0].qualified if dates else None
+        """The table's own first date; for a table without one (order lines), the date of the
+        nearest table it belongs to (its order's date)."""
+        reach = self.tool.catalog.reach(table)
+        parents = sorted(
+            (len(path), name)
+            for name, path in reach.paths.items()
+            if not any(edge.to_many for edge in path)
+        )
+        for _, name in parents:
+            dates = [i for i in self.of_table(name) if i.kind in ("date", "datetime")]
+            if dates:
+                return dates[0].qualified
+        return None
 
     def measure_column(self, table: str) -> str | None:
         """A table's size column for 'largest'/'most expensive': money first, then a number."""
