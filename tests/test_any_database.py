@@ -4,6 +4,7 @@ from it, on small databases written here by hand (real SQLite, PostgreSQL and Du
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -366,3 +367,97 @@ def test_the_offline_model_answers_on_the_shop(shop_url: str, shop_config: Any) 
     with Agent(shop_url, model="offline", config=shop_config, customer_id=2) as agent:
         # the tenant's values only: another client's name is not a value it can match
         assert agent.ask("how many purchases did Ada Lovelace make?").status == "refused"
+
+
+# -- dates kept as text, keys by number, a table added to the built-in schema ---------------------
+
+
+@pytest.fixture(scope="module")
+def text_dates(tmp_path_factory: pytest.TempPathFactory) -> str:
+    import sqlite3
+
+    path = tmp_path_factory.mktemp("text-dates") / "log.sqlite3"
+    with sqlite3.connect(path) as connection:
+        connection.executescript(
+            "CREATE TABLE tickets (ticket_no INTEGER PRIMARY KEY, opened TEXT NOT NULL,"
+            " closed TEXT, team TEXT NOT NULL);"
+            "INSERT INTO tickets VALUES (1, '2025-01-03 09:30:00', '2025-01-04', 'Billing'),"
+            " (2, '2025-02-10 16:00:00', NULL, 'Billing'), (3, '2024-12-31 23:59:00',"
+            " '2025-01-02', 'Shipping');"
+        )
+    return f"sqlite:///{path}"
+
+
+def test_text_columns_with_a_date_verb_are_read_as_dates(text_dates: str) -> None:
+    config = parse_config(
+        {
+            "columns": {
+                "tickets.opened": {"verb": "opened"},
+                "tickets.closed": {"verb": "closed", "type": "date"},
+            }
+        }
+    )
+    with ReadOnlyDatabase(text_dates, config=config) as db:
+        assert db.tool.columns["tickets.opened"].kind == "datetime"  # by the values it holds
+        assert db.tool.columns["tickets.closed"].kind == "date"  # as the config says
+        spec = query(
+            "tickets",
+            [field("tickets.opened", grain="month"), field("tickets.ticket_no", "count")],
+            [cond("tickets.opened", ">=", "2025-01-01")],
+        )
+        assert sorted(db.run(spec).rows) == [[date(2025, 1, 1), 1], [date(2025, 2, 1), 1]]
+        closed = query(
+            "tickets", [field("tickets.ticket_no")], [cond("tickets.closed", "=", "2025-01-04")]
+        )
+        assert db.run(closed).rows == [[1]]
+
+
+def test_a_text_date_type_the_config_cannot_mean_is_an_error() -> None:
+    with pytest.raises(ConfigError, match="is not a type nl2sql can read a text column as"):
+        parse_config({"columns": {"tickets.opened": {"type": "timestamp"}}})
+
+
+def test_the_offline_model_on_text_dates_keys_and_shorthand(text_dates: str) -> None:
+    from nl2sql.agent import Agent
+
+    config = parse_config({"columns": {"tickets.opened": {"verb": "opened"}}})
+    with Agent(text_dates, model="offline", config=config, today=date(2025, 3, 1)) as agent:
+        assert agent.ask(
+            "# of tickets opened in 2025"
+        ).raise_for_status().last_result.result.rows == [[2]]  # type: ignore[union-attr]
+        monthly = agent.ask("monthly ticket count in 2025").raise_for_status()
+        assert monthly.understood == (
+            "count of tickets, opened 2025-01-01 to 2025-03-01, grouped by month of opened"
+        )
+        assert agent.ask("team of ticket 3").raise_for_status().last_result.result.rows == [
+            ["Shipping"]
+        ]  # type: ignore[union-attr]
+
+
+def test_a_table_added_to_the_built_in_schema_needs_no_other_code() -> None:
+    # What adding a table costs: the schema (here a copy of it), a migration and the sample.
+    from sqlalchemy import Column, ForeignKey, Integer, MetaData, String, Table
+
+    from nl2sql import schema
+    from nl2sql.catalog import Catalog
+    from nl2sql.compiler import Compiler
+    from nl2sql.query import build_tool
+
+    metadata = MetaData()
+    for table in schema.metadata.tables.values():
+        table.to_metadata(metadata)
+    Table(
+        "returns",
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("order_item_id", Integer, ForeignKey("order_items.id"), nullable=False),
+        Column("reason", String(80), nullable=False),
+    )
+    metadata.tables["customers"].c.id.info["tenant"] = "key"
+    metadata.tables["products"].info["tenant"] = "shared"
+    tool = build_tool(Catalog(metadata, computed=schema.COMPUTED_COLUMNS))
+    compiled = Compiler(tool, customer_id=7).compile(query("returns", [field("returns.reason")]))
+    sql = str(compiled.statement.compile(compile_kwargs={"literal_binds": True}))
+    # returns -> order_items -> orders -> the customer: the scope follows the new path.
+    assert "returns.order_item_id IN (SELECT order_items.id" in sql
+    assert "order_items.order_id IN (SELECT orders.id" in sql and "orders.customer_id = 7" in sql
