@@ -383,3 +383,58 @@ def test_the_offline_model_joins_through_the_table_a_question_names(
     )
     assert turn.last_result is not None and turn.last_result.result is not None
     assert same(turn.last_result.result.rows, expected)
+
+
+# -- golden SQL: what the compiler writes for TPC-H, parameters visible --------------------------
+
+TPCH_GOLDEN_SQL = [
+    (
+        "a scoped line item sum: the scope follows lineitem -> orders -> the customer key",
+        query(
+            "lineitem",
+            [field("lineitem.l_quantity", "sum")],
+            [cond("part.p_brand", "=", "Brand#13")],
+        ),
+        7,
+        "WHERE lineitem.l_orderkey IN (SELECT orders.o_orderkey \nFROM orders \n"
+        "WHERE orders.o_custkey = :o_custkey_1)) AS lineitem JOIN part ON lineitem.l_partkey = "
+        "part.p_partkey \nWHERE part.p_brand = :p_brand_1",
+        {"o_custkey_1": 7, "p_brand_1": "Brand#13"},
+    ),
+    (
+        "a composite foreign key joins on both columns",
+        query("lineitem", [field("partsupp.ps_availqty", "max")]),
+        None,
+        "FROM lineitem JOIN partsupp ON lineitem.l_partkey = partsupp.ps_partkey AND "
+        "lineitem.l_suppkey = partsupp.ps_suppkey",
+        {},
+    ),
+    (
+        "via: the customer's nation, through the order",
+        {**query("lineitem", [field("nation.n_name")]), "via": ["customer.c_nationkey"]},
+        None,
+        "FROM lineitem JOIN orders ON lineitem.l_orderkey = orders.o_orderkey JOIN customer ON "
+        "orders.o_custkey = customer.c_custkey JOIN nation ON customer.c_nationkey = "
+        "nation.n_nationkey",
+        {},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("spec", "customer", "sql", "params"),
+    [pytest.param(*case[1:], id=case[0]) for case in TPCH_GOLDEN_SQL],
+)
+def test_golden_sql_on_tpch(
+    tpch: ReadOnlyDatabase,
+    spec: dict[str, Any],
+    customer: int | None,
+    sql: str,
+    params: dict[str, Any],
+) -> None:
+    from nl2sql.compiler import Compiler
+
+    statement = Compiler(tpch.tool, customer_id=customer).compile(spec).statement
+    assert sql in str(statement)
+    shown = {k: v for k, v in statement.compile().params.items() if k != "param_1"}
+    assert shown == params
