@@ -20,7 +20,7 @@ from sqlalchemy import exc as sa_exc
 
 from nl2sql import database
 from nl2sql.catalog import Catalog
-from nl2sql.compiler import Compiled, Compiler
+from nl2sql.compiler import Compiled, Compiler, scoped_source
 from nl2sql.config import Config, as_config
 from nl2sql.engines import read_only_engine
 from nl2sql.errors import (
@@ -160,6 +160,23 @@ class ReadOnlyDatabase:
             result.query.pop("via", None)
         result.understood = describe(result.query, self.tool, customer_id)
         return result
+
+    def distinct_values(
+        self, column: str, *, customer_id: int | None, sample_rows: int, most: int
+    ) -> list[Any] | None:
+        """A stored column's distinct values among the first `sample_rows` rows the tenant may
+        see, or None when there are more than `most` (a name column, not a filter). Bounded:
+        it reads at most `sample_rows` rows, however large the table."""
+        info = self.tool.columns[column]
+        source = scoped_source(self.catalog, info.table, customer_id)
+        sample = select(source.c[info.name].label("value")).limit(sample_rows).subquery()
+        statement = select(sample.c.value).where(sample.c.value.is_not(None)).distinct()
+        try:
+            with self.engine.connect() as connection:
+                rows = connection.execute(statement.limit(most + 1)).scalars().all()
+        except sa_exc.DBAPIError as error:
+            raise self._explain(error) from error
+        return None if len(rows) > most else list(rows)
 
     def check_customer(self, customer_id: object) -> int | None:
         """The tenant id, checked: a positive whole number naming a customer that exists.

@@ -22,6 +22,7 @@ COMMON_WORDS = frozenset(
     "a an the of in on at for to from with by and or is are was be it its as not no".split()
 )
 MAX_INDEXED_VALUES = 2000  # a column with more distinct values is not something people filter by
+SAMPLE_ROWS = 50_000  # rows read per column at start-up, whatever the table's size
 MAX_NAME_LENGTH = 40  # values longer than this on average are prose (comments), not names
 NAME_SHARE = 0.9  # the share of a column's values that start like a name
 NUMERIC_KINDS = ("integer", "number")
@@ -151,33 +152,29 @@ def name_like(values: list[str]) -> bool:
 
 
 def load_values(db: Any, tool: QueryTool, customer_id: int | None) -> dict[str, list[str]]:
-    """The distinct values of each text column, as the tenant may see them.
+    """The distinct values of each name-like text column, as the tenant may see them.
 
-    Read through the compiler (grouped by the column), so the tenant scope and hidden columns
-    apply exactly as they do to answers; columns with too many values are left out.
+    Read through the tenant scope, from a bounded sample of each table (start-up stays fast on
+    a table of millions of rows; a value only further on is not matched, and the question is
+    refused rather than guessed). Hidden columns are not in the tool, so never read.
     """
     found: dict[str, list[str]] = {}
     if db is None:
         return found
     for info in tool.columns.values():
-        if info.kind != "text" or info.allowed_values or info.key:
+        if info.kind != "text" or info.allowed_values or info.key or info.computed:
             continue
-        spec = {
-            "table_name": info.table,
-            "columns": [
-                {"column": info.qualified, "aggregate": None, "time_grain": None},
-                {"column": info.qualified, "aggregate": "count", "time_grain": None},
-            ],
-            "conditions": [],
-            "order_by": [],
-            "limit": MAX_INDEXED_VALUES,
-        }
         try:
-            result = db.run(spec, customer_id=customer_id, limit_cap=MAX_INDEXED_VALUES)
+            values = db.distinct_values(
+                info.qualified,
+                customer_id=customer_id,
+                sample_rows=SAMPLE_ROWS,
+                most=MAX_INDEXED_VALUES,
+            )
         except Exception as error:  # noqa: BLE001 - a column it cannot read is one it cannot match
             log.info("offline model: cannot read values of %s: %s", info.qualified, error)
             continue
-        names = [row[0] for row in result.rows if isinstance(row[0], str)]
-        if not result.truncated and name_like(names):
+        names = [value for value in values or [] if isinstance(value, str)]
+        if values is not None and name_like(names):
             found[info.qualified] = names
     return found
