@@ -332,6 +332,10 @@ def _row_name(read: _Result, base: str, row: list[Any]) -> str:
         extra = [fmt(c, v) for c, v in values.items() if c != ORDERS__ID]
         number = f"#{values['orders.id']}"
         return f"{number} ({', '.join(extra)})" if extra else number
+    tables = read.tool.catalog.tables
+    label = tables[base].info.get("label") if base in tables else None
+    if label in values and not read.query.get("columns"):  # whole rows: named by their label
+        return fmt(label, values[label])
     name_column = f"{base}.name"
     if name_column in values:
         extra = [fmt(c, v) for c, v in values.items() if c not in (name_column, f"{base}.id")]
