@@ -52,3 +52,35 @@ def test_a_misspelt_hidden_column_is_a_clear_error(monkeypatch: pytest.MonkeyPat
     result = runner.invoke(app, ["schema"])
     assert result.exit_code == 2
     assert "cannot hide unknown columns: customers.emial" in result.output
+
+
+# -- the offline model sees what the tool shows, and under a scope only the tenant's values ------
+
+
+def test_the_offline_model_never_reads_a_hidden_columns_values(
+    sample_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(HIDDEN_COLUMNS_ENV, "customers.city")
+    done = runner.invoke(app, ["ask", "how many customers live in Tokyo?", "--db", sample_db])
+    assert done.exit_code == 3
+    assert "customers.city" in done.output and "Tokyo)" not in done.output
+
+
+def test_a_scoped_model_cannot_match_another_customers_name(sample_db: str) -> None:
+    from datetime import date
+
+    from sqlalchemy import create_engine, text
+
+    from nl2sql.agent import Agent
+
+    engine = create_engine(sample_db)
+    with engine.connect() as connection:
+        other = connection.execute(text("SELECT name FROM customers WHERE id = 3")).scalar_one()
+    engine.dispose()
+    first, last = other.split(" ", 1)
+    typo = f"{first[0]}{first[2]}{first[1]}{first[3:]} {last}"  # one swapped pair of letters
+    with Agent(sample_db, model="offline", customer_id=13, today=date(2026, 11, 28)) as agent:
+        turn = agent.ask(f"how many orders did {typo} place?")
+    assert other not in turn.answer and other not in turn.understood
+    with Agent(sample_db, model="offline", today=date(2026, 11, 28)) as agent:
+        assert other in agent.ask(f"how many orders did {typo} place?").understood  # unscoped

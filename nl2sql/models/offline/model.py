@@ -46,9 +46,8 @@ class OfflineModel:
             self.schema_words = SchemaWords.build(self.tool, values)
             self.values = ValueIndex.build({})
             return
-        engine = getattr(db, "engine", None)
         try:
-            self.values = ValueIndex.load(engine, visible=set(self.tool.columns))
+            self.values = ValueIndex.load(db, customer_id)
         except Exception as error:  # noqa: BLE001 - a model without value lookup still works
             first_line = str(error).splitlines()[0]
             log.info("offline model: could not read values from the database: %s", first_line)

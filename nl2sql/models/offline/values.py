@@ -8,7 +8,6 @@ on a database with millions of orders.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,6 +130,17 @@ def _swapped(phrase: str, choices: list[str]) -> tuple[str, float, int] | None:
     return hit[0], 86.0, hit[2]
 
 
+# The columns whose values questions name, read at start-up (small tables: read whole).
+INDEXED_COLUMNS = (
+    CUSTOMERS__COUNTRY,
+    CUSTOMERS__CITY,
+    CUSTOMERS__NAME,
+    PRODUCTS__CATEGORY,
+    PRODUCTS__NAME,
+)
+WHOLE_TABLE = 10_000_000
+
+
 @dataclass(frozen=True)
 class Match:
     column: str  # qualified column, e.g. "customers.country"
@@ -154,29 +164,26 @@ class ValueIndex:
     namesakes: dict[str, list[tuple[int, str, str]]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, engine: Any | None, visible: Collection[str] | None = None) -> ValueIndex:
-        """The values of the indexed columns that are `visible` (all when None): a hidden
-        column's values are never read, so no question can match them."""
+    def load(cls, db: Any | None, customer_id: int | None = None) -> ValueIndex:
+        """The values of the indexed columns the tool shows, as the tenant may see them: under
+        a customer scope only that customer's own name, city and country (products are
+        shared), so no other customer's name can be matched, or guessed at by a typo. Hidden
+        columns are never read."""
+        if db is None:
+            return cls.build({})
         values: dict[str, list[str]] = {}
-        if engine is not None:
-            queries = {
-                CUSTOMERS__COUNTRY: select(schema.customers.c.country).distinct(),
-                CUSTOMERS__CITY: select(schema.customers.c.city).distinct(),
-                CUSTOMERS__NAME: select(schema.customers.c.name).distinct(),
-                PRODUCTS__CATEGORY: select(schema.products.c.category).distinct(),
-                PRODUCTS__NAME: select(schema.products.c.name).distinct(),
-            }
-            shown = set(queries) if visible is None else set(visible)
-            with engine.connect() as connection:
-                for column, query in queries.items():
-                    if column in shown:
-                        values[column] = [row[0] for row in connection.execute(query) if row[0]]
-                people = {CUSTOMERS__NAME, CUSTOMERS__CITY, CUSTOMERS__COUNTRY}
-                namesakes = _namesakes(connection) if people <= shown else {}
-            index = cls.build(values)
-            index.namesakes = namesakes
-            return index
-        return cls.build(values)
+        for column in INDEXED_COLUMNS:
+            if column in db.tool.columns:
+                found = db.distinct_values(
+                    column, customer_id=customer_id, sample_rows=WHOLE_TABLE, most=WHOLE_TABLE
+                )
+                values[column] = [value for value in found or [] if value]
+        index = cls.build(values)
+        people = {CUSTOMERS__NAME, CUSTOMERS__CITY, CUSTOMERS__COUNTRY}
+        if customer_id is None and people <= set(db.tool.columns):
+            with db.engine.connect() as connection:
+                index.namesakes = _namesakes(connection)
+        return index
 
     @classmethod
     def build(cls, values: dict[str, list[str]]) -> ValueIndex:
