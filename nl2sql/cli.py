@@ -335,13 +335,11 @@ def db_tpch(
         report = build_tpch(url, scale)
     where = database.display_url(url)
     if not report.rows_loaded:
-        stdout.print(f"{where} already holds TPC-H; nothing changed.", highlight=False)
+        stdout.print(Text(f"{where} already holds TPC-H; nothing changed."))
         return
     loaded = ", ".join(f"{count:,} {name}" for name, count in report.rows_loaded.items())
-    stdout.print(f"TPC-H at scale {scale:g} loaded into {where}: {loaded}.", highlight=False)
-    stdout.print(
-        f"Ask with its config: nl2sql ask --db {where} --config configs/tpch.toml", highlight=False
-    )
+    stdout.print(Text(f"TPC-H at scale {scale:g} loaded into {where}: {loaded}."))
+    stdout.print(Text(f"Ask with its config: nl2sql ask --db {where} --config configs/tpch.toml"))
 
 
 @db_app.command("generate")
