@@ -6,18 +6,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from nl2sql.models.offline.any_schema import (
-    FILLER,
-    NotRead,
-    date_conditions,
-    read_comparisons,
-    read_date_column,
-    read_grouping,
-    read_question,
-    read_ranking,
-    read_values,
-    resolved_filters,
-)
+from nl2sql.models.offline.schema_filters import read_comparisons, read_date_column, read_values
+from nl2sql.models.offline.schema_query import date_conditions, resolved_filters
+from nl2sql.models.offline.schema_question import FILLER, NotRead, read_question
+from nl2sql.models.offline.schema_shape import read_grouping, read_ranking
 from nl2sql.models.offline.schema_words import SchemaWords
 
 # Words that only say "the same rows as before": they read as nothing else in a follow-up.
