@@ -96,7 +96,6 @@ class Interpreter:
         self.ctx = context
         self.words = parsed.words
         self.text = " ".join(parsed.words)
-        self.used_verbs: set[int] = set()
         self.thresholds_used: set[int] = set()
 
     # .. small readers ............................................................................
@@ -138,6 +137,17 @@ class Interpreter:
 
     def verb_column(self, index: int | None) -> str | None:
         """The date column named by the nearest verb before position `index` (else after)."""
+        found = self._date_verb(index)
+        return found[0] if found else None
+
+    def dating_verbs(self) -> set[int]:
+        """Where the verbs are that date the question's periods ("shipped in May"): they name
+        a date column, so they are not also read as a status."""
+        found = (self._date_verb(index) for _, index in self.p.dates)
+        return {verb for _, verb in (f for f in found if f is not None)}
+
+    def _date_verb(self, index: int | None) -> tuple[str, int] | None:
+        """(date column, word index) of the verb `verb_column` reads; no side effects."""
         if index is None:
             candidates = list(range(len(self.words)))
         else:
@@ -158,8 +168,7 @@ class Interpreter:
                 continue  # "the delivery date": a column, not a verb
             if self._object_noun(i):
                 continue  # "cancel an order this year": the verb dates it, not the noun
-            self.used_verbs.add(i)
-            return column
+            return column, i
         return None
 
     def _object_noun(self, index: int) -> bool:
@@ -295,12 +304,13 @@ class Interpreter:
     def _status_verbs(self) -> list[tuple[int, str]]:
         """(word index, status) of verbs that name a status ("shipped", "canceled")."""
         asked = asked_column(self.text)
+        dating = self.dating_verbs()
         out = []
         for index, word in enumerate(self.words):
             status = STATUS_VERBS.get(word)
             if (
                 status is None
-                or index in self.used_verbs
+                or index in dating
                 or (asked and DATE_VERBS.get(word) == asked)
             ):
                 continue  # "when was it shipped" asks for shipped_at, not for status shipped
