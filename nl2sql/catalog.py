@@ -21,7 +21,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import MetaData, Table
+from sqlalchemy import Column, MetaData, Table
+from sqlalchemy.sql import visitors
 
 from nl2sql.errors import ConfigError
 
@@ -272,11 +273,13 @@ def qualified_columns(catalog: Catalog) -> set[str]:
 
 
 def without(catalog: Catalog, hidden: Iterable[str]) -> Catalog:
-    """The same catalog with more columns hidden; ValueError names any unknown column."""
+    """The same catalog with more columns hidden, and what would show them again (the columns
+    computed from them, the foreign keys that equal them); ValueError names an unknown one."""
     hidden_set = frozenset(hidden)
     unknown = hidden_set - qualified_columns(catalog)
     if unknown:
         raise ValueError(f"cannot hide unknown columns: {', '.join(sorted(unknown))}")
+    hidden_set = hidden_closure(catalog, hidden_set)
     return Catalog(
         catalog.metadata,
         computed=catalog.computed,
@@ -285,6 +288,44 @@ def without(catalog: Catalog, hidden: Iterable[str]) -> Catalog:
         hidden_columns=catalog.hidden_columns | hidden_set,
         builtin=catalog.builtin,
     )
+
+
+def hidden_closure(catalog: Catalog, hidden: frozenset[str]) -> frozenset[str]:
+    """`hidden`, plus every column that would rebuild one of them: a computed column that reads
+    it (line_total from unit_price), and a key's twins across a foreign key (customers.id is
+    orders.customer_id)."""
+    closed = set(hidden)
+    while True:
+        grown = closed | _computed_from(catalog, closed) | _key_twins(catalog, closed)
+        if grown == closed:
+            return frozenset(closed)
+        closed = grown
+
+
+def _computed_from(catalog: Catalog, hidden: set[str]) -> set[str]:
+    found = set()
+    for computed in catalog.computed:
+        table = catalog.tables[computed.table]
+        reads = {
+            f"{table.name}.{element.name}"
+            for element in visitors.iterate(computed.expression(table))
+            if isinstance(element, Column)
+        }
+        if reads & hidden:
+            found.add(f"{computed.table}.{computed.name}")
+    return found
+
+
+def _key_twins(catalog: Catalog, hidden: set[str]) -> set[str]:
+    found = set()
+    for edges in catalog.edges_all.values():
+        for edge in edges:
+            pairs = zip(edge.source_columns, edge.target_columns, strict=True)
+            for left, right in pairs:
+                ends = {f"{edge.source}.{left}", f"{edge.target}.{right}"}
+                if ends & hidden:
+                    found |= ends
+    return found
 
 
 def builtin_catalog(hidden: Iterable[str] = ()) -> Catalog:

@@ -214,9 +214,7 @@ def database_url(db: str | None, config: Config | None) -> str:
 
 
 def announce_new_database(path: str) -> None:
-    stderr.print(
-        f"Created the sample orders database at {path} (first run).", style="dim", highlight=False
-    )
+    stderr.print(Text(f"Created the sample orders database at {path} (first run).", style="dim"))
 
 
 def parse_customer(value: str | None) -> int | None:
@@ -314,10 +312,10 @@ def db_init(db: DbOption = None) -> None:
         report = database.init_database(url)
     where = database.display_url(url)
     if not report.changed:
-        stdout.print(f"{where} is already up to date; nothing changed.", highlight=False)
+        stdout.print(Text(f"{where} is already up to date; nothing changed."))
         return
     loaded = ", ".join(f"{count:,} {name}" for name, count in report.rows_loaded.items() if count)
-    stdout.print(f"Database: {where}", highlight=False)
+    stdout.print(Text(f"Database: {where}"))
     stdout.print(f"Schema migrated to revision {report.migrated_to}.")
     stdout.print(f"Sample data loaded: {loaded}." if loaded else "Sample data already present.")
 

@@ -90,9 +90,17 @@ def sqlite_path(url: str) -> Path | None:
 
 def make_engine(url: str) -> Engine:
     """An engine that may write (migrations, sample data). Errors become DatabaseError."""
+    from nl2sql.engines import READ_ONLY_ENGINES  # the engines nl2sql can also query
+
+    backend = make_url(url).get_backend_name()
+    if backend not in READ_ONLY_ENGINES:
+        raise ConfigError(
+            f"nl2sql cannot use {backend} databases ({display_url(url)}); supported engines: "
+            f"{', '.join(sorted(READ_ONLY_ENGINES))}."
+        )
     try:
         return create_engine(url)
-    except (sa_exc.ArgumentError, sa_exc.NoSuchModuleError) as error:
+    except (sa_exc.ArgumentError, sa_exc.NoSuchModuleError, ImportError) as error:
         raise ConfigError(f"Cannot use database URL {display_url(url)}: {error}") from error
 
 

@@ -27,13 +27,14 @@ def answer(agent: Agent, question: str, console: Console) -> Turn:
     status = console.status("Thinking…", spinner="dots")
     status.start()
     streaming = False
+    stream = render.PlainStream()
 
     def show(delta: str) -> None:
         nonlocal streaming
         if not streaming:
             status.stop()
             streaming = True
-        console.out(delta, end="", highlight=False)
+        console.out(stream.feed(delta), end="", highlight=False)
 
     try:
         turn = agent.ask(question, on_text=show)
@@ -42,12 +43,12 @@ def answer(agent: Agent, question: str, console: Console) -> Turn:
     if turn.status != ANSWERED:
         return turn  # the caller reports the refusal as one line
     if not streaming:
-        console.out(turn.answer, highlight=False)
+        console.out(render.plain(turn.answer), highlight=False)
     else:
-        console.out("")
+        console.out(stream.end())
     run = turn.last_result
     if run and run.result:
-        console.print(Text(f"understood: {turn.understood}", style="dim"))
+        console.print(render.shown(f"understood: {turn.understood}", "dim"))
         render.result(console, run.result)
     return turn
 
@@ -56,7 +57,7 @@ def print_error(console: Console, error: NL2SQLError, *, suffix: str = "") -> No
     """One line: 'error:' (or 'refused:') and the message, never read as markup."""
     label = "refused:" if isinstance(error, RefusedError) else "error:"
     message = first_line(error, type(error).__name__)
-    console.print(Text.assemble((label, "bold red"), " ", message, suffix))
+    console.print(Text.assemble((label, "bold red"), " ", render.shown(message), suffix))
 
 
 def error_object(error: NL2SQLError, question: str | None) -> dict[str, Any]:
@@ -73,14 +74,16 @@ def report(console: Console, turn: Turn) -> None:
         # Arguments, SQL and errors are data from the model or the database: never markup.
         console.print(
             Text.assemble(
-                (f"tool call {index}", "bold"), f" ({run.elapsed_ms:.0f} ms): ", run.arguments
+                (f"tool call {index}", "bold"),
+                f" ({run.elapsed_ms:.0f} ms): ",
+                render.shown(run.arguments),
             )
         )
         if run.error:
-            console.print(Text(f"  error: {run.error}", style="red"))
+            console.print(render.shown(f"  error: {run.error}", "red"))
         elif run.result:
-            console.print(Text(f"  sql: {run.result.sql}"))
-            console.print(Text(f"  understood: {run.result.understood}"))
+            console.print(render.shown(f"  sql: {run.result.sql}"))
+            console.print(render.shown(f"  understood: {run.result.understood}"))
             truncated = " (truncated)" if run.result.truncated else ""
             console.print(Text(f"  rows: {run.result.row_count}{truncated}"))
     tokens = (
@@ -99,7 +102,7 @@ def chat(agent: Agent, out: Console, err: Console, *, json_output: bool, verbose
     """Read questions until /quit or end of input; an error ends the question, not the chat."""
     read = _prompt_reader() if sys.stdin.isatty() else _line_reader()
     if sys.stdin.isatty():
-        out.print(f"nl2sql chat ({agent.backend.describe()}). {CHAT_HELP}", highlight=False)
+        out.print(render.shown(f"nl2sql chat ({agent.backend.describe()}). {CHAT_HELP}"))
     for line in read:
         text = line.strip()
         if not text:
@@ -135,9 +138,7 @@ def _command(text: str, agent: Agent, out: Console) -> bool:
         out.print("New conversation.")
     elif name == "/sql":
         run = agent.turns[-1].last_result if agent.turns else None
-        out.print(
-            run.result.sql if run and run.result else "No query has run yet.", highlight=False
-        )
+        out.print(render.shown(run.result.sql if run and run.result else "No query has run yet."))
     else:
         out.print(CHAT_HELP)
     return True

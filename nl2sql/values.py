@@ -86,13 +86,19 @@ def _datetime(info: ColumnInfo, value: Any) -> datetime | DayRange:
         if len(text) == 10:
             day = _date(info, text)
             start = datetime.combine(day, time.min)
-            return DayRange(start, start + timedelta(days=1))
+            # The last representable day ends at the last representable moment.
+            end = start + timedelta(days=1) if day < date.max else datetime.max
+            return DayRange(start, end)
         try:
             moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            return moment.replace(tzinfo=None) if moment.tzinfo is None else _as_utc(moment)
         except ValueError:
             pass
-        else:
-            return moment.replace(tzinfo=None) if moment.tzinfo is None else _as_utc(moment)
+        except OverflowError:  # an offset that moves it past year 1 or 9999
+            raise ValueProblem(
+                f"{info.qualified}: {value!r} is outside the dates a timestamp can hold "
+                "(years 1 to 9999 in UTC)."
+            ) from None
     raise ValueProblem(
         f"{info.qualified} is a UTC timestamp: give YYYY-MM-DD (that whole day) or "
         f"YYYY-MM-DDTHH:MM:SS, not {value!r}."

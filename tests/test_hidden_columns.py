@@ -84,3 +84,18 @@ def test_a_scoped_model_cannot_match_another_customers_name(sample_db: str) -> N
     assert other not in turn.answer and other not in turn.understood
     with Agent(sample_db, model="offline", today=date(2026, 11, 28)) as agent:
         assert other in agent.ask(f"how many orders did {typo} place?").understood  # unscoped
+
+
+@pytest.mark.parametrize(
+    ("hidden", "also_hidden"),
+    [
+        ("order_items.unit_price", {"order_items.line_total"}),  # quantity 1: line_total = price
+        ("customers.id", {"orders.customer_id"}),  # the same value, one join away
+        ("orders.customer_id", {"customers.id"}),
+    ],
+)
+def test_a_hidden_column_hides_what_would_rebuild_it(hidden: str, also_hidden: set[str]) -> None:
+    from nl2sql.query import build_tool, builtin_tool
+
+    gone = set(builtin_tool().columns) - set(build_tool(hidden=[hidden]).columns)
+    assert gone == {hidden} | also_hidden

@@ -308,11 +308,7 @@ class Interpreter:
         out = []
         for index, word in enumerate(self.words):
             status = STATUS_VERBS.get(word)
-            if (
-                status is None
-                or index in dating
-                or (asked and DATE_VERBS.get(word) == asked)
-            ):
+            if status is None or index in dating or (asked and DATE_VERBS.get(word) == asked):
                 continue  # "when was it shipped" asks for shipped_at, not for status shipped
             if word in DESTINATION_VERBS and self._next(index) in ("to", "VALUE"):
                 continue
