@@ -345,6 +345,11 @@ class _AgentBase:
     def messages(self) -> list[dict[str, Any]]:
         return self.conversation.messages
 
+    @property
+    def customer_id(self) -> int | None:
+        """The tenant the agent answers for (None: unscoped)."""
+        return self.conversation.customer_id
+
     def close(self) -> None:
         """Close the database connections, when the agent opened the database itself."""
         if self.owns_db:

@@ -309,7 +309,9 @@ def db_init(db: DbOption = None) -> None:
     """Migrate the database to the latest schema and load the sample data (idempotent)."""
     with reporting_errors():
         url = database.resolve_url(db)
-        report = database.init_database(url)
+        # nl2sql's own default file gets its folder made; a path you name must have one.
+        default = database.sqlite_path(url) == database.default_sqlite_path().resolve()
+        report = database.init_database(url, create_folder=default)
     where = database.display_url(url)
     if not report.changed:
         stdout.print(Text(f"{where} is already up to date; nothing changed."))

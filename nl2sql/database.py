@@ -181,12 +181,20 @@ class InitReport:
         return self.migrated_from != self.migrated_to or any(self.rows_loaded.values())
 
 
-def init_database(url: str) -> InitReport:
-    """Migrate to head and load the sample data, once. Running it again changes nothing."""
+def init_database(url: str, *, create_folder: bool = False) -> InitReport:
+    """Migrate to head and load the sample data, once. Running it again changes nothing.
+
+    A new SQLite file's folder must exist, unless `create_folder` (nl2sql's own default file).
+    """
     path = sqlite_path(url)
     if path is not None:
         _check_sqlite_file(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if create_folder:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        elif not path.parent.is_dir():
+            raise ConfigError(
+                f"The folder {path.parent} does not exist; create it first or pass another --db."
+            )
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
@@ -300,7 +308,7 @@ def ensure_database(db: str | None, on_create: Callable[[str], None] | None = No
     if db is None and not os.environ.get(DATABASE_URL_ENV):
         path = sqlite_path(url)
         if path is not None and not path.exists():
-            init_database(url)
+            init_database(url, create_folder=True)
             if on_create is not None:
                 on_create(str(path))
     return url

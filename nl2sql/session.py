@@ -100,7 +100,7 @@ def report(console: Console, turn: Turn) -> None:
 
 def chat(agent: Agent, out: Console, err: Console, *, json_output: bool, verbose: bool) -> None:
     """Read questions until /quit or end of input; an error ends the question, not the chat."""
-    read = _prompt_reader() if sys.stdin.isatty() else _line_reader()
+    read = _prompt_reader(agent.customer_id) if sys.stdin.isatty() else _line_reader()
     if sys.stdin.isatty():
         out.print(render.shown(f"nl2sql chat ({agent.backend.describe()}). {CHAT_HELP}"))
     for line in read:
@@ -148,11 +148,19 @@ def _line_reader() -> Iterator[str]:
     yield from sys.stdin
 
 
-def _prompt_reader() -> Iterator[str]:
+def history_path(customer_id: int | None) -> Path:
+    """Where a chat's prompt history is kept: one file per tenant."""
+    name = "chat_history" if customer_id is None else f"chat_history.customer-{customer_id}"
+    return Path(database.default_sqlite_path()).with_name(name)
+
+
+def _prompt_reader(customer_id: int | None) -> Iterator[str]:
+    """Questions typed at a prompt with history: one history per tenant, so one customer's
+    questions are never offered to another's session."""
     from prompt_toolkit import PromptSession
     from prompt_toolkit.history import FileHistory
 
-    history = Path(database.default_sqlite_path()).with_name("chat_history")
+    history = history_path(customer_id)
     history.parent.mkdir(parents=True, exist_ok=True)
     prompt: PromptSession[str] = PromptSession(history=FileHistory(str(history)))
     while True:

@@ -67,6 +67,8 @@ def _number(info: ColumnInfo, value: Any) -> Decimal:
 
 def _text(info: ColumnInfo, value: Any) -> str:
     if isinstance(value, str):
+        if "\x00" in value:  # SQLite's LIKE stops at a NUL: 'contains' would match every row
+            raise ValueProblem(f"{info.qualified}: a value cannot hold a NUL character (\\0).")
         return value
     raise ValueProblem(f"{info.qualified} is text; give the value as a string, not {value!r}.")
 

@@ -137,3 +137,34 @@ def test_an_escape_sequence_split_across_streamed_pieces_is_held_back() -> None:
         stream = PlainStream()
         pieces = [stream.feed(text[i : i + size]) for i in range(0, len(text), size)]
         assert "".join(pieces) + stream.end() == "BadName and red"
+
+
+def test_a_nul_in_a_text_value_is_refused_not_a_match_for_everything(hostile_db: str) -> None:
+    spec = json.loads(names_spec())
+    spec["conditions"] = [
+        {"column": "customers.name", "aggregate": None, "operator": "contains", "value": "\x00"}
+    ]
+    done = runner.invoke(app, ["run", json.dumps(spec), "--db", hostile_db])
+    assert done.exit_code == 2 and "NUL character" in done.output
+
+
+def test_credentials_in_a_model_endpoint_are_masked() -> None:
+    from nl2sql.models.backends import masked
+
+    assert masked("http://user:pw@127.0.0.1:9/v1") == "http://***@127.0.0.1:9/v1"
+    assert masked("https://example.openai.azure.com/") == "https://example.openai.azure.com/"
+
+
+def test_db_init_does_not_create_missing_folders(tmp_path: Path) -> None:
+    target = tmp_path / "missing" / "deeper" / "orders.sqlite3"
+    done = runner.invoke(app, ["db", "init", "--db", str(target)])
+    assert done.exit_code == 2 and "does not exist" in done.output
+    assert not (tmp_path / "missing").exists()
+
+
+def test_chat_history_is_kept_per_tenant() -> None:
+    from nl2sql.session import history_path
+
+    assert history_path(None).name == "chat_history"
+    assert history_path(13).name == "chat_history.customer-13"
+    assert history_path(13).parent == history_path(None).parent

@@ -7,6 +7,7 @@ any Chat Completions compatible server, or the offline model served in-process.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -38,7 +39,12 @@ class Backend:
     strict_tools: bool = True
 
     def describe(self) -> str:
-        return f"{self.kind} model '{self.model}' at {self.endpoint}"
+        return f"{self.kind} model '{self.model}' at {masked(self.endpoint)}"
+
+
+def masked(endpoint: str) -> str:
+    """An endpoint URL with any user and password in it replaced by '***'."""
+    return re.sub(r"(?<=://)[^/@\s]+@", "***@", endpoint)
 
 
 def choose_backend(
