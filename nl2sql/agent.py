@@ -39,6 +39,7 @@ from nl2sql.tooling import as_definition, function_tool
 
 MAX_STEPS = 8  # model calls per question
 MAX_TOOL_ERRORS = 3  # failed tool calls in a row before giving up
+MAX_CALLS_PER_REPLY = 8  # tool calls one model reply may make
 TOOL_RESULT_ROWS = 30  # rows of a result the model sees; the user sees them all
 
 TextCallback = Callable[[str], None]
@@ -187,6 +188,11 @@ class Conversation:
             if not turn.grounded:
                 turn.status = REFUSED
             return True
+        if len(calls) > MAX_CALLS_PER_REPLY:
+            raise ModelError(
+                f"The model asked for {len(calls)} queries in one reply; nl2sql runs at most "
+                f"{MAX_CALLS_PER_REPLY}. Try a simpler question."
+            )
         self.messages.append(assistant_with_calls(message))
         for call in calls:
             function: Any = getattr(call, "function", None)  # custom tool calls have none

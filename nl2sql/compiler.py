@@ -48,6 +48,8 @@ from nl2sql.values import DayRange, ValueProblem, coerce
 
 DEFAULT_PAGE_SIZE = 100
 HARD_ROW_CAP = 1000
+QUERY_LIMITS = {"columns": 30, "conditions": 30, "order_by": 10, "via": 10}  # items per part
+MAX_LIST_VALUES = 500  # values of one 'in' / 'not in' list
 
 # Aggregates whose value changes when a join repeats rows.
 REPEAT_SENSITIVE = frozenset({Aggregate.count, Aggregate.sum, Aggregate.avg})
@@ -172,6 +174,7 @@ class _Build:
     # -- entry ------------------------------------------------------------------------------
 
     def compile(self) -> Compiled:
+        self._check_sizes()
         fields = self._fields()
         sorts = self._sorts()
         row_filters, group_filters = self._split_conditions()
@@ -207,6 +210,20 @@ class _Build:
         )
 
     # -- reading the query ------------------------------------------------------------------
+
+    def _check_sizes(self) -> None:
+        """Bounds on what one Query may ask: each a clear problem, never a huge statement."""
+        for part, most in QUERY_LIMITS.items():
+            items = getattr(self.query, part, None) or []
+            if len(items) > most:
+                self.problems.add(part, f"has {len(items)} items; at most {most} are allowed.")
+        for index, condition in enumerate(self.query.conditions):
+            if isinstance(condition.value, list) and len(condition.value) > MAX_LIST_VALUES:
+                self.problems.add(
+                    f"conditions[{index}].value",
+                    f"lists {len(condition.value)} values; at most {MAX_LIST_VALUES} are allowed.",
+                )
+        self.problems.raise_if_any()
 
     def _via(self) -> tuple[Edge, ...]:
         """The join steps the query names (`via`): each a foreign-key column its base reaches."""

@@ -69,6 +69,7 @@ class TimeGrain(StrEnum):
 
 
 LIST_OPERATORS = frozenset({Operator.in_, Operator.not_in})
+MAX_ARGUMENT_CHARS = 64_000  # a real Query is a few hundred characters
 NULL_OPERATORS = frozenset({Operator.is_null, Operator.is_not_null})
 
 
@@ -192,6 +193,12 @@ class QueryTool:
         Raises QueryValidationError naming every bad field, with allowed values and a
         "did you mean" for near-miss names.
         """
+        size = len(arguments) if isinstance(arguments, str) else None
+        if size is not None and size > MAX_ARGUMENT_CHARS:
+            raise QueryValidationError(
+                f"Invalid query: the arguments are {size:,} characters; a Query is at most "
+                f"{MAX_ARGUMENT_CHARS:,}. Ask for less at once."
+            )
         try:
             if isinstance(arguments, str):
                 return self.Query.model_validate_json(arguments)

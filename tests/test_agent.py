@@ -443,3 +443,16 @@ def test_numeric_settings_are_checked(
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError, match=f"{name} must be a .*{message}"):
         choose_backend("m")
+
+
+def test_a_reply_with_too_many_tool_calls_ends_the_turn(
+    sample_db: str, chat_server: ChatServer
+) -> None:
+    from nl2sql.agent import MAX_CALLS_PER_REPLY
+
+    calls = [(f"c{i}", "Query", SHIPPED) for i in range(MAX_CALLS_PER_REPLY + 1)]
+    chat_server.push(tool_call_reply(calls))
+    agent = make_agent(sample_db, chat_server)
+    with pytest.raises(ModelError, match=f"asked for {MAX_CALLS_PER_REPLY + 1} queries"):
+        agent.ask("how many shipped?")
+    assert len(chat_server.requests) == 1  # no query ran, nothing went back to the model

@@ -371,3 +371,25 @@ def test_an_invented_key_is_quoted_never_a_new_line() -> None:
             }
         )
     assert "\n" not in str(caught.value) and 'columns[0]."\\n": unknown field' in str(caught.value)
+
+
+# -- bounds: a Query may not ask for everything at once -------------------------------------------
+
+
+def test_too_many_conditions_or_list_values_are_one_clear_error() -> None:
+    from nl2sql.compiler import MAX_LIST_VALUES, QUERY_LIMITS
+
+    many = [cond("orders.id", ">", i) for i in range(QUERY_LIMITS["conditions"] + 1)]
+    with pytest.raises(QueryValidationError, match=r"conditions: has 31 items; at most 30"):
+        Compiler().compile(query("orders", [field("orders.id")], many))
+    values = list(range(MAX_LIST_VALUES + 1))
+    with pytest.raises(QueryValidationError, match=r"conditions\[0\].value: lists 501 values"):
+        Compiler().compile(query("orders", [field("orders.id")], [cond("orders.id", "in", values)]))
+
+
+def test_oversized_arguments_are_refused_before_parsing() -> None:
+    from nl2sql.query import MAX_ARGUMENT_CHARS, builtin_tool
+
+    text = json.dumps(query("orders", [field("orders.id")])) + " " * MAX_ARGUMENT_CHARS
+    with pytest.raises(QueryValidationError, match="a Query is at most"):
+        builtin_tool().parse(text)
