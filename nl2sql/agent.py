@@ -258,6 +258,19 @@ class Conversation:
         )
 
 
+# What the SDK raises (rather than an OpenAIError) on a reply it cannot read, e.g. a plain JSON
+# completion sent back to a streaming request.
+UNREADABLE_REPLY = (AssertionError, AttributeError, KeyError, TypeError, IndexError)
+
+
+def unreadable_reply(backend: Backend, error: Exception) -> ModelError:
+    return ModelError(
+        f"{backend.describe()} sent a reply nl2sql cannot read ({type(error).__name__} in the "
+        "openai SDK): a plain answer to a streaming request, or broken chunks. Check the server "
+        "supports streaming (or use --format json, which does not stream)."
+    )
+
+
 def count_usage(turn: Turn, completion: ChatCompletion) -> None:
     """Add a reply's tokens; once a reply comes without usage, the totals are unknown."""
     usage = completion.usage
@@ -425,6 +438,8 @@ class Agent(_AgentBase):
                 return self._call_model(on_text)
         except (openai.OpenAIError, ValueError) as error:
             raise self._model_error(error) from error
+        except UNREADABLE_REPLY as error:  # the SDK tripped on what the server sent
+            raise unreadable_reply(self.backend, error) from error
         finally:
             turn.model_ms += (time.perf_counter() - started) * 1000
 
@@ -487,6 +502,8 @@ class AsyncAgent(_AgentBase):
                 return await self._call_model(on_text)
         except (openai.OpenAIError, ValueError) as error:
             raise self._model_error(error) from error
+        except UNREADABLE_REPLY as error:  # the SDK tripped on what the server sent
+            raise unreadable_reply(self.backend, error) from error
         finally:
             turn.model_ms += (time.perf_counter() - started) * 1000
 

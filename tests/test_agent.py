@@ -456,3 +456,27 @@ def test_a_reply_with_too_many_tool_calls_ends_the_turn(
     with pytest.raises(ModelError, match=f"asked for {MAX_CALLS_PER_REPLY + 1} queries"):
         agent.ask("how many shipped?")
     assert len(chat_server.requests) == 1  # no query ran, nothing went back to the model
+
+
+def test_a_plain_reply_to_a_streaming_request_is_a_clear_error(
+    sample_db: str, chat_server: ChatServer
+) -> None:
+    completion = {
+        "id": "chatcmpl-plain",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "test-model",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": "hello"},
+            }
+        ],
+    }
+    chat_server.push(status_reply(200, body=json.dumps(completion).encode()))
+    agent = make_agent(sample_db, chat_server)
+    with pytest.raises(ModelError) as caught:
+        agent.ask("hi", on_text=lambda _delta: None)  # a streaming request
+    message = str(caught.value)
+    assert "test-model" in message and "\n" not in message
