@@ -199,9 +199,8 @@ class Conversation:
             run = ToolRun(call_id=call.id, arguments=getattr(function, "arguments", "") or "")
             turn.tool_runs.append(run)  # before it runs: a failure that ends the turn keeps it
             self._run_tool(function, run)
-            self.messages.append(
-                {"role": "tool", "tool_call_id": call.id, "content": tool_message(run)}
-            )
+            content = tool_message(run, self.db.locations())
+            self.messages.append({"role": "tool", "tool_call_id": call.id, "content": content})
         self._check_error_streak(turn)
         return False
 
@@ -306,10 +305,14 @@ def assistant_with_calls(message: Any) -> dict[str, Any]:
     }
 
 
-def tool_message(run: ToolRun) -> str:
-    """What the model reads back: a capped result, or the error to fix."""
+def tool_message(run: ToolRun, locations: tuple[str, ...] = ()) -> str:
+    """What the model reads back: a capped result, or the error to fix. Where the database
+    lives (its URL, its file) is not the model's business: `locations` are written out."""
     if run.result is None:
-        return json.dumps({"error": run.error, "hint": "Fix the arguments and call Query again."})
+        error = run.error or ""
+        for location in locations:
+            error = error.replace(location, "the database")
+        return json.dumps({"error": error, "hint": "Fix the arguments and call Query again."})
     return json.dumps(run.result.to_json(max_rows=TOOL_RESULT_ROWS) | {"sql": None})
 
 

@@ -133,6 +133,14 @@ class ReadOnlyDatabase:
     def catalog(self) -> Catalog:
         return self.tool.catalog
 
+    def locations(self) -> tuple[str, ...]:
+        """How messages may name this database (its URL as shown, its file): longest first."""
+        names = {self.url, database.display_url(self.url)}
+        path = database.sqlite_path(self.url)
+        if path is not None:
+            names |= {str(path), path.name}
+        return tuple(sorted(names, key=len, reverse=True))
+
     def close(self) -> None:
         self.engine.dispose()
 

@@ -168,3 +168,15 @@ def test_chat_history_is_kept_per_tenant() -> None:
     assert history_path(None).name == "chat_history"
     assert history_path(13).name == "chat_history.customer-13"
     assert history_path(13).parent == history_path(None).parent
+
+
+def test_the_model_is_never_told_where_the_database_lives(hostile_db: str) -> None:
+    from nl2sql.agent import ToolRun, tool_message
+    from nl2sql.execute import ReadOnlyDatabase
+
+    with ReadOnlyDatabase(hostile_db) as db:
+        path = str(database.sqlite_path(db.url))
+        run = ToolRun("c1", "{}", error=f"Database error on sqlite:///{path}: disk I/O error")
+        sent = json.loads(tool_message(run, db.locations()))["error"]
+    assert path not in sent and "hostile.sqlite3" not in sent
+    assert sent == "Database error on the database: disk I/O error"
