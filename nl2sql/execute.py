@@ -28,6 +28,7 @@ from nl2sql.errors import (
     DatabaseError,
     NL2SQLError,
     QueryTimeoutError,
+    first_line,
 )
 from nl2sql.query import QueryTool, build_tool, hidden_columns_from_env
 from nl2sql.reflect import load_catalog
@@ -157,12 +158,25 @@ class ReadOnlyDatabase:
         customer_id: int | None = None,
         limit_cap: int | None = None,
     ) -> Result:
-        """Validate, compile and run one Query tool call."""
-        options = {"max_rows": limit_cap} if limit_cap else {}
-        compiler = Compiler(self.tool, customer_id=customer_id, **options)
-        parsed = query if isinstance(query, BaseModel) else self.tool.parse(query)
-        compiled = compiler.compile(parsed)
-        result = self.execute(compiled)
+        """Validate, compile and run one Query tool call.
+
+        The tool boundary: anything but nl2sql's own errors is a bug, reported as one line
+        (exit 1) that says so, never a traceback.
+        """
+        try:
+            options = {"max_rows": limit_cap} if limit_cap else {}
+            compiler = Compiler(self.tool, customer_id=customer_id, **options)
+            parsed = query if isinstance(query, BaseModel) else self.tool.parse(query)
+            compiled = compiler.compile(parsed)
+            result = self.execute(compiled)
+        except NL2SQLError:
+            raise
+        except Exception as error:  # noqa: BLE001 - the one catch-all at the tool boundary
+            raise NL2SQLError(
+                f"nl2sql failed unexpectedly running this query ({type(error).__name__}: "
+                f"{first_line(error, 'no detail')}). This is a bug: please report it with the "
+                "question or the query."
+            ) from error
         result.query = parsed.model_dump(mode="json")
         if not result.query.get("via"):  # the default: the arguments as most callers write them
             result.query.pop("via", None)

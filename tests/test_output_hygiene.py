@@ -180,3 +180,15 @@ def test_the_model_is_never_told_where_the_database_lives(hostile_db: str) -> No
         sent = json.loads(tool_message(run, db.locations()))["error"]
     assert path not in sent and "hostile.sqlite3" not in sent
     assert sent == "Database error on the database: disk I/O error"
+
+
+def test_an_unexpected_failure_at_the_tool_boundary_is_one_line(hostile_db: str) -> None:
+    from nl2sql.errors import NL2SQLError
+    from nl2sql.execute import ReadOnlyDatabase
+
+    with ReadOnlyDatabase(hostile_db) as db:
+        db.execute = None  # type: ignore[assignment, method-assign]  # a bug inside the boundary
+        with pytest.raises(NL2SQLError) as caught:
+            db.run(json.loads(names_spec()))
+    message = str(caught.value)
+    assert "This is a bug" in message and "TypeError" in message and "\n" not in message
