@@ -461,3 +461,14 @@ def test_a_table_added_to_the_built_in_schema_needs_no_other_code() -> None:
     # returns -> order_items -> orders -> the customer: the scope follows the new path.
     assert "returns.order_item_id IN (SELECT order_items.id" in sql
     assert "order_items.order_id IN (SELECT orders.id" in sql and "orders.customer_id = 7" in sql
+
+
+def test_a_config_word_with_no_letters_names_nothing(shop_url: str) -> None:
+    # words = ["#"] reads as no words at all; it used to match everywhere, and loop for ever.
+    from nl2sql.agent import Agent
+
+    config = parse_config({"tables": {"purchases": {"words": ["#", "purchase"]}}})
+    with Agent(shop_url, model="offline", config=config, today=date(2026, 3, 31)) as agent:
+        assert agent.ask("how many purchases?").raise_for_status().understood == (
+            "count of purchases"
+        )

@@ -12,7 +12,14 @@ from typing import Any
 from rapidfuzz.distance import DamerauLevenshtein
 
 from nl2sql.models.offline.dates import find_dates
-from nl2sql.models.offline.schema_words import NUMERIC_KINDS, Phrase, SchemaWords, words_of
+from nl2sql.models.offline.schema_words import (
+    NUMERIC_KINDS,
+    Phrase,
+    Phrases,
+    SchemaWords,
+    first_word_index,
+    words_of,
+)
 
 DATE_MARK = "datemark"  # stands for a date expression, masked before the words are read
 
@@ -128,9 +135,11 @@ class Words:
 
     def find(self, phrases: Any, start: int = 0) -> tuple[int, int, Phrase] | None:
         """The first free occurrence (longest phrase first at each position) of any phrase."""
-        ordered = sorted(phrases, key=len, reverse=True)
+        by_first = (
+            phrases.by_first_word() if isinstance(phrases, Phrases) else first_word_index(phrases)
+        )
         for index in range(start, len(self.items)):
-            for phrase in ordered:
+            for phrase in by_first.get(self.items[index], ()):
                 end = index + len(phrase)
                 if tuple(self.items[index:end]) == phrase and not self.taken & set(
                     range(index, end)
@@ -196,7 +205,9 @@ def mask_dates(text: str, today: date) -> tuple[str, list[Any]]:
 
 def corrected(items: list[str], words: SchemaWords) -> list[str]:
     """Words one slip away from a word the recognisers know ('custmers', 'averge') read as it."""
-    known = vocabulary(words)
+    if words.known is None:  # the same for every question on this database: built once
+        words.known = vocabulary(words)
+    known = words.known
     fixed = []
     for word in items:
         if len(word) < 5 or word in known or NUMBER.match(word):
@@ -224,14 +235,13 @@ def vocabulary(words: SchemaWords) -> frozenset[str]:
 
 def numeric_column_at(read: Words, words: SchemaWords, index: int) -> str | None:
     """The numeric column named at `index`, past filler words ('biggest single order total')."""
-    numeric = {p: c for p, c in words.columns.items() if any(is_numeric(words, q) for q in c)}
-    hit = read.find(numeric, index)
+    hit = read.find(words.numeric, index)
     while hit is not None and hit[0] != index and read.items[index] in FILLER:
         index += 1  # past filler: 'biggest single order total'
     if hit is None or hit[0] != index:
         return None
     read.take(hit[0], hit[1])
-    return next(q for q in numeric[hit[2]] if is_numeric(words, q))
+    return str(words.numeric[hit[2]][0])
 
 
 def is_numeric(words: SchemaWords, qualified: str) -> bool:

@@ -146,11 +146,10 @@ def read_measure(read: Words, words: SchemaWords, intent: Intent) -> None:
             return
     if intent.measure:
         return
-    numeric = {p: c for p, c in words.columns.items() if any(is_numeric(words, q) for q in c)}
-    hit = read.find(numeric)
+    hit = read.find(words.numeric)
     if hit is None:
         return
-    column = preferred(words, [q for q in numeric[hit[2]] if is_numeric(words, q)], read)
+    column = preferred(words, words.numeric[hit[2]], read)
     if intent.order and ranked_table(read, words) == words.info(column).table:
         read.take(hit[0], hit[1])  # 'the five suppliers with the highest balance': sort by it
         intent.measure = column

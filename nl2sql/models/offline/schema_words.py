@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,16 +48,48 @@ def verb_forms(verb: str) -> set[str]:
     return forms
 
 
+def first_word_index(phrases: Iterable[Phrase]) -> dict[str, list[Phrase]]:
+    """The phrases that start with each word, longest first: what `Words.find` tries at a
+    position. An empty phrase names nothing and is left out."""
+    index: dict[str, list[Phrase]] = {}
+    for phrase in sorted(phrases, key=len, reverse=True):
+        if phrase:
+            index.setdefault(phrase[0], []).append(phrase)
+    return index
+
+
+class Phrases(dict[Phrase, Any]):
+    """Phrases and what they name, keeping the first-word index of them once it is built (a
+    change to the phrases drops it)."""
+
+    _index: dict[str, list[Phrase]] | None = None
+
+    def __setitem__(self, key: Phrase, value: Any) -> None:
+        self._index = None
+        super().__setitem__(key, value)
+
+    def setdefault(self, key: Phrase, default: Any = None) -> Any:
+        self._index = None
+        return super().setdefault(key, default)
+
+    def by_first_word(self) -> dict[str, list[Phrase]]:
+        if self._index is None:
+            self._index = first_word_index(self)
+        return self._index
+
+
 @dataclass
 class SchemaWords:
     """Phrases (word tuples) for tables, columns and values, and the facts recognisers need."""
 
     tool: QueryTool
-    tables: dict[Phrase, str] = field(default_factory=dict)
-    columns: dict[Phrase, list[str]] = field(default_factory=dict)
-    values: dict[Phrase, list[tuple[str, str]]] = field(default_factory=dict)
+    tables: Phrases = field(default_factory=Phrases)  # -> table
+    columns: Phrases = field(default_factory=Phrases)  # -> qualified columns
+    numeric: Phrases = field(default_factory=Phrases)  # the columns' phrases, numeric ones only
+    values: Phrases = field(default_factory=Phrases)  # -> (column, value) pairs
     verbs: dict[str, str] = field(default_factory=dict)  # "placed" -> "orders.o_orderdate"
     past_verbs: set[str] = field(default_factory=set)  # the verbs as configured: "placed"
+    known: frozenset[str] | None = None  # every word a recogniser reads (for typo correction)
 
     @classmethod
     def build(cls, tool: QueryTool, values: dict[str, list[str]] | None = None) -> SchemaWords:
@@ -82,6 +115,10 @@ class SchemaWords:
                 built.add_value(info.qualified, value, allowed=True)
             for value in (values or {}).get(info.qualified, ()):
                 built.add_value(info.qualified, value)
+        for phrase, named in built.columns.items():
+            numbers = [q for q in named if tool.columns[q].kind in NUMERIC_KINDS]
+            if numbers:
+                built.numeric[phrase] = numbers
         return built
 
     def add_value(self, column: str, value: str, *, allowed: bool = False) -> None:
