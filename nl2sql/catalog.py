@@ -177,6 +177,15 @@ class Catalog:
                 rerouted.add(name)
         return Reach(paths, ties)
 
+    def require_tenant(self, where: str = "This database") -> Tenant:
+        """The tenant key, or ConfigError saying a customer scope needs one."""
+        if self.tenant is None:
+            raise ConfigError(
+                f"{where} has no tenant key, so a customer scope cannot be applied; name it in "
+                'the config ([tenant] column = "table.column") or drop --customer.'
+            )
+        return self.tenant
+
     def scope_path(self, name: str) -> Path | None:
         """The path from a table to the tenant key's table (over every table, hidden too).
 

@@ -32,7 +32,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from nl2sql.catalog import MAX_CANDIDATE_PATHS, Catalog, Edge, Path, describe_path
 from nl2sql.dialects import AsDate, DateBucket
-from nl2sql.errors import ConfigError, QueryValidationError
+from nl2sql.errors import QueryValidationError
 from nl2sql.operators import AGGREGATES, COMPARISONS, DAY_COMPARISONS
 from nl2sql.query import (
     LIST_OPERATORS,
@@ -143,11 +143,8 @@ class Compiler:
         max_rows: int = HARD_ROW_CAP,
     ) -> None:
         self.tool = tool or builtin_tool()
-        if customer_id is not None and self.tool.catalog.tenant is None:
-            raise ConfigError(
-                "This database has no tenant key, so a customer scope cannot be applied; "
-                'name it in the config ([tenant] column = "table.column") or drop --customer.'
-            )
+        if customer_id is not None:
+            self.tool.catalog.require_tenant()
         self.customer_id = customer_id
         self.default_limit = min(default_limit, max_rows)
         self.max_rows = max_rows

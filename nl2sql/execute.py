@@ -30,7 +30,7 @@ from nl2sql.errors import (
     QueryTimeoutError,
     first_line,
 )
-from nl2sql.query import QueryTool, build_tool, hidden_columns_from_env
+from nl2sql.query import QueryTool, build_tool, configured_tool, hidden_columns_from_env
 from nl2sql.reflect import load_catalog
 from nl2sql.settings import env_seconds
 from nl2sql.understood import describe
@@ -128,6 +128,8 @@ class ReadOnlyDatabase:
         except NL2SQLError:
             self.engine.dispose()
             raise
+        if catalog.builtin and config is None:
+            return configured_tool()  # nl2sql's own schema as it is: the tool built once
         return build_tool(catalog)
 
     @property
@@ -211,12 +213,7 @@ class ReadOnlyDatabase:
             raise ConfigError(
                 f"customer_id must be a customer id (a positive whole number), not {customer_id!r}."
             )
-        tenant = self.catalog.tenant
-        if tenant is None:
-            raise ConfigError(
-                f"{database.display_url(self.url)} has no tenant key, so --customer cannot "
-                'scope it; name one in the config ([tenant] column = "table.column").'
-            )
+        tenant = self.catalog.require_tenant(database.display_url(self.url))
         key = self.catalog.tables[tenant.table].c[tenant.column]
         try:
             with self.engine.connect() as connection:

@@ -33,12 +33,12 @@ from sqlalchemy import (
 from sqlalchemy import exc as sa_exc
 
 from nl2sql import schema
-from nl2sql.catalog import Catalog, Edge, qualified_columns
+from nl2sql.catalog import Catalog, Edge
 from nl2sql.config import Config
+from nl2sql.database import ALEMBIC_TABLE
 from nl2sql.errors import ConfigError, DatabaseUnavailableError
 from nl2sql.words import singular
 
-ALEMBIC_TABLE = "alembic_version"
 CHECK_IN = re.compile(r"^\s*\(?\s*\"?(\w+)\"?\s+IN\s*\((.*)\)\s*\)?\s*$", re.IGNORECASE | re.DOTALL)
 # PostgreSQL keeps `state IN ('a', 'b')` as `(state)::text = ANY (ARRAY['a'::..., 'b'::...])`.
 CHECK_ANY = re.compile(
@@ -316,4 +316,4 @@ def reflect_duckdb(engine: Engine, names: list[str]) -> tuple[MetaData, dict[str
     return metadata, checks
 
 
-__all__ = ["load_catalog", "qualified_columns"]
+__all__ = ["load_catalog"]

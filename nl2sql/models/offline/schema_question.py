@@ -18,8 +18,8 @@ from nl2sql.models.offline.schema_words import (
     Phrases,
     SchemaWords,
     first_word_index,
-    words_of,
 )
+from nl2sql.words import words_of
 
 DATE_MARK = "datemark"  # stands for a date expression, masked before the words are read
 

@@ -8,13 +8,12 @@ the values of the text columns as the tenant may see them (read through the scop
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from nl2sql.query import ColumnInfo, QueryTool
-from nl2sql.words import singular
+from nl2sql.words import words_of
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +26,6 @@ SAMPLE_ROWS = 50_000  # rows read per column at start-up, whatever the table's s
 MAX_NAME_LENGTH = 40  # values longer than this on average are prose (comments), not names
 NAME_SHARE = 0.9  # the share of a column's values that start like a name
 NUMERIC_KINDS = ("integer", "number")
-
-
-def words_of(text: str) -> list[str]:
-    """Lower case words, '&' as 'and', a plural 's' dropped: 'Line Items' -> ['line', 'item']."""
-    text = text.lower().replace("&", " and ")
-    return [singular(word) for word in re.findall(r"[a-z0-9]+", text)]
 
 
 def verb_forms(verb: str) -> set[str]:

@@ -23,7 +23,7 @@ from nl2sql.models.offline.sample_columns import (
     PRODUCTS__CATEGORY,
     PRODUCTS__NAME,
 )
-from nl2sql.words import singular
+from nl2sql.words import words_of
 
 # Everyday names for countries: demonyms and abbreviations (only used if the country exists).
 COUNTRY_ALIASES: dict[str, tuple[str, ...]] = {
@@ -102,9 +102,7 @@ STOPWORDS = frozenset(
 
 def normalize(text: str) -> str:
     """Lower case, '&' as 'and', punctuation as spaces, a plural 's' dropped per word."""
-    text = text.lower().replace("&", " and ").replace("'s ", " ")
-    words = re.findall(r"[a-z0-9]+", text)
-    return " ".join(singular(w) for w in words)
+    return " ".join(words_of(text))
 
 
 def _namesakes(connection: Any) -> dict[str, list[tuple[int, str, str]]]:
