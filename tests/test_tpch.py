@@ -438,3 +438,10 @@ def test_golden_sql_on_tpch(
     assert sql in str(statement)
     shown = {k: v for k, v in statement.compile().params.items() if k != "param_1"}
     assert shown == params
+
+
+@pytest.mark.parametrize("scale", ["0", "0.005", "11"])
+def test_a_scale_tpch_cannot_be_built_at_is_one_line(tmp_path: Path, scale: str) -> None:
+    done = runner.invoke(app, ["db", "tpch", "--db", str(tmp_path / "t.db"), "--scale", scale])
+    assert done.exit_code == 2 and "--scale must be from 0.01 to 10" in done.output
+    assert not (tmp_path / "t.db").exists()
