@@ -20,6 +20,7 @@ import openai
 from openai.types.chat import ChatCompletion
 from pydantic import BaseModel, ValidationError
 
+from nl2sql import deadline
 from nl2sql.config import Config
 from nl2sql.errors import (
     AgentStepLimitError,
@@ -35,6 +36,7 @@ from nl2sql.errors import (
 from nl2sql.execute import ReadOnlyDatabase, Result
 from nl2sql.models.backends import Backend, choose_backend, describe_api_error
 from nl2sql.query import TOOL_NAME
+from nl2sql.streaming import ReplyBuilder
 from nl2sql.tooling import as_definition, function_tool
 
 MAX_STEPS = 8  # model calls per question
@@ -162,11 +164,18 @@ class Conversation:
         self.messages = [{"role": "system", "content": system_prompt(self.today, self.customer_id)}]
 
     def request(self) -> dict[str, Any]:
-        return {
+        request: dict[str, Any] = {
             "model": self.backend.model,
             "messages": self.messages,
             "tools": [self._tool()],
         }
+        left, timeout = deadline.seconds_left(), self.backend.client.timeout
+        if left is not None and isinstance(timeout, int | float) and left < timeout:
+            request["timeout"] = max(left, 0.001)  # a request never outlives the question
+        return request
+
+    def reply_builder(self, on_text: TextCallback | None) -> ReplyBuilder:
+        return ReplyBuilder(self.backend.describe(), MAX_CALLS_PER_REPLY, on_text)
 
     def _tool(self) -> Any:
         # Built once per conversation: the JSON schema takes ~2 ms, more than an offline answer.
@@ -212,7 +221,9 @@ class Conversation:
                 raise QueryValidationError(f"Unknown tool '{name}'; the only tool is {TOOL_NAME}.")
             parsed = getattr(function, "parsed_arguments", None)
             query = parsed if isinstance(parsed, BaseModel) else self.db.tool.parse(run.arguments)
-            run.result = self.db.run(query, customer_id=self.customer_id)
+            run.result = self.db.run(
+                query, customer_id=self.customer_id, deadline=deadline.current()
+            )
         except (DatabaseUnavailableError, QueryTimeoutError) as error:
             run.error = str(error)
             raise  # no retry can help: the user must fix the database or narrow the question
@@ -339,7 +350,9 @@ class _AgentBase:
         timeout: float | None = None,
         max_retries: int | None = None,
         config: Config | str | Path | None = None,
+        question_seconds: float | None = None,
     ) -> None:
+        self.question_seconds = question_seconds  # None: NL2SQL_QUESTION_TIMEOUT or 120 s
         self.owns_db = not isinstance(db, ReadOnlyDatabase)  # opened here: closed by close()
         self.db = db if isinstance(db, ReadOnlyDatabase) else ReadOnlyDatabase(db, config=config)
         customer_id = self.db.check_customer(customer_id)
@@ -387,7 +400,9 @@ class _AgentBase:
         self.conversation.reset()
         self.turns.clear()
 
-    def _model_error(self, error: Exception) -> ModelError:
+    def _model_error(self, error: Exception) -> NL2SQLError:
+        if deadline.expired():
+            return deadline.timed_out()  # whatever the SDK made of the cut-off reply
         if isinstance(error, openai.OpenAIError):
             return ModelError(describe_api_error(error, self.backend))
         # ValueError: a body that is not a Chat Completions reply.
@@ -416,12 +431,13 @@ class Agent(_AgentBase):
         saved = len(self.messages)
         self.messages.append({"role": "user", "content": question})
         try:
-            for _ in range(self.conversation.max_steps):
-                text = self.conversation.gate(turn, on_text)
-                if self.conversation.absorb(turn, self._complete(turn, text)):
-                    self.turns.append(turn)
-                    return turn
-            raise self.conversation.step_limit()
+            with deadline.question_deadline(self.question_seconds):
+                for _ in range(self.conversation.max_steps):
+                    text = self.conversation.gate(turn, on_text)
+                    if self.conversation.absorb(turn, self._complete(turn, text)):
+                        self.turns.append(turn)
+                        return turn
+                raise self.conversation.step_limit()
         except NL2SQLError as error:
             error.turn = error.turn or turn
             del self.messages[saved:]  # keep the conversation as it was before this question
@@ -460,14 +476,12 @@ class Agent(_AgentBase):
                 return raw.parse()
             except (ValidationError, ValueError):
                 return unparsed(raw.text)
-        with completions.stream(**request, stream_options={"include_usage": True}) as stream:
-            try:
-                for event in stream:
-                    if event.type == "content.delta" and event.delta:
-                        on_text(event.delta)
-                return stream.get_final_completion()
-            except (ValidationError, ValueError):
-                return stream.current_completion_snapshot  # type: ignore[return-value]
+        reply = self.conversation.reply_builder(on_text)
+        stream = completions.create(**request, stream=True, stream_options={"include_usage": True})
+        with stream:
+            for chunk in stream:
+                reply.add(chunk)
+        return reply.completion()
 
 
 class AsyncAgent(_AgentBase):
@@ -480,12 +494,13 @@ class AsyncAgent(_AgentBase):
         saved = len(self.messages)
         self.messages.append({"role": "user", "content": question})
         try:
-            for _ in range(self.conversation.max_steps):
-                text = self.conversation.gate(turn, on_text)
-                if self.conversation.absorb(turn, await self._complete(turn, text)):
-                    self.turns.append(turn)
-                    return turn
-            raise self.conversation.step_limit()
+            with deadline.question_deadline(self.question_seconds):
+                for _ in range(self.conversation.max_steps):
+                    text = self.conversation.gate(turn, on_text)
+                    if self.conversation.absorb(turn, await self._complete(turn, text)):
+                        self.turns.append(turn)
+                        return turn
+                raise self.conversation.step_limit()
         except NL2SQLError as error:
             error.turn = error.turn or turn
             del self.messages[saved:]  # keep the conversation as it was before this question
@@ -522,14 +537,14 @@ class AsyncAgent(_AgentBase):
                 return raw.parse()  # type: ignore[no-any-return]
             except (ValidationError, ValueError):
                 return unparsed(raw.text)
-        async with completions.stream(**request, stream_options={"include_usage": True}) as stream:
-            try:
-                async for event in stream:
-                    if event.type == "content.delta" and event.delta:
-                        on_text(event.delta)
-                return await stream.get_final_completion()  # type: ignore[no-any-return]
-            except (ValidationError, ValueError):
-                return stream.current_completion_snapshot  # type: ignore[no-any-return]
+        reply = self.conversation.reply_builder(on_text)
+        stream = await completions.create(
+            **request, stream=True, stream_options={"include_usage": True}
+        )
+        async with stream:
+            async for chunk in stream:
+                reply.add(chunk)
+        return reply.completion()
 
 
 def mentions_strict(error: openai.BadRequestError) -> bool:

@@ -95,6 +95,7 @@ class Catalog:
     hidden_columns: frozenset[str] = frozenset()
     builtin: bool = False  # nl2sql's own schema: the tuned offline grammar serves it
     _reach: dict[tuple[str, bool], Reach] = field(default_factory=dict, repr=False)
+    _readable: Mapping[str, frozenset[str]] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.edges_all = _adjacency(self.metadata.tables.values(), self.extra_joins)
@@ -136,6 +137,15 @@ class Catalog:
 
     def without(self, hidden: Iterable[str]) -> Catalog:
         return without(self, hidden)
+
+    @property
+    def readable(self) -> Mapping[str, frozenset[str]]:
+        """The stored columns a query may read, per table: every visible column of an exposed
+        table, and the keys the tenant scope follows (through hidden tables too). What the
+        SQLite authorizer allows and what a scoped source selects. Computed once."""
+        if self._readable is None:
+            self._readable = _readable_columns(self)
+        return self._readable
 
     # -- joins -------------------------------------------------------------------------------
 
@@ -203,6 +213,40 @@ class Catalog:
                 f"({candidates}); mark {name} as shared in [tenant] or hide it."
             )
         return reach.paths.get(self.tenant.table)
+
+
+def _readable_columns(catalog: Catalog) -> dict[str, frozenset[str]]:
+    readable = {
+        name: {
+            column.name
+            for column in catalog.tables[name].columns
+            if f"{name}.{column.name}" not in catalog.hidden_columns
+        }
+        for name in catalog.exposed
+    }
+    for table, column in scope_keys(catalog):
+        readable.setdefault(table, set()).add(column)
+    return {name: frozenset(columns) for name, columns in readable.items()}
+
+
+def scope_keys(catalog: Catalog) -> set[tuple[str, str]]:
+    """Every (table, column) the tenant scope reads: the key, and both ends of each step on
+    the tables' paths to it. A table with tied paths is left out: the compiler refuses it."""
+    tenant = catalog.tenant
+    if tenant is None:
+        return set()
+    keys = {(tenant.table, tenant.column)}
+    for name in catalog.tables:
+        if name in tenant.shared:
+            continue
+        try:
+            path = catalog.scope_path(name)
+        except ConfigError:
+            continue
+        for step in path or ():
+            keys |= {(step.source, column) for column in step.source_columns}
+            keys |= {(step.target, column) for column in step.target_columns}
+    return keys
 
 
 def _adjacency(tables: Iterable[Table], extra: Iterable[Edge]) -> dict[str, list[Edge]]:

@@ -322,6 +322,36 @@ def db_init(db: DbOption = None) -> None:
     stdout.print(f"Sample data loaded: {loaded}." if loaded else "Sample data already present.")
 
 
+@db_app.command("secure")
+def db_secure(db: DbOption = None, config: ConfigOption = None) -> None:
+    """Make PostgreSQL enforce the customer scope itself: a SELECT-only role and row-level
+    security policies on every table that reaches the tenant key (idempotent)."""
+    from sqlalchemy import exc as sa_exc
+
+    from nl2sql.reflect import load_catalog
+    from nl2sql.row_security import READER_ROLE
+
+    with reporting_errors():
+        loaded = load_config(config)
+        url = database_url(db, loaded)
+        engine = database.make_engine(url)
+        try:
+            catalog = load_catalog(engine, loaded, where=database.display_url(url))
+            tables = database.secure_database(engine, catalog)
+        except sa_exc.DBAPIError as error:
+            raise database.describe_database_error(url, error) from error
+        finally:
+            engine.dispose()
+    where = database.display_url(url)
+    if not tables:
+        stdout.print(Text(f"{where} cannot enforce a customer scope itself; nothing changed."))
+        return
+    stdout.print(Text(f"Row-level security on {', '.join(tables)} in {where}."))
+    stdout.print(
+        Text(f"Customer-scoped questions now run as {READER_ROLE}, which can only read them.")
+    )
+
+
 @db_app.command("tpch")
 def db_tpch(
     db: Annotated[str, typer.Option("--db", help="Database URL or SQLite file path to build")],

@@ -115,6 +115,7 @@ class Compiled:
     kinds: list[str]
     limit: int
     tables: set[str] = field(default_factory=set)
+    customer_id: int | None = None  # the tenant it is scoped to: its session names them too
 
 
 class Problems:
@@ -204,6 +205,7 @@ class _Build:
             kinds=[result_kind(t) for t in fields],
             limit=limit,
             tables=set(joined),
+            customer_id=self.compiler.customer_id,
         )
 
     # -- reading the query ------------------------------------------------------------------
@@ -768,14 +770,21 @@ def scoped_source(catalog: Catalog, name: str, customer_id: int | None) -> FromC
     if path is None:
         raise ScopeRefused(catalog, name)
     condition = scope_condition(catalog, table, path, customer_id, seen={name})
-    return select(table).where(condition).subquery(name)
+    readable = catalog.readable.get(name, frozenset())
+    columns = [column for column in table.columns if column.name in readable]
+    return select(*columns).where(condition).subquery(name)
 
 
 def scope_condition(
-    catalog: Catalog, table: FromClause, path: Path, customer_id: int, seen: set[str]
+    catalog: Catalog,
+    table: FromClause,
+    path: Path,
+    customer_id: int | ColumnElement[Any],
+    seen: set[str],
 ) -> ColumnElement[bool]:
     """`table`'s rows whose path ends at the customer's key: nested IN subqueries, one per step
-    (EXISTS for a composite key)."""
+    (EXISTS for a composite key). `customer_id` is a value, or an SQL expression (the
+    PostgreSQL row-level security policies compare with the transaction's setting)."""
     tenant = catalog.tenant
     assert tenant is not None
     if not path:

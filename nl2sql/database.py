@@ -202,11 +202,24 @@ def init_database(url: str, *, create_folder: bool = False) -> InitReport:
             before = current_revision(connection)
         upgrade(engine)
         rows = load_sample_data(engine)
+        secure_database(engine)
         return InitReport(url, before, head_revision(), rows)
     except sa_exc.DBAPIError as error:  # any driver failure, at any step: one clear line
         raise describe_database_error(url, error) from error
     finally:
         engine.dispose()
+
+
+def secure_database(engine: Engine, catalog: Any = None) -> list[str]:
+    """Where the engine can enforce the tenant scope itself (PostgreSQL's row-level security),
+    set that up for `catalog` (nl2sql's own schema by default); the tables now protected."""
+    from nl2sql.catalog import builtin_catalog
+    from nl2sql.engines import recipe_for
+
+    recipe = recipe_for(engine.url.render_as_string(hide_password=False))
+    if recipe.secure is None:
+        return []
+    return recipe.secure(engine, catalog if catalog is not None else builtin_catalog())
 
 
 def _check_sqlite_file(path: Path) -> None:

@@ -1,13 +1,17 @@
 """Run compiled queries on a read-only connection, with a time limit and a row cap.
 
-SQLite is opened with ``mode=ro`` and ``PRAGMA query_only``; PostgreSQL sessions default to
-read-only transactions. A runaway query is cancelled by SQLite's progress handler or
-PostgreSQL's ``statement_timeout``. Nothing here can write to the database.
+Every statement goes through one door, ``ReadOnlyDatabase.connect(customer_id)``: a read-only,
+time-limited session set up by the engine's recipe (``engines.py``); on PostgreSQL a tenant's
+session logs in as the SELECT-only role under row-level security (``row_security.py``), after a
+self-check. Nothing here can write to the database.
 """
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -15,23 +19,26 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy import exc as sa_exc
 
-from nl2sql import database
+from nl2sql import database, row_security
 from nl2sql.catalog import Catalog
 from nl2sql.compiler import Compiled, Compiler, scoped_source
 from nl2sql.config import Config, as_config
-from nl2sql.engines import read_only_engine
+from nl2sql.deadline import timed_out as question_timed_out
+from nl2sql.engines import DEADLINE, POOL_WAIT, Session, read_only_engine, recipe_for
 from nl2sql.errors import (
     ConfigError,
     DatabaseError,
+    DatabaseUnavailableError,
     NL2SQLError,
     QueryTimeoutError,
     first_line,
 )
 from nl2sql.query import QueryTool, build_tool, configured_tool, hidden_columns_from_env
 from nl2sql.reflect import load_catalog
+from nl2sql.row_security import READER_ROLE
 from nl2sql.settings import env_seconds
 from nl2sql.understood import describe
 
@@ -114,7 +121,9 @@ class ReadOnlyDatabase:
         self.url = database.resolve_url(url)
         self.timeout = query_timeout() if timeout is None else timeout
         self.engine = read_only_engine(self.url, self.timeout)
+        self.recipe = recipe_for(self.url)
         self.tool = tool or self._tool(config)
+        self._tenant_engine: Engine | None = None  # PostgreSQL: made and checked on first use
 
     def _tool(self, config: Config | None) -> QueryTool:
         """The tool for this database: its catalog (built-in or reflected) and the config."""
@@ -146,6 +155,85 @@ class ReadOnlyDatabase:
 
     def close(self) -> None:
         self.engine.dispose()
+        if self._tenant_engine is not None and self._tenant_engine is not self.engine:
+            self._tenant_engine.dispose()
+
+    # -- the one door ----------------------------------------------------------------------
+
+    @contextmanager
+    def connect(
+        self, customer_id: int | None = None, *, deadline: float | None = None
+    ) -> Iterator[Connection]:
+        """The connection every statement runs on: read-only, each statement limited to the
+        query timeout and ending by `deadline` (a `time.monotonic()` value) if one is given.
+
+        With a customer on PostgreSQL it logs in as the SELECT-only role and names the tenant
+        for the row-level security policies, so even SQL that did not come from the compiler
+        sees only that customer's rows. Elsewhere the compiler's scope is the only one.
+        """
+        engine = self._engine_for(customer_id)
+        ends = min(deadline if deadline is not None else math.inf, time.monotonic() + self.timeout)
+        if ends <= time.monotonic():
+            raise question_timed_out()
+        session = Session(customer_id, ends, self.catalog.readable)
+        try:
+            connection = engine.connect()
+        except sa_exc.TimeoutError as error:
+            raise DatabaseError(
+                f"Every connection to {database.display_url(self.url)} stayed busy for "
+                f"{POOL_WAIT:g} s; try again in a moment."
+            ) from error
+        except sa_exc.DBAPIError as error:
+            raise self._explain(error) from error
+        with connection:
+            connection.info[DEADLINE] = deadline if deadline is not None else math.inf
+            try:
+                with self.recipe.session(connection, session):
+                    yield connection
+                connection.rollback()  # nothing a session does is kept
+            finally:
+                connection.info.pop(DEADLINE, None)
+
+    def _engine_for(self, customer_id: int | None) -> Engine:
+        if self.recipe.tenant_engine is None:
+            return self.engine
+        if customer_id is None:
+            if self.recipe.tenant_engine(self.url, self.timeout) is None:
+                raise ConfigError(
+                    f"{database.display_url(self.url)} logs in as {READER_ROLE}, which sees one "
+                    "customer's rows at a time: pass --customer, or connect as the tables' "
+                    "owner to ask about every customer."
+                )
+            return self.engine
+        if self._tenant_engine is None:
+            tenant = self.recipe.tenant_engine(self.url, self.timeout) or self.engine
+            try:
+                self._check_tenant_engine(tenant)
+            except BaseException:
+                if tenant is not self.engine:
+                    tenant.dispose()
+                raise
+            self._tenant_engine = tenant
+        return self._tenant_engine
+
+    def _check_tenant_engine(self, tenant: Engine) -> None:
+        """Refuse to serve a customer unless their session is safe on its own: the role
+        cannot write or bypass row-level security, and every tenant table has its policy."""
+        where = database.display_url(self.url)
+        try:
+            with tenant.connect() as connection:
+                found = row_security.problems(connection, self.catalog)
+        except sa_exc.DBAPIError as error:
+            raise DatabaseUnavailableError(
+                f"Cannot log in to {where} as {READER_ROLE}, the role customer-scoped questions "
+                f"run as ({first_line(error.orig or error)}). {row_security.fix_hint(where)} "
+                f"If the server asks for a password, set {row_security.READER_PASSWORD_ENV}."
+            ) from error
+        if found:
+            raise ConfigError(
+                f"Refusing customer-scoped questions on {where}: {'; '.join(found)}. "
+                f"{row_security.fix_hint(where)}"
+            )
 
     def __enter__(self) -> ReadOnlyDatabase:
         return self
@@ -159,6 +247,7 @@ class ReadOnlyDatabase:
         *,
         customer_id: int | None = None,
         limit_cap: int | None = None,
+        deadline: float | None = None,
     ) -> Result:
         """Validate, compile and run one Query tool call.
 
@@ -170,7 +259,7 @@ class ReadOnlyDatabase:
             compiler = Compiler(self.tool, customer_id=customer_id, **options)
             parsed = query if isinstance(query, BaseModel) else self.tool.parse(query)
             compiled = compiler.compile(parsed)
-            result = self.execute(compiled)
+            result = self.execute(compiled, deadline=deadline)
         except NL2SQLError:
             raise
         except Exception as error:  # noqa: BLE001 - the one catch-all at the tool boundary
@@ -196,7 +285,7 @@ class ReadOnlyDatabase:
         sample = select(source.c[info.name].label("value")).limit(sample_rows).subquery()
         statement = select(sample.c.value).where(sample.c.value.is_not(None)).distinct()
         try:
-            with self.engine.connect() as connection:
+            with self.connect(customer_id) as connection:
                 rows = connection.execute(statement.limit(most + 1)).scalars().all()
         except sa_exc.DBAPIError as error:
             raise self._explain(error) from error
@@ -216,7 +305,7 @@ class ReadOnlyDatabase:
         tenant = self.catalog.require_tenant(database.display_url(self.url))
         key = self.catalog.tables[tenant.table].c[tenant.column]
         try:
-            with self.engine.connect() as connection:
+            with self.connect(customer_id) as connection:
                 found = connection.execute(select(key).where(key == customer_id)).first()
         except sa_exc.DBAPIError as error:
             raise database.describe_database_error(self.url, error) from error
@@ -227,13 +316,14 @@ class ReadOnlyDatabase:
             )
         return customer_id
 
-    def execute(self, compiled: Compiled) -> Result:
+    def execute(self, compiled: Compiled, *, deadline: float | None = None) -> Result:
         started = time.perf_counter()
         try:
-            with self.engine.connect() as connection:
+            with self.connect(compiled.customer_id, deadline=deadline) as connection:
                 rows = connection.execute(compiled.statement).fetchall()
-                connection.rollback()
         except sa_exc.DBAPIError as error:
+            if deadline is not None and time.monotonic() >= deadline and is_cancelled(error.orig):
+                raise question_timed_out() from error
             raise self._explain(error) from error
         truncated = len(rows) > compiled.limit
         rows = rows[: compiled.limit]

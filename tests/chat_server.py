@@ -110,6 +110,7 @@ class Answer:
     parts: list[bytes]  # streamed answers write each part as its own HTTP chunk
     streamed: bool = False
     delay: float = 0.0  # seconds to wait before answering (interrupted when the server stops)
+    pause: float = 0.0  # seconds to wait between parts (a server that trickles its reply)
 
 
 class Reply(ABC):
@@ -263,6 +264,22 @@ class DelayReply(Reply):
         return replace(later, delay=later.delay + self.seconds)
 
 
+@dataclass(frozen=True)
+class TrickleReply(Reply):
+    """`then`, sent `piece` bytes at a time with `pause` seconds between: per-read timeouts
+    never fire on it, only a deadline for the whole reply does."""
+
+    pause: float
+    then: ScriptItem
+    piece: int = 1
+
+    def answer(self, request: RecordedRequest) -> Answer:
+        later = resolve(self.then, request).answer(request)
+        body = b"".join(later.parts)
+        parts = [body[i : i + self.piece] for i in range(0, len(body), self.piece)]
+        return replace(later, parts=parts, pause=self.pause)
+
+
 # --------------------------------------------------------------------------- reply builders
 
 
@@ -350,6 +367,11 @@ def status_reply(
 def malformed_reply(text: str | None = None) -> MalformedReply:
     """HTTP 200 with a body that is not valid JSON."""
     return MalformedReply() if text is None else MalformedReply(text)
+
+
+def trickle_reply(pause: float, then: ScriptItem, piece: int = 1) -> TrickleReply:
+    """`then`, one `piece` of bytes every `pause` seconds."""
+    return TrickleReply(pause, then, piece)
 
 
 def delay_reply(seconds: float, then: ScriptItem | None = None) -> DelayReply:
@@ -702,6 +724,8 @@ class _Handler(BaseHTTPRequestHandler):
         for part in answer.parts:
             self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part) if answer.streamed else part)
             self.wfile.flush()
+            if answer.pause and self.server.stopping.wait(answer.pause):
+                return
         if answer.streamed:
             self.wfile.write(b"0\r\n\r\n")
 

@@ -11,12 +11,16 @@ from typing import Any
 import pytest
 from query_builders import cond, field, query, reference_engine
 from sqlalchemy import create_engine, text
+from typer.testing import CliRunner
 
+from nl2sql import database
 from nl2sql.catalog import builtin_catalog
 from nl2sql.checks import catalog_problems
+from nl2sql.cli import app
 from nl2sql.config import load_config, parse_config
 from nl2sql.errors import ConfigError, QueryValidationError
 from nl2sql.execute import ReadOnlyDatabase
+from nl2sql.reflect import load_catalog
 
 # A shop nl2sql did not make: its own names, a CHECK list, a table that reaches the customer
 # through two steps (returns -> purchase_lines -> purchases -> clients), a lookup table every
@@ -75,8 +79,22 @@ verb = "placed"
 BACKENDS = ["sqlite", "postgresql", "duckdb"]
 
 
+@pytest.fixture(scope="module")
+def shop_config_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("config") / "shop.toml"
+    path.write_text(SHOP_CONFIG)
+    return path
+
+
+@pytest.fixture(scope="module")
+def shop_config(shop_config_path: Path) -> Any:
+    return load_config(shop_config_path)
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
-def shop_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+def shop_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, shop_config_path: Path
+) -> str:
     from conftest import new_database_url
 
     url = new_database_url(request.param, tmp_path_factory.mktemp("shop"), request)
@@ -85,14 +103,11 @@ def shop_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         for statement in [*SHOP_DDL, *SHOP_ROWS]:
             connection.execute(text(statement))
     engine.dispose()
+    secured = CliRunner().invoke(
+        app, ["db", "secure", "--db", url, "--config", str(shop_config_path)]
+    )
+    assert secured.exit_code == 0, secured.output
     return url
-
-
-@pytest.fixture(scope="module")
-def shop_config(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    path = tmp_path_factory.mktemp("config") / "shop.toml"
-    path.write_text(SHOP_CONFIG)
-    return load_config(path)
 
 
 @pytest.fixture(scope="module")
@@ -233,7 +248,7 @@ def test_unreadable_config_files(tmp_path: Path) -> None:
         load_config(broken)
 
 
-def test_a_join_the_database_does_not_declare(shop_url: str) -> None:
+def test_a_join_the_database_does_not_declare(shop_url: str, shop_config: Any) -> None:
     # audit_log has no foreign key; a config join makes it reachable (and scoped through it).
     config = parse_config(
         {
@@ -241,11 +256,25 @@ def test_a_join_the_database_does_not_declare(shop_url: str) -> None:
             "tenant": {"column": "clients.client_no"},
         }
     )
-    with ReadOnlyDatabase(shop_url, config=config) as db:
-        spec = query("audit_log", [field("audit_log.note"), field("clients.full_name")])
-        assert db.run(spec).rows == [["nightly backup", "Ada Lovelace"]]
-        assert db.run(spec, customer_id=1).rows == [["nightly backup", "Ada Lovelace"]]
-        assert db.run(spec, customer_id=2).rows == []
+    secure_with(shop_url, config)  # PostgreSQL: the new join makes audit_log a tenant's table
+    try:
+        with ReadOnlyDatabase(shop_url, config=config) as db:
+            spec = query("audit_log", [field("audit_log.note"), field("clients.full_name")])
+            assert db.run(spec).rows == [["nightly backup", "Ada Lovelace"]]
+            assert db.run(spec, customer_id=1).rows == [["nightly backup", "Ada Lovelace"]]
+            assert db.run(spec, customer_id=2).rows == []
+    finally:
+        secure_with(shop_url, shop_config)
+
+
+def secure_with(url: str, config: Any) -> None:
+    if not url.startswith("postgresql"):
+        return  # only PostgreSQL enforces the scope itself (and DuckDB has a reader open)
+    engine = create_engine(url)
+    try:
+        database.secure_database(engine, load_catalog(engine, config))
+    finally:
+        engine.dispose()
 
 
 def test_hidden_tables_and_columns_leave_the_tool(shop_url: str) -> None:
@@ -299,9 +328,6 @@ def test_reference_engine_reads_the_shop(shop_url: str) -> None:
 
 
 def test_cli_config_mistake_is_exit_2_and_one_line(shop_url: str, tmp_path: Path) -> None:
-    from typer.testing import CliRunner
-
-    from nl2sql.cli import app
 
     bad = tmp_path / "bad.toml"
     bad.write_text("[tables.nope]\nwords = ['x']\n")
@@ -315,9 +341,6 @@ def test_cli_config_mistake_is_exit_2_and_one_line(shop_url: str, tmp_path: Path
 def test_cli_reads_nl2sql_config(
     shop_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from typer.testing import CliRunner
-
-    from nl2sql.cli import app
 
     path = tmp_path / "shop.toml"
     path.write_text(SHOP_CONFIG)
@@ -330,18 +353,12 @@ def test_cli_reads_nl2sql_config(
 
 
 def test_cli_scope_without_a_tenant_key_is_exit_2(shop_url: str) -> None:
-    from typer.testing import CliRunner
-
-    from nl2sql.cli import app
 
     done = CliRunner().invoke(app, ["run", "-", "--db", shop_url, "--customer", "1"], input="{}")
     assert done.exit_code == 2 and "no tenant key" in done.output
 
 
 def test_cli_schema_check_of_the_built_in_schema() -> None:
-    from typer.testing import CliRunner
-
-    from nl2sql.cli import app
 
     done = CliRunner().invoke(app, ["schema", "--check"])
     assert done.exit_code == 0 and "Nothing missing." in done.output

@@ -38,6 +38,9 @@ def tpch_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     assert "60,175 lineitem" in done.output
     again = runner.invoke(app, ["db", "tpch", "--db", url])  # before any reader opens it
     assert again.exit_code == 0 and "already holds TPC-H" in again.output
+    # PostgreSQL enforces the customer scope itself once secured; elsewhere this changes nothing
+    secured = runner.invoke(app, ["db", "secure", "--db", url, "--config", str(CONFIG)])
+    assert secured.exit_code == 0, secured.output
     return url
 
 

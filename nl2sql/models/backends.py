@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import openai
 
+from nl2sql.deadline import AsyncDeadlineTransport, DeadlineTransport
 from nl2sql.errors import ConfigError, first_line
 from nl2sql.settings import env_count, env_seconds
 
@@ -101,7 +102,9 @@ def openai_backend(
     # Local servers (vLLM, Ollama, llama.cpp) usually need no key, but the SDK insists on one.
     key = api_key or os.environ.get("OPENAI_API_KEY") or ("not-needed" if base_url else None)
     factory = openai.AsyncOpenAI if asynchronous else openai.OpenAI
-    client = factory(api_key=key, base_url=base_url, **options)
+    client = factory(
+        api_key=key, base_url=base_url, http_client=http_client(asynchronous), **options
+    )
     kind = "compatible" if base_url and "api.openai.com" not in base_url else "openai"
     if kind == "compatible" and not model:
         raise ConfigError(
@@ -140,6 +143,7 @@ def azure_backend(
         token_provider = entra_token_provider(asynchronous)
     factory = openai.AsyncAzureOpenAI if asynchronous else openai.AzureOpenAI
     client = factory(
+        http_client=http_client(asynchronous),
         azure_endpoint=endpoint,
         api_key=api_key,
         azure_ad_token_provider=token_provider,
@@ -147,6 +151,13 @@ def azure_backend(
         **options,
     )
     return Backend("azure", client, deployment, str(endpoint), strict)
+
+
+def http_client(asynchronous: bool) -> Any:
+    """The SDK's own HTTP client, over a transport that stops at the question's deadline."""
+    if asynchronous:
+        return openai.DefaultAsyncHttpx2Client(transport=AsyncDeadlineTransport())
+    return openai.DefaultHttpx2Client(transport=DeadlineTransport())
 
 
 def entra_token_provider(asynchronous: bool) -> Any:
