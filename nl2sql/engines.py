@@ -120,7 +120,9 @@ def _sqlite(url: str, timeout: float) -> Engine:
         raise ConfigError("An in-memory SQLite database holds nothing to query; give a file path.")
     _require_file(path)
     database._check_sqlite_file(path)
-    engine = create_engine(f"sqlite:///file:{quote(str(path))}?mode=ro&uri=true")
+    engine = create_engine(
+        f"sqlite:///file:{quote(str(path))}?mode=ro&uri=true", pool_timeout=POOL_WAIT
+    )
 
     @event.listens_for(engine, "connect")
     def _lock_down(dbapi_connection: Any, _record: Any) -> None:
@@ -212,7 +214,7 @@ def _duckdb(url: str, timeout: float) -> Engine:
     database_path = make_url(url).database
     if database_path and database_path != ":memory:":
         _require_file(Path(database_path))
-    engine = create_engine(url, connect_args={"read_only": True})
+    engine = create_engine(url, connect_args={"read_only": True}, pool_timeout=POOL_WAIT)
 
     @event.listens_for(engine, "connect")
     def _lock_down(dbapi_connection: Any, _record: Any) -> None:

@@ -9,6 +9,7 @@ self-check. Nothing here can write to the database.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,7 +28,7 @@ from nl2sql.catalog import Catalog
 from nl2sql.compiler import Compiled, Compiler, scoped_source
 from nl2sql.config import Config, as_config
 from nl2sql.deadline import timed_out as question_timed_out
-from nl2sql.engines import DEADLINE, POOL_WAIT, Session, read_only_engine, recipe_for
+from nl2sql.engines import DEADLINE, Session, read_only_engine, recipe_for
 from nl2sql.errors import (
     ConfigError,
     DatabaseError,
@@ -124,6 +125,7 @@ class ReadOnlyDatabase:
         self.recipe = recipe_for(self.url)
         self.tool = tool or self._tool(config)
         self._tenant_engine: Engine | None = None  # PostgreSQL: made and checked on first use
+        self._tenant_lock = threading.Lock()
 
     def _tool(self, config: Config | None) -> QueryTool:
         """The tool for this database: its catalog (built-in or reflected) and the config."""
@@ -172,16 +174,16 @@ class ReadOnlyDatabase:
         sees only that customer's rows. Elsewhere the compiler's scope is the only one.
         """
         engine = self._engine_for(customer_id)
-        ends = min(deadline if deadline is not None else math.inf, time.monotonic() + self.timeout)
-        if ends <= time.monotonic():
+        if deadline is not None and deadline <= time.monotonic():
             raise question_timed_out()
+        ends = min(deadline if deadline is not None else math.inf, time.monotonic() + self.timeout)
         session = Session(customer_id, ends, self.catalog.readable)
         try:
             connection = engine.connect()
         except sa_exc.TimeoutError as error:
             raise DatabaseError(
                 f"Every connection to {database.display_url(self.url)} stayed busy for "
-                f"{POOL_WAIT:g} s; try again in a moment."
+                f"{engine.pool.timeout():g} s; try again in a moment."  # type: ignore[attr-defined]
             ) from error
         except sa_exc.DBAPIError as error:
             raise self._explain(error) from error
@@ -205,16 +207,17 @@ class ReadOnlyDatabase:
                     "owner to ask about every customer."
                 )
             return self.engine
-        if self._tenant_engine is None:
-            tenant = self.recipe.tenant_engine(self.url, self.timeout) or self.engine
-            try:
-                self._check_tenant_engine(tenant)
-            except BaseException:
-                if tenant is not self.engine:
-                    tenant.dispose()
-                raise
-            self._tenant_engine = tenant
-        return self._tenant_engine
+        with self._tenant_lock:  # threads share one database: one tenant engine, checked once
+            if self._tenant_engine is None:
+                tenant = self.recipe.tenant_engine(self.url, self.timeout) or self.engine
+                try:
+                    self._check_tenant_engine(tenant)
+                except BaseException:
+                    if tenant is not self.engine:
+                        tenant.dispose()
+                    raise
+                self._tenant_engine = tenant
+            return self._tenant_engine
 
     def _check_tenant_engine(self, tenant: Engine) -> None:
         """Refuse to serve a customer unless their session is safe on its own: the role
