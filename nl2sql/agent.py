@@ -207,22 +207,25 @@ class Conversation:
             function: Any = getattr(call, "function", None)  # custom tool calls have none
             run = ToolRun(call_id=call.id, arguments=getattr(function, "arguments", "") or "")
             turn.tool_runs.append(run)  # before it runs: a failure that ends the turn keeps it
-            self._run_tool(function, run)
+            self._run_tool(function, run, turn.question)
             content = tool_message(run, self.db.locations())
             self.messages.append({"role": "tool", "tool_call_id": call.id, "content": content})
         self._check_error_streak(turn)
         return False
 
-    def _run_tool(self, function: Any, run: ToolRun) -> None:
+    def _run_tool(self, function: Any, run: ToolRun, question: str) -> None:
         started = time.perf_counter()
         try:
             name = getattr(function, "name", None)
             if name != TOOL_NAME:
                 raise QueryValidationError(f"Unknown tool '{name}'; the only tool is {TOOL_NAME}.")
             parsed = getattr(function, "parsed_arguments", None)
-            query = parsed if isinstance(parsed, BaseModel) else self.db.tool.parse(run.arguments)
+            query = parsed if isinstance(parsed, BaseModel) else run.arguments  # run() parses
             run.result = self.db.run(
-                query, customer_id=self.customer_id, deadline=deadline.current()
+                query,
+                customer_id=self.customer_id,
+                deadline=deadline.current(),
+                question=question,
             )
         except (DatabaseUnavailableError, QueryTimeoutError) as error:
             run.error = str(error)

@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy import exc as sa_exc
 
-from nl2sql import database, row_security
+from nl2sql import audit, database, row_security
 from nl2sql.catalog import Catalog
 from nl2sql.compiler import Compiled, Compiler, scoped_source
 from nl2sql.config import Config, as_config
@@ -251,12 +251,29 @@ class ReadOnlyDatabase:
         customer_id: int | None = None,
         limit_cap: int | None = None,
         deadline: float | None = None,
+        question: str | None = None,
     ) -> Result:
-        """Validate, compile and run one Query tool call.
+        """Validate, compile and run one Query tool call; `question` is for the audit log.
 
         The tool boundary: anything but nl2sql's own errors is a bug, reported as one line
-        (exit 1) that says so, never a traceback.
+        (exit 1) that says so, never a traceback. Every call, run or refused, is audited.
         """
+        started = time.perf_counter()
+        try:
+            result = self._run(query, customer_id, limit_cap, deadline)
+        except NL2SQLError as error:
+            self._audit(query, customer_id, question, started, None, error)
+            raise
+        self._audit(query, customer_id, question, started, result, None)
+        return result
+
+    def _run(
+        self,
+        query: BaseModel | str | dict[str, Any],
+        customer_id: int | None,
+        limit_cap: int | None,
+        deadline: float | None,
+    ) -> Result:
         try:
             options = {"max_rows": limit_cap} if limit_cap else {}
             compiler = Compiler(self.tool, customer_id=customer_id, **options)
@@ -276,6 +293,31 @@ class ReadOnlyDatabase:
             result.query.pop("via", None)
         result.understood = describe(result.query, self.tool, customer_id)
         return result
+
+    def _audit(
+        self,
+        query: Any,
+        customer_id: int | None,
+        question: str | None,
+        started: float,
+        result: Result | None,
+        error: NL2SQLError | None,
+    ) -> None:
+        if not audit.enabled():
+            return
+        audit.record(
+            audit.Entry(
+                database=database.display_url(self.url),
+                tenant=customer_id,
+                question=question,
+                tool_call=audit.tool_call(query),
+                sql=result.sql if result else None,
+                row_count=result.row_count if result else None,
+                duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                outcome="ok" if error is None else audit.outcome_of(error),
+                error=str(error) if error is not None else None,
+            )
+        )
 
     def distinct_values(
         self, column: str, *, customer_id: int | None, sample_rows: int, most: int
