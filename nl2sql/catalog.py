@@ -10,7 +10,8 @@ Meaning read from ``info``:
 - a table: ``row`` / ``rows`` (what one row and several rows are called), ``words`` (other
   names for its rows), ``label`` (the column that names a row), ``tenant: "shared"``;
 - a column: ``phrase``, ``verb`` (a date: what happened then), ``unit`` (``"money"``),
-  ``values`` (allowed values), ``words``, ``hint`` (a note for the model), ``tenant: "key"``;
+  ``values`` (allowed values), ``words``, ``hint`` (a note for the model), ``tenant: "key"``,
+  ``derived_from`` (columns it is computed from in the data: hiding one hides the others);
 - the metadata: ``description`` (what the database holds) and ``notes`` for the model.
 """
 
@@ -345,11 +346,17 @@ def without(catalog: Catalog, hidden: Iterable[str]) -> Catalog:
 
 def hidden_closure(catalog: Catalog, hidden: frozenset[str]) -> frozenset[str]:
     """`hidden`, plus every column that would rebuild one of them: a computed column that reads
-    it (line_total from unit_price), and a key's twins across a foreign key (customers.id is
-    orders.customer_id)."""
+    it (line_total from unit_price), a key's twins across a foreign key (customers.id is
+    orders.customer_id), and the columns a stored column is declared `derived_from`
+    (orders.total_amount is the sum of its order_items.line_total: each rebuilds the other)."""
     closed = set(hidden)
     while True:
-        grown = closed | _computed_from(catalog, closed) | _key_twins(catalog, closed)
+        grown = (
+            closed
+            | _computed_from(catalog, closed)
+            | _key_twins(catalog, closed)
+            | _derived_twins(catalog, closed)
+        )
         if grown == closed:
             return frozenset(closed)
         closed = grown
@@ -366,6 +373,26 @@ def _computed_from(catalog: Catalog, hidden: set[str]) -> set[str]:
         }
         if reads & hidden:
             found.add(f"{computed.table}.{computed.name}")
+    return found
+
+
+def _derived_twins(catalog: Catalog, hidden: set[str]) -> set[str]:
+    found = set()
+    known = qualified_columns(catalog)
+    for table in catalog.tables.values():
+        for column in table.columns:
+            sources = set(column.info.get("derived_from", ()))
+            if not sources:
+                continue
+            unknown = sources - known
+            if unknown:
+                raise ConfigError(
+                    f"{table.name}.{column.name} is derived_from unknown columns "
+                    f"({', '.join(sorted(unknown))}); name them as table.column."
+                )
+            group = sources | {f"{table.name}.{column.name}"}
+            if group & hidden:
+                found |= group
     return found
 
 

@@ -49,6 +49,7 @@ COLUMN_KEYS: dict[str, type] = {
     "unit": str,
     "hint": str,
     "type": str,
+    "derived_from": list,
 }
 UNITS = ("money",)
 TYPES = ("date", "datetime")  # for dates a database keeps as text

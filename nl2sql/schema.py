@@ -119,7 +119,11 @@ orders = Table(
         Numeric(12, 2),
         nullable=False,
         comment="Order total in dollars (sum of its line totals).",
-        info={"phrase": "order value", "unit": "money"},
+        info={
+            "phrase": "order value",
+            "unit": "money",
+            "derived_from": ("order_items.line_total",),
+        },
     ),
     CheckConstraint(
         "status IN (" + ", ".join(f"'{s}'" for s in ORDER_STATUSES) + ")",

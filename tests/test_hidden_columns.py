@@ -89,9 +89,13 @@ def test_a_scoped_model_cannot_match_another_customers_name(sample_db: str) -> N
 @pytest.mark.parametrize(
     ("hidden", "also_hidden"),
     [
-        ("order_items.unit_price", {"order_items.line_total"}),  # quantity 1: line_total = price
+        # quantity 1: line_total is the price, and a one-line order's total is its line total
+        ("order_items.unit_price", {"order_items.line_total", "orders.total_amount"}),
         ("customers.id", {"orders.customer_id"}),  # the same value, one join away
         ("orders.customer_id", {"customers.id"}),
+        # the total is the sum of the line totals (declared: derived_from), and back
+        ("orders.total_amount", {"order_items.line_total"}),
+        ("order_items.line_total", {"orders.total_amount"}),
     ],
 )
 def test_a_hidden_column_hides_what_would_rebuild_it(hidden: str, also_hidden: set[str]) -> None:
@@ -99,3 +103,15 @@ def test_a_hidden_column_hides_what_would_rebuild_it(hidden: str, also_hidden: s
 
     gone = set(builtin_tool().columns) - set(build_tool(hidden=[hidden]).columns)
     assert gone == {hidden} | also_hidden
+
+
+def test_derived_from_an_unknown_column_is_a_clear_error() -> None:
+    from sqlalchemy import Column, Integer, MetaData, Table
+
+    from nl2sql.catalog import Catalog, without
+    from nl2sql.errors import ConfigError
+
+    metadata = MetaData()
+    Table("t", metadata, Column("a", Integer, info={"derived_from": ("t.nope",)}))
+    with pytest.raises(ConfigError, match=r"t.a is derived_from unknown columns \(t.nope\)"):
+        without(Catalog(metadata), ["t.a"])
