@@ -16,6 +16,7 @@ from chat_server import (  # noqa: F401  (chat_server_fixture registers the fixt
     tool_call_reply,
     trickle_reply,
 )
+from query_builders import field, query
 
 from nl2sql import database
 from nl2sql.agent import MAX_CALLS_PER_REPLY, Agent, AsyncAgent
@@ -25,15 +26,7 @@ from nl2sql.models.backends import openai_backend
 from nl2sql.query import MAX_ARGUMENT_CHARS
 
 TODAY = date(2026, 11, 28)
-COUNT = json.dumps(
-    {
-        "table_name": "orders",
-        "columns": [{"column": "orders.id", "aggregate": "count", "time_grain": None}],
-        "conditions": [],
-        "order_by": [],
-        "limit": None,
-    }
-)
+COUNT = json.dumps(query("orders", [field("orders.id", "count")]))
 
 
 @pytest.fixture(scope="module")
