@@ -78,7 +78,8 @@ class DeadlineTransport(httpx2.BaseTransport):
         self.inner = inner or httpx2.HTTPTransport()
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
-        _refuse_if_expired(request)
+        if expired():
+            return _out_of_time()
         response = self.inner.handle_request(request)
         response.stream = _DeadlineStream(response.stream, request)  # type: ignore[arg-type]
         return response
@@ -92,13 +93,24 @@ class AsyncDeadlineTransport(httpx2.AsyncBaseTransport):
         self.inner = inner or httpx2.AsyncHTTPTransport()
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        _refuse_if_expired(request)
+        if expired():
+            return _out_of_time()
         response = await self.inner.handle_async_request(request)
         response.stream = _AsyncDeadlineStream(response.stream, request)  # type: ignore[arg-type]
         return response
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+
+def _out_of_time() -> httpx2.Response:
+    """What a request started after the deadline gets, without reaching the server: a status
+    the SDK is told not to retry (a retry after a cut-off reply still waits one backoff)."""
+    return httpx2.Response(
+        408,
+        headers={"x-should-retry": "false"},
+        json={"error": {"message": "the question's time limit has passed", "type": "timeout"}},
+    )
 
 
 def _refuse_if_expired(request: httpx2.Request) -> None:

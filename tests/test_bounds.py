@@ -61,7 +61,9 @@ def test_a_server_trickling_one_byte_at_a_time_is_cut_off(
     started = time.monotonic()
     with pytest.raises(QuestionTimeoutError, match="NL2SQL_QUESTION_TIMEOUT"):
         agent.ask("hi", on_text=(lambda _text: None) if streamed else None)
-    assert time.monotonic() - started < 2.5  # the whole reply would take 30 s; no retry ran
+    # The whole reply would take 30 s. The SDK may wait one backoff (up to 1 s) before the retry
+    # that the transport then answers at once, unsent, with "do not retry".
+    assert time.monotonic() - started < 5
     assert agent.messages[-1]["role"] == "system"  # the conversation is as it was
 
 
