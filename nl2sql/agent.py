@@ -79,6 +79,7 @@ class Turn:
     prompt_tokens: int | None = 0  # None: the endpoint did not report usage
     completion_tokens: int | None = 0
     model_ms: float = 0.0
+    tools_mode: str = ""  # how the tool was sent: "strict", or why not (shown with -v)
 
     @property
     def last_result(self) -> ToolRun | None:
@@ -156,6 +157,7 @@ class Conversation:
         self.max_steps = max_steps
         self.max_tool_errors = max_tool_errors
         self.strict = backend.strict_tools
+        self.strict_dropped = "turned off by NL2SQL_STRICT_TOOLS"  # or why the server refused
         self.strict_tool = function_tool(db.tool)
         self.messages: list[dict[str, Any]] = []
         self.reset()
@@ -168,6 +170,9 @@ class Conversation:
             "model": self.backend.model,
             "messages": self.messages,
             "tools": [self._tool()],
+            # Said outright: without it some servers (llama-cpp-python) leave the tools out of
+            # the prompt, and the model can only answer from nothing.
+            "tool_choice": "auto",
         }
         left, timeout = deadline.seconds_left(), self.backend.client.timeout
         if left is not None and isinstance(timeout, int | float) and left < timeout:
@@ -184,6 +189,7 @@ class Conversation:
     def absorb(self, turn: Turn, completion: ChatCompletion) -> bool:
         """Take one model reply; True when the model has answered in text."""
         turn.model_calls += 1
+        turn.tools_mode = "strict" if self.strict else f"not strict ({self.strict_dropped})"
         count_usage(turn, completion)
         if not completion.choices:
             raise ModelError(f"{self.backend.describe()} returned no choices.")
@@ -307,7 +313,8 @@ def check_finish(reason: str | None, backend: Backend) -> None:
 def assistant_with_calls(message: Any) -> dict[str, Any]:
     return {
         "role": "assistant",
-        "content": message.content,
+        # "" rather than null: some servers (llama-cpp-python) reject a null content with 500
+        "content": message.content or "",
         "tool_calls": [
             {
                 "id": c.id,
@@ -413,9 +420,15 @@ class _AgentBase:
             f"{self.backend.describe()} sent an unreadable reply: {first_line(error)}"
         )
 
-    def _should_drop_strict(self, error: openai.BadRequestError) -> bool:
+    def _should_drop_strict(self, error: openai.APIStatusError) -> bool:
+        """Whether the server refused strict tools, read from what it said, whatever the
+        status: some answer a request they cannot validate with 500, not 400."""
         if self.conversation.strict and mentions_strict(error):
             self.conversation.strict = False  # a server without strict tools: fall back
+            self.conversation.strict_dropped = (
+                f"the server refused them: HTTP {error.status_code}, "
+                f"{first_line(error.message)[:120]}"
+            )
             return True
         return False
 
@@ -454,7 +467,7 @@ class Agent(_AgentBase):
         try:
             try:
                 return self._call_model(on_text)
-            except openai.BadRequestError as error:
+            except STRICT_REFUSALS as error:
                 if not self._should_drop_strict(error):
                     raise
                 return self._call_model(on_text)
@@ -517,7 +530,7 @@ class AsyncAgent(_AgentBase):
         try:
             try:
                 return await self._call_model(on_text)
-            except openai.BadRequestError as error:
+            except STRICT_REFUSALS as error:
                 if not self._should_drop_strict(error):
                     raise
                 return await self._call_model(on_text)
@@ -550,7 +563,15 @@ class AsyncAgent(_AgentBase):
         return reply.completion()
 
 
-def mentions_strict(error: openai.BadRequestError) -> bool:
+# How servers refuse a request they cannot take (strict tools among them): 400, 422, or 500.
+STRICT_REFUSALS = (
+    openai.BadRequestError,
+    openai.UnprocessableEntityError,
+    openai.InternalServerError,
+)
+
+
+def mentions_strict(error: openai.APIStatusError) -> bool:
     """A 400 that rejects strict tools or their schema (servers without Structured Outputs)."""
     text = str(error).lower()
     return "strict" in text or "additionalproperties" in text or "json_schema" in text

@@ -96,6 +96,8 @@ def report(console: Console, turn: Turn) -> None:
             f"model calls: {turn.model_calls}, model time: {turn.model_ms:.0f} ms, tokens: {tokens}"
         )
     )
+    if turn.tools_mode:
+        console.print(render.shown(f"tools: {turn.tools_mode}"))
 
 
 def chat(agent: Agent, out: Console, err: Console, *, json_output: bool, verbose: bool) -> None:

@@ -33,6 +33,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -278,6 +279,41 @@ class TrickleReply(Reply):
         body = b"".join(later.parts)
         parts = [body[i : i + self.piece] for i in range(0, len(body), self.piece)]
         return replace(later, parts=parts, pause=self.pause)
+
+
+@dataclass(frozen=True)
+class ReplayReply(Reply):
+    """A response a real server sent, as captured (tests/captures/): its status, content type
+    and body, an event stream sent event by event."""
+
+    status: int
+    content_type: str
+    body: str
+
+    def answer(self, request: RecordedRequest) -> Answer:
+        if self.content_type.startswith("text/event-stream"):
+            events = [f"{event}\n\n".encode() for event in self.body.split("\n\n") if event.strip()]
+            return replace(_event_stream(events), status=self.status)
+        return Answer(self.status, {"Content-Type": self.content_type}, [self.body.encode()])
+
+
+CAPTURES = Path(__file__).resolve().parent / "captures"
+
+
+def captured(name: str) -> list[dict[str, Any]]:
+    """The exchanges of one capture file, e.g. "llama-cpp-python-0.3.36/compat_probe"."""
+    path = CAPTURES / f"{name}.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def replay_reply(record: Mapping[str, Any]) -> ReplayReply:
+    """The captured response of one exchange (either capture format)."""
+    body = record["response"]
+    body = body if isinstance(body, str) else json.dumps(body)
+    headers = {k.lower(): v for k, v in (record.get("response_headers") or {}).items()}
+    streamed = body.lstrip().startswith("data:")
+    default = "text/event-stream; charset=utf-8" if streamed else "application/json"
+    return ReplayReply(int(record["status"]), headers.get("content-type", default), body)
 
 
 # --------------------------------------------------------------------------- reply builders

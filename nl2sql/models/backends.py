@@ -207,5 +207,26 @@ def _error_detail(error: openai.APIStatusError) -> str:
     if isinstance(body, dict):
         message = body.get("message") or (body.get("error") or {}).get("message")
         if message:
-            return first_line(message)
-    return first_line(error.message)
+            return server_message(str(message))
+    return server_message(str(error.message))
+
+
+MAX_DETAIL_CHARS = 300
+
+
+def server_message(text: str) -> str:
+    """A server's error on one line: its first line and the first detail that names what was
+    wrong. Pydantic servers (llama-cpp-python) list every union branch they tried; the branch
+    errors of the wrong kind (`literal_error` on the role, `missing` fields) are skipped."""
+    lines = [
+        line.strip()
+        for line in text.splitlines()
+        if line.strip() and not line.strip().startswith(("File ", "Traceback", "POST ", "GET "))
+    ]
+    if not lines:
+        return "no details"
+    details = lines[1:]
+    telling = [line for line in details if "literal_error" not in line and "'missing'" not in line]
+    chosen = (telling or details)[:1]
+    joined = " ".join([lines[0], *chosen])
+    return joined if len(joined) <= MAX_DETAIL_CHARS else joined[: MAX_DETAIL_CHARS - 1] + "…"

@@ -1,0 +1,174 @@
+"""What a real compatible server sends, replayed: llama-cpp-python 0.3.36's exchanges with nl2sql,
+captured in tests/captures/ (unedited), served by the scripted server over real HTTP to the real
+SDK. Each replay must end in a correct protocol outcome: a tool called, or a clear refusal."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+import pytest
+from chat_server import (  # noqa: F401  (chat_server_fixture registers the fixture)
+    ChatServer,
+    captured,
+    chat_server_fixture,
+    replay_reply,
+    text_reply,
+)
+from rich.console import Console
+
+from nl2sql import database, session
+from nl2sql.agent import REFUSED, Agent
+from nl2sql.errors import ModelError
+from nl2sql.models.backends import openai_backend
+
+LLAMA = "llama-cpp-python-0.3.36"
+TODAY = date(2026, 11, 28)
+
+
+@pytest.fixture(scope="module")
+def sample_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('replay') / 'orders.sqlite3'}"
+    database.init_database(url)
+    return url
+
+
+def agent_for(url: str, server: ChatServer, **options: Any) -> Agent:
+    backend = openai_backend(
+        "gemma3-270m", base_url=server.url, api_key="none", max_retries=0, timeout=10
+    )
+    return Agent(url, backend=backend, today=TODAY, **options)
+
+
+def chat_completions(name: str) -> list[dict[str, Any]]:
+    """The chat completions exchanges of a capture file (compat_probe records name no path)."""
+    return [
+        r
+        for r in captured(f"{LLAMA}/{name}")
+        if r.get("path", "/v1/chat/completions") == "/v1/chat/completions"
+    ]
+
+
+def was_streamed(record: dict[str, Any]) -> bool:
+    request = record["request"]
+    request = json.loads(request) if isinstance(request, str) else request
+    return bool(request.get("stream"))
+
+
+# -- the seven findings -------------------------------------------------------------------------
+
+
+def test_every_request_says_tool_choice_auto(sample_db: str, chat_server: ChatServer) -> None:
+    chat_server.push(text_reply("hello"))
+    agent_for(sample_db, chat_server).ask("hi")
+    assert chat_server.requests[0].json["tool_choice"] == "auto"
+
+
+def test_prose_that_ran_no_query_is_a_refusal(sample_db: str, chat_server: ChatServer) -> None:
+    # The server left the tools out and the model wrote prose: never an answer.
+    prose = chat_completions("nl2sql_plain_and_chat")[17]
+    chat_server.push(replay_reply(prose))
+    turn = agent_for(sample_db, chat_server).ask("How many orders were delivered?")
+    assert turn.status == REFUSED and turn.understood == ""
+
+
+def test_after_a_tool_call_the_assistant_content_is_a_string(
+    sample_db: str, chat_server: ChatServer
+) -> None:
+    forced = chat_completions("nl2sql_forced_tool_choice")[0]  # a (bad) Query call
+    chat_server.push(replay_reply(forced), text_reply("I could not form a query."))
+    agent_for(sample_db, chat_server).ask("How many orders were delivered?")
+    follow_up = chat_server.requests[1].messages
+    assistant = next(m for m in follow_up if m["role"] == "assistant")
+    assert assistant["content"] == "" and assistant["tool_calls"][0]["function"]["name"] == "Query"
+
+
+def test_the_servers_error_names_the_field_it_rejected(
+    sample_db: str, chat_server: ChatServer
+) -> None:
+    rejected = chat_completions("nl2sql_forced_tool_choice")[1]  # 500: 7 validation errors
+    assert rejected["status"] == 500
+    chat_server.push(replay_reply(rejected))
+    with pytest.raises(ModelError) as caught:
+        agent_for(sample_db, chat_server).ask("hi")
+    message = str(caught.value)
+    assert "7 validation errors" in message and "\n" not in message
+    assert "ChatCompletionRequestAssistantMessage" in message
+    assert "Input should be a valid string" in message
+
+
+def test_a_streamed_call_repeating_its_id_and_name_is_one_call(
+    sample_db: str, chat_server: ChatServer
+) -> None:
+    streamed = chat_completions("nl2sql_forced_tool_choice")[4]
+    assert was_streamed(streamed)
+    chat_server.push(replay_reply(streamed), text_reply("I could not form a query."))
+    turn = agent_for(sample_db, chat_server).ask("hi", on_text=lambda _text: None)
+    [run] = turn.tool_runs
+    assert "Unknown tool" not in (run.error or "")
+    sent = next(m for m in chat_server.requests[1].messages if m["role"] == "assistant")
+    call = sent["tool_calls"][0]
+    assert call["function"]["name"] == "Query"
+    assert call["id"] == "call__0_Query_cmpl-d9eb36dc-91d8-4afe-a697-f4fddc2dd652"
+    assert len(chat_server.requests[1].raw_body) < 12_000  # not the 32 KB of glued pieces
+
+
+def test_a_server_that_sends_no_usage_leaves_the_tokens_unknown(
+    sample_db: str, chat_server: ChatServer
+) -> None:
+    streamed = chat_completions("nl2sql_plain_and_chat")[34]  # asked include_usage, sent none
+    chat_server.push(replay_reply(streamed))
+    turn = agent_for(sample_db, chat_server).ask("hi", on_text=lambda _text: None)
+    assert turn.prompt_tokens is None and turn.completion_tokens is None
+    console = Console(record=True, width=200)
+    session.report(console, turn)
+    assert "tokens: unknown" in console.export_text()
+
+
+def test_strict_is_dropped_when_a_500_says_the_server_cannot_take_it(
+    sample_db: str, chat_server: ChatServer
+) -> None:
+    refusal = captured(f"{LLAMA}/compat_probe")[8]  # 500 naming response_format json_schema
+    assert refusal["status"] == 500 and "json_schema" in json.dumps(refusal["response"])
+    chat_server.push(replay_reply(refusal), text_reply("hello"))
+    turn = agent_for(sample_db, chat_server).ask("hi")
+    first, second = (request.tools[0]["function"] for request in chat_server.requests)
+    assert first.get("strict") is True and not second.get("strict")
+    assert turn.tools_mode.startswith("not strict (the server refused them: HTTP 500")
+    console = Console(record=True, width=300)
+    session.report(console, turn)
+    assert "tools: not strict" in console.export_text()
+
+
+# -- every captured reply -----------------------------------------------------------------------
+
+EVERY_REPLY = [
+    pytest.param(record, id=f"{name}-{index}")
+    for name in (
+        "compat_probe",
+        "nl2sql_plain_and_chat",
+        "nl2sql_auto_tool_choice",
+        "nl2sql_forced_tool_choice",
+    )
+    for index, record in enumerate(chat_completions(name))
+]
+
+
+@pytest.mark.parametrize("record", EVERY_REPLY)
+def test_every_captured_reply_ends_in_a_call_or_a_clear_refusal(
+    sample_db: str, chat_server: ChatServer, record: dict[str, Any]
+) -> None:
+    # Whatever the model answers after its first reply is scripted: the first is the real one.
+    chat_server.push(replay_reply(record), *[text_reply("I cannot tell.")] * 3)
+    agent = agent_for(sample_db, chat_server)
+    streaming = (lambda _text: None) if was_streamed(record) else None
+    try:
+        turn = agent.ask("How many orders were delivered?", on_text=streaming)
+    except ModelError as error:  # a server error, a reply cut by its length limit: one line
+        assert "\n" not in str(error) and "gemma3-270m" in str(error)
+        return
+    called = bool(turn.tool_runs) and turn.tool_runs[0].arguments != ""
+    assert called or turn.status == REFUSED
+    if turn.status != REFUSED:
+        assert turn.grounded and turn.understood  # an answer rests on a query that ran
