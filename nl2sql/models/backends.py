@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import openai
 
 from nl2sql.deadline import AsyncDeadlineTransport, DeadlineTransport
-from nl2sql.errors import ConfigError, first_line
+from nl2sql.errors import ConfigError
 from nl2sql.settings import env_count, env_seconds
 
 if TYPE_CHECKING:
