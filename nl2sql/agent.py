@@ -20,7 +20,7 @@ import openai
 from openai.types.chat import ChatCompletion
 from pydantic import BaseModel, ValidationError
 
-from nl2sql import deadline
+from nl2sql import deadline, responses_api
 from nl2sql.config import Config
 from nl2sql.errors import (
     AgentStepLimitError,
@@ -34,7 +34,7 @@ from nl2sql.errors import (
     first_line,
 )
 from nl2sql.execute import ReadOnlyDatabase, Result
-from nl2sql.models.backends import Backend, choose_backend, describe_api_error
+from nl2sql.models.backends import Backend, choose_backend, describe_api_error, resolve_api
 from nl2sql.query import TOOL_NAME
 from nl2sql.streaming import ReplyBuilder
 from nl2sql.tooling import as_definition, function_tool
@@ -163,7 +163,8 @@ class Conversation:
         self.reset()
 
     def reset(self) -> None:
-        self.messages = [{"role": "system", "content": system_prompt(self.today, self.customer_id)}]
+        instructions = system_prompt(self.today, self.customer_id)
+        self.messages = [{"role": self.backend.system_role, "content": instructions}]
 
     def request(self) -> dict[str, Any]:
         request: dict[str, Any] = {
@@ -361,6 +362,7 @@ class _AgentBase:
         max_retries: int | None = None,
         config: Config | str | Path | None = None,
         question_seconds: float | None = None,
+        api: str | None = None,
     ) -> None:
         self.question_seconds = question_seconds  # None: NL2SQL_QUESTION_TIMEOUT or 120 s
         self.owns_db = not isinstance(db, ReadOnlyDatabase)  # opened here: closed by close()
@@ -375,7 +377,10 @@ class _AgentBase:
             timeout=timeout,
             max_retries=max_retries,
             asynchronous=self.asynchronous,
+            api=api,
         )
+        if backend is not None and api is not None:
+            self.backend.api = resolve_api(api)
         self.conversation = Conversation(
             self.db,
             self.backend,
@@ -479,6 +484,8 @@ class Agent(_AgentBase):
             turn.model_ms += (time.perf_counter() - started) * 1000
 
     def _call_model(self, on_text: TextCallback | None) -> ChatCompletion:
+        if self.backend.api == responses_api.RESPONSES:
+            return self._call_responses(on_text)
         completions = self.backend.client.chat.completions
         request = self.conversation.request()
         if not self.conversation.strict:
@@ -498,6 +505,18 @@ class Agent(_AgentBase):
             for chunk in stream:
                 reply.add(chunk)
         return reply.completion()
+
+    def _call_responses(self, on_text: TextCallback | None) -> ChatCompletion:
+        responses = self.backend.client.responses
+        request = responses_api.request_of(self.conversation.request())
+        describe = self.backend.describe()
+        if on_text is None:
+            return responses_api.completion_of(responses.create(**request), describe)
+        reader = responses_api.EventReader(describe, MAX_CALLS_PER_REPLY, on_text)
+        with responses.create(**request, stream=True) as stream:
+            for event in stream:
+                reader.add(event)
+        return reader.completion()
 
 
 class AsyncAgent(_AgentBase):
@@ -542,6 +561,8 @@ class AsyncAgent(_AgentBase):
             turn.model_ms += (time.perf_counter() - started) * 1000
 
     async def _call_model(self, on_text: TextCallback | None) -> ChatCompletion:
+        if self.backend.api == responses_api.RESPONSES:
+            return await self._call_responses(on_text)
         completions = self.backend.client.chat.completions
         request = self.conversation.request()
         if not self.conversation.strict:
@@ -561,6 +582,19 @@ class AsyncAgent(_AgentBase):
             async for chunk in stream:
                 reply.add(chunk)
         return reply.completion()
+
+    async def _call_responses(self, on_text: TextCallback | None) -> ChatCompletion:
+        responses = self.backend.client.responses
+        request = responses_api.request_of(self.conversation.request())
+        describe = self.backend.describe()
+        if on_text is None:
+            return responses_api.completion_of(await responses.create(**request), describe)
+        reader = responses_api.EventReader(describe, MAX_CALLS_PER_REPLY, on_text)
+        stream = await responses.create(**request, stream=True)
+        async with stream:
+            async for event in stream:
+                reader.add(event)
+        return reader.completion()
 
 
 # How servers refuse a request they cannot take (strict tools among them): 400, 422, or 500.

@@ -126,6 +126,16 @@ RetriesOption = Annotated[
         show_default=False,
     ),
 ]
+ApiOption = Annotated[
+    str | None,
+    typer.Option(
+        "--api",
+        metavar="chat|responses",
+        help="The model API: Chat Completions or the Responses API [default: $NL2SQL_API, "
+        "else chat]",
+        show_default=False,
+    ),
+]
 VerboseOption = Annotated[
     bool, typer.Option("--verbose", "-v", help="Show tool calls, SQL, timings and tokens.")
 ]
@@ -143,6 +153,7 @@ def ask_command(
     verbose: VerboseOption = False,
     timeout: TimeoutOption = None,
     max_retries: RetriesOption = None,
+    api: ApiOption = None,
 ) -> None:
     """Answer one question about the orders database.
 
@@ -153,7 +164,7 @@ def ask_command(
             raise ConfigError(
                 'The question is empty. Try: nl2sql ask "How many orders are in transit?"'
             )
-        with make_agent(db, config, model, today, customer, timeout, max_retries) as agent:
+        with make_agent(db, config, model, today, customer, timeout, max_retries, api) as agent:
             if output is OutputFormat.json:
                 turn = agent.ask(question).raise_for_status()
                 print(json.dumps(turn.to_json(), default=str))
@@ -174,10 +185,11 @@ def chat_command(
     verbose: VerboseOption = False,
     timeout: TimeoutOption = None,
     max_retries: RetriesOption = None,
+    api: ApiOption = None,
 ) -> None:
     """Interactive conversation: follow-up questions keep their context. /help for commands."""
     with reporting_errors(output):
-        agent = make_agent(db, config, model, today, customer, timeout, max_retries)
+        agent = make_agent(db, config, model, today, customer, timeout, max_retries, api)
     with agent:
         session.chat(
             agent, stdout, stderr, json_output=output is OutputFormat.json, verbose=verbose
@@ -192,6 +204,7 @@ def make_agent(
     customer: str | None,
     timeout: float | None = None,
     max_retries: int | None = None,
+    api: str | None = None,
 ) -> Agent:
     config = load_config(config_path)
     return Agent(
@@ -202,6 +215,7 @@ def make_agent(
         timeout=timeout,
         max_retries=max_retries,
         config=config,
+        api=api,
     )
 
 

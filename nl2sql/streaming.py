@@ -98,32 +98,60 @@ class ReplyBuilder:
                 f"{self.describe} ended its streamed reply before finishing it (no "
                 "finish_reason); try again."
             )
-        message: dict[str, Any] = {
-            "role": "assistant",
-            "content": "".join(self.text) or None,
-            "refusal": "".join(self.refusal) or None,
-        }
-        if self.calls:
-            message["tool_calls"] = [
-                {
-                    "id": call.id or f"call_{index}",
-                    "type": "function",
-                    "function": {"name": call.name, "arguments": "".join(call.arguments)},
-                }
-                for index, call in sorted(self.calls.items())
-            ]
-        body = {
-            "id": self.id or "streamed",
-            "object": "chat.completion",
-            "created": self.created,
-            "model": self.model,
-            "choices": [{"index": 0, "finish_reason": self.finish_reason, "message": message}],
-            "usage": self.usage.model_dump() if hasattr(self.usage, "model_dump") else None,
-        }
-        try:
-            return ChatCompletion.model_validate(body)
-        except ValidationError as error:
-            raise ModelError(
-                f"{self.describe} streamed a reply nl2sql cannot read "
-                f"({error.errors()[0]['loc']}: {error.errors()[0]['msg']})."
-            ) from error
+        calls = [
+            (call.id or f"call_{index}", call.name, "".join(call.arguments))
+            for index, call in sorted(self.calls.items())
+        ]
+        usage = self.usage.model_dump() if hasattr(self.usage, "model_dump") else None
+        return completion_from(
+            self.describe,
+            id=self.id or "streamed",
+            model=self.model,
+            created=self.created,
+            text="".join(self.text),
+            refusal="".join(self.refusal),
+            calls=calls,
+            finish_reason=self.finish_reason,
+            usage=usage,
+        )
+
+
+def completion_from(
+    describe: str,
+    *,
+    id: str,
+    model: str,
+    created: int,
+    text: str,
+    refusal: str,
+    calls: list[tuple[str, str, str]],
+    finish_reason: str,
+    usage: dict[str, Any] | None,
+) -> ChatCompletion:
+    """A ChatCompletion with one choice, from its parts: how every reply the agent did not read
+    with the SDK's own parser (a stream, a Responses reply) reaches the conversation."""
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": text or None,
+        "refusal": refusal or None,
+    }
+    if calls:
+        message["tool_calls"] = [
+            {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+            for call_id, name, arguments in calls
+        ]
+    body = {
+        "id": id,
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": [{"index": 0, "finish_reason": finish_reason, "message": message}],
+        "usage": usage,
+    }
+    try:
+        return ChatCompletion.model_validate(body)
+    except ValidationError as error:
+        raise ModelError(
+            f"{describe} sent a reply nl2sql cannot read "
+            f"({error.errors()[0]['loc']}: {error.errors()[0]['msg']})."
+        ) from error

@@ -1,8 +1,9 @@
 """A scripted OpenAI Chat Completions server on 127.0.0.1 for tests.
 
-Tests push reply objects onto a script; each HTTP request to a ``.../chat/completions`` path
-takes the next one. A completion reply answers with plain JSON or with SSE chunks, whichever the
-request asked for (its ``stream`` field), so a test does not care how the client calls the API.
+Tests push reply objects onto a script; each HTTP request to a ``.../chat/completions`` (or
+``.../responses``: the Responses API, answered in its own shapes) path takes the next one. A
+completion reply answers with plain JSON or with SSE chunks, whichever the request asked for
+(its ``stream`` field), so a test does not care how the client calls the API.
 Every request is recorded (path, query, headers, JSON body) for assertions.
 
 The real ``openai`` SDK talks to it over a real socket, so retries, timeouts, streaming and
@@ -150,10 +151,95 @@ class CompletionReply(Reply):
 
     def answer(self, request: RecordedRequest) -> Answer:
         envelope = _Envelope.for_request(request, self.model)
+        if request.path.endswith("/responses"):
+            return self._responses_answer(envelope, request.stream)
         if request.stream:
             events = [_sse(chunk) for chunk in self._chunks(envelope, request.include_usage)]
             return _event_stream([*events, b"data: [DONE]\n\n"])
         return _json_answer(200, self._completion(envelope))
+
+    # -- the same reply in the Responses API's shapes
+
+    def _responses_answer(self, envelope: _Envelope, stream: bool) -> Answer:
+        response = self._response(envelope)
+        if not stream:
+            return _json_answer(200, response)
+        events = [
+            f"event: {event['type']}\n".encode() + _sse(event)
+            for event in self._response_events(response)
+        ]
+        return _event_stream(events)
+
+    def _output(self) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        parts: list[dict[str, Any]] = []
+        if self.content is not None:
+            parts.append({"type": "output_text", "text": "".join(self.content), "annotations": []})
+        if self.refusal is not None:
+            parts.append({"type": "refusal", "refusal": self.refusal})
+        if parts:
+            items.append(
+                {"type": "message", "id": "msg_scripted", "role": "assistant",
+                 "status": "completed", "content": parts}
+            )  # fmt: skip
+        for number, call in enumerate(self.tool_calls):
+            items.append(
+                {"type": "function_call", "id": f"fc_scripted{number}", "call_id": call.id,
+                 "name": call.name, "arguments": call.arguments, "status": "completed"}
+            )  # fmt: skip
+        return items
+
+    def _response(self, envelope: _Envelope) -> dict[str, Any]:
+        stopped = {"length": "max_output_tokens", "content_filter": "content_filter"}
+        reason = stopped.get(self.finish_reason)
+        usage = None
+        if self.usage is not None:
+            prompt, completion = self.usage
+            usage = {
+                "input_tokens": prompt, "output_tokens": completion,
+                "total_tokens": prompt + completion,
+                "input_tokens_details": {"cached_tokens": 0},
+                "output_tokens_details": {"reasoning_tokens": 0},
+            }  # fmt: skip
+        return {
+            "id": envelope.id.replace("chatcmpl", "resp"),
+            "object": "response",
+            "created_at": envelope.created,
+            "model": envelope.model,
+            "status": "incomplete" if reason else "completed",
+            "incomplete_details": {"reason": reason} if reason else None,
+            "output": self._output(),
+            "parallel_tool_calls": True,
+            "tool_choice": "auto",
+            "tools": [],
+            "usage": usage,
+        }
+
+    def _response_events(self, response: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        numbers = itertools.count()
+        yield {"type": "response.created", "sequence_number": next(numbers),
+               "response": {**response, "status": "in_progress", "output": []}}  # fmt: skip
+        for index, item in enumerate(response["output"]):
+            opening = {**item, "content": []} if item["type"] == "message" else {
+                **item, "arguments": ""}  # fmt: skip
+            yield {"type": "response.output_item.added", "sequence_number": next(numbers),
+                   "output_index": index, "item": opening}  # fmt: skip
+            if item["type"] == "message":
+                for piece in self.content or ():
+                    yield {"type": "response.output_text.delta", "sequence_number": next(numbers),
+                           "item_id": item["id"], "output_index": index, "content_index": 0,
+                           "delta": piece, "logprobs": []}  # fmt: skip
+            else:
+                for piece in split(item["arguments"]):
+                    yield {"type": "response.function_call_arguments.delta",
+                           "sequence_number": next(numbers), "item_id": item["id"],
+                           "output_index": index, "delta": piece}  # fmt: skip
+            yield {"type": "response.output_item.done", "sequence_number": next(numbers),
+                   "output_index": index, "item": item}  # fmt: skip
+        final = (
+            "response.incomplete" if response["status"] == "incomplete" else "response.completed"
+        )
+        yield {"type": final, "sequence_number": next(numbers), "response": response}
 
     def _message(self) -> dict[str, Any]:
         message: dict[str, Any] = {
@@ -635,7 +721,9 @@ class ChatServer:
     # called from request threads
 
     def _answer(self, request: RecordedRequest) -> Answer:
-        served = request.method == "POST" and request.path.endswith("/chat/completions")
+        served = request.method == "POST" and request.path.endswith(
+            ("/chat/completions", "/responses")
+        )
         with self._lock:
             self._requests.append(request)
             number = len(self._requests)

@@ -38,9 +38,38 @@ class Backend:
     model: str
     endpoint: str
     strict_tools: bool = True
+    api: str = "chat"  # "chat" (Chat Completions) or "responses" (the Responses API)
 
     def describe(self) -> str:
         return f"{self.kind} model '{self.model}' at {masked(self.endpoint)}"
+
+    @property
+    def system_role(self) -> str:
+        """The role the instructions go in: NL2SQL_SYSTEM_ROLE, else "developer" for OpenAI's
+        reasoning models (o1, o3, o4-mini, gpt-5...), which expect it, else "system"."""
+        chosen = os.environ.get(SYSTEM_ROLE_ENV)
+        if chosen:
+            if chosen not in SYSTEM_ROLES:
+                raise ConfigError(
+                    f"{SYSTEM_ROLE_ENV} must be one of {', '.join(SYSTEM_ROLES)}, not {chosen!r}."
+                )
+            return chosen
+        reasoning = re.match(r"^(o\d|gpt-5)", self.model or "")
+        return "developer" if self.kind in ("openai", "azure") and reasoning else "system"
+
+
+SYSTEM_ROLE_ENV = "NL2SQL_SYSTEM_ROLE"
+SYSTEM_ROLES = ("system", "developer")
+
+
+def resolve_api(api: str | None) -> str:
+    """--api, else NL2SQL_API, else Chat Completions."""
+    from nl2sql.responses_api import API_ENV, APIS, CHAT
+
+    chosen = api or os.environ.get(API_ENV) or CHAT
+    if chosen not in APIS:
+        raise ConfigError(f"--api must be one of {', '.join(APIS)}, not {chosen!r}.")
+    return chosen
 
 
 def masked(endpoint: str) -> str:
@@ -57,8 +86,24 @@ def choose_backend(
     timeout: float | None = None,
     max_retries: int | None = None,
     asynchronous: bool = False,
+    api: str | None = None,
 ) -> Backend:
-    """--model / NL2SQL_MODEL first; then OpenAI key, Azure endpoint, base URL; else offline."""
+    """--model / NL2SQL_MODEL first; then OpenAI key, Azure endpoint, base URL; else offline.
+    `api` (else NL2SQL_API): "chat" or "responses"."""
+    backend = _choose(model, db, today, customer_id, timeout, max_retries, asynchronous)
+    backend.api = resolve_api(api)
+    return backend
+
+
+def _choose(
+    model: str | None,
+    db: ReadOnlyDatabase | None,
+    today: date | None,
+    customer_id: int | None,
+    timeout: float | None,
+    max_retries: int | None,
+    asynchronous: bool,
+) -> Backend:
     env = os.environ
     model = model or env.get("NL2SQL_MODEL")
     options: dict[str, Any] = {

@@ -1,4 +1,4 @@
-"""Serve a reply function over the Chat Completions wire protocol, in-process (httpx2).
+"""Serve a reply function over the Chat Completions (and Responses) wire protocol, in-process.
 
 ``reply(body) -> message`` gets the request JSON and returns an assistant message dict,
 ``{"content": "..."}`` or ``{"tool_calls": [{"id", "function": {"name", "arguments"}}]}``.
@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from typing import Any, Protocol
 
 import httpx2
+
+from nl2sql import responses_api
 
 STREAM_PIECE = 24  # characters per streamed text delta
 
@@ -99,6 +101,8 @@ def chunks(body: dict[str, Any], message: dict[str, Any]) -> Iterator[dict[str, 
 
 
 def respond(replier: Replier, request: httpx2.Request) -> httpx2.Response:
+    if request.method == "POST" and request.url.path.endswith("/responses"):
+        return respond_responses(replier, json.loads(request.content))
     if request.method != "POST" or not request.url.path.endswith("/chat/completions"):
         return httpx2.Response(
             404, json={"error": {"message": "offline model: unknown route", "type": "not_found"}}
@@ -112,6 +116,22 @@ def respond(replier: Replier, request: httpx2.Request) -> httpx2.Response:
         200,
         content=(events + "data: [DONE]\n\n").encode(),
         headers={"content-type": "text/event-stream"},
+    )
+
+
+def respond_responses(replier: Replier, body: dict[str, Any]) -> httpx2.Response:
+    """The Responses API: the same model, the request and reply in that API's shapes."""
+    chat = responses_api.chat_body(body)
+    message = replier.reply(chat)
+    response = responses_api.response_body(body, message, usage(chat, message))
+    if not body.get("stream"):
+        return httpx2.Response(200, json=response)
+    events = "".join(
+        f"event: {e['type']}\ndata: {json.dumps(e)}\n\n"
+        for e in responses_api.response_events(response, STREAM_PIECE)
+    )
+    return httpx2.Response(
+        200, content=events.encode(), headers={"content-type": "text/event-stream"}
     )
 
 
