@@ -172,3 +172,35 @@ def test_every_captured_reply_ends_in_a_call_or_a_clear_refusal(
     assert called or turn.status == REFUSED
     if turn.status != REFUSED:
         assert turn.grounded and turn.understood  # an answer rests on a query that ran
+
+
+# -- the real-server check (benchmarks/real_server.py), against the scripted server ------------
+
+
+def test_the_real_server_check_reports_each_question(chat_server: ChatServer) -> None:
+    import sys
+    from pathlib import Path
+
+    from chat_server import status_reply, tool_call_reply
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import real_server  # noqa: PLC0415
+
+    cases = [c for c in real_server.load_set(real_server.DEFAULT_SET) if c.database == "sample"]
+    first, second, third = cases[0], cases[1], cases[2]
+    # 1: a query the model makes (then an answer), 2: prose with no query, 3: a server error
+    count = json.dumps(
+        {"table_name": "orders", "columns": [{"column": "orders.id", "aggregate": "count",
+         "time_grain": None}], "conditions": [], "order_by": [], "limit": None}
+    )  # fmt: skip
+    chat_server.push(
+        tool_call_reply([("c", "Query", count)]),
+        text_reply("Done."),
+        text_reply("I think there are many."),
+        status_reply(500),
+    )
+    rows = real_server.run(chat_server.url, "m", [first, second, third], 30, "chat")
+    assert [row.verdict for row in rows][1:] == ["refused", "error"]
+    assert rows[0].verdict in ("right", "wrong") and rows[0].round_trips == 2
+    assert [row.protocol_ok for row in rows] == [True, True, False]
+    assert "3 questions: protocol OK 2 (67%)" in real_server.summary(rows)
