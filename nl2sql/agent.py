@@ -158,6 +158,7 @@ class Conversation:
         self.max_tool_errors = max_tool_errors
         self.strict = backend.strict_tools
         self.strict_dropped = "turned off by NL2SQL_STRICT_TOOLS"  # or why the server refused
+        self.strict_ignored = False  # a server that takes strict tools but does not enforce them
         self.strict_tool = function_tool(db.tool)
         self.messages: list[dict[str, Any]] = []
         self.reset()
@@ -190,7 +191,7 @@ class Conversation:
     def absorb(self, turn: Turn, completion: ChatCompletion) -> bool:
         """Take one model reply; True when the model has answered in text."""
         turn.model_calls += 1
-        turn.tools_mode = "strict" if self.strict else f"not strict ({self.strict_dropped})"
+        turn.tools_mode = self.tools_mode()
         count_usage(turn, completion)
         if not completion.choices:
             raise ModelError(f"{self.backend.describe()} returned no choices.")
@@ -217,8 +218,16 @@ class Conversation:
             self._run_tool(function, run, turn.question)
             content = tool_message(run, self.db.locations())
             self.messages.append({"role": "tool", "tool_call_id": call.id, "content": content})
+        turn.tools_mode = self.tools_mode()  # a call that broke the schema says strict was ignored
         self._check_error_streak(turn)
         return False
+
+    def tools_mode(self) -> str:
+        if not self.strict:
+            return f"not strict ({self.strict_dropped})"
+        if self.strict_ignored:
+            return "strict requested, not enforced by the server (a tool call broke the schema)"
+        return "strict"
 
     def _run_tool(self, function: Any, run: ToolRun, question: str) -> None:
         started = time.perf_counter()
@@ -237,10 +246,22 @@ class Conversation:
         except (DatabaseUnavailableError, QueryTimeoutError) as error:
             run.error = str(error)
             raise  # no retry can help: the user must fix the database or narrow the question
-        except (QueryValidationError, DatabaseError) as error:
+        except QueryValidationError as error:
+            run.error = str(error)
+            if self.strict and not self._fits_schema(run.arguments):
+                self.strict_ignored = True  # strict decoding would not have let it through
+        except DatabaseError as error:
             run.error = str(error)
         finally:
             run.elapsed_ms = (time.perf_counter() - started) * 1000
+
+    def _fits_schema(self, arguments: str) -> bool:
+        """Whether the arguments parse as a Query (the compiler may still refuse them)."""
+        try:
+            self.db.tool.parse(arguments)
+        except QueryValidationError:
+            return False
+        return True
 
     def _check_error_streak(self, turn: Turn) -> None:
         streak = 0

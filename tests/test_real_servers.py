@@ -204,3 +204,20 @@ def test_the_real_server_check_reports_each_question(chat_server: ChatServer) ->
     assert rows[0].verdict in ("right", "wrong") and rows[0].round_trips == 2
     assert [row.protocol_ok for row in rows] == [True, True, False]
     assert "3 questions: protocol OK 2 (67%)" in real_server.summary(rows)
+
+
+def test_a_server_that_ignores_strict_is_named_under_verbose(
+    sample_db: str, chat_server: ChatServer
+) -> None:
+    # The server took the strict tool, then its model sent arguments strict decoding forbids
+    # (a missing field). llama-cpp-python takes `strict` and ignores it; its captured calls
+    # happen to fit the schema, so this reply is scripted.
+    from chat_server import tool_call_reply
+
+    chat_server.push(
+        tool_call_reply([("c", "Query", '{"table_name": "orders"}')]),
+        text_reply("I could not form a query."),
+    )
+    turn = agent_for(sample_db, chat_server).ask("How many orders were delivered?")
+    assert chat_server.requests[0].tools[0]["function"]["strict"] is True
+    assert turn.tools_mode.startswith("strict requested, not enforced by the server")
