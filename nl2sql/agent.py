@@ -226,7 +226,7 @@ class Conversation:
         if not self.strict:
             return f"not strict ({self.strict_dropped})"
         if self.strict_ignored:
-            return "strict requested, not enforced by the server (a tool call broke the schema)"
+            return "strict requested, not enforced by the server (arguments broke the schema)"
         return "strict"
 
     def _run_tool(self, function: Any, run: ToolRun, question: str) -> None:
