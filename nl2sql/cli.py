@@ -342,6 +342,7 @@ def db_secure(db: DbOption = None, config: ConfigOption = None) -> None:
     security policies on every table that reaches the tenant key (idempotent)."""
     from sqlalchemy import exc as sa_exc
 
+    from nl2sql.query import hidden_columns_from_env
     from nl2sql.reflect import load_catalog
     from nl2sql.row_security import READER_ROLE
 
@@ -350,7 +351,8 @@ def db_secure(db: DbOption = None, config: ConfigOption = None) -> None:
         url = database_url(db, loaded)
         engine = database.make_engine(url)
         try:
-            catalog = load_catalog(engine, loaded, where=database.display_url(url))
+            hidden = hidden_columns_from_env()
+            catalog = load_catalog(engine, loaded, hidden, where=database.display_url(url))
             tables = database.secure_database(engine, catalog)
         except sa_exc.DBAPIError as error:
             raise database.describe_database_error(url, error) from error

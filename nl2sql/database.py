@@ -213,13 +213,16 @@ def init_database(url: str, *, create_folder: bool = False) -> InitReport:
 def secure_database(engine: Engine, catalog: Any = None) -> list[str]:
     """Where the engine can enforce the tenant scope itself (PostgreSQL's row-level security),
     set that up for `catalog` (nl2sql's own schema by default); the tables now protected."""
-    from nl2sql.catalog import builtin_catalog
     from nl2sql.engines import recipe_for
 
     recipe = recipe_for(engine.url.render_as_string(hide_password=False))
     if recipe.secure is None:
         return []
-    return recipe.secure(engine, catalog if catalog is not None else builtin_catalog())
+    if catalog is None:  # nl2sql's own schema, as this process hides it
+        from nl2sql.query import configured_tool
+
+        catalog = configured_tool().catalog
+    return recipe.secure(engine, catalog)
 
 
 def _check_sqlite_file(path: Path) -> None:

@@ -3,8 +3,9 @@
 The compiler scopes every query to the tenant; that stays the first line. Under it, ``secure``
 (run by ``nl2sql db init`` and ``nl2sql db secure``) makes PostgreSQL enforce the same scope for
 any SQL a tenant's session runs, compiled or not:
-- the role ``READER_ROLE`` logs in and reads, nothing else: SELECT on the exposed tables (on a
-  hidden table only the keys the scope follows), read-only by default, no other privilege;
+- the role ``READER_ROLE`` logs in and reads, nothing else: SELECT on the columns a tenant's
+  query may read (no hidden column; on a hidden table only the keys the scope follows),
+  read-only by default, no other privilege;
 - every table that reaches the tenant key gets row-level security, enabled and forced, and the
   policy ``TENANT_POLICY``: a row is the reader's when its path to the key ends at the customer
   the transaction names in ``TENANT_SETTING`` (no setting: no rows). It is the compiler's
@@ -103,23 +104,18 @@ def _role_statements(connection: Connection) -> Iterator[str]:
 
 
 def _grants(connection: Connection, catalog: Catalog, tables: list[str]) -> Iterator[str]:
-    """SELECT on the exposed tables a tenant may read; on hidden ones, only the scope's keys."""
+    """SELECT on what a tenant's query may read, column by column (`Catalog.readable`): the
+    visible columns of the tenant's and the shared tables, and on hidden tables only the keys
+    the scope follows. A hidden column is then refused by PostgreSQL itself."""
     quote = connection.dialect.identifier_preparer.quote
-    role = quote(READER_ROLE)
     tenant = catalog.require_tenant()
-    readable = set(tables) | (set(tenant.shared) & set(catalog.exposed))
-    keys: dict[str, set[str]] = {}
-    for table, column in scope_keys(catalog):
-        keys.setdefault(table, set()).add(column)
-    for name in catalog.tables:
+    granted = set(tables) | set(tenant.shared) | {table for table, _ in scope_keys(catalog)}
+    for name, columns in catalog.readable.items():
+        if name not in granted or not columns:
+            continue
         target = _table_name(connection, catalog.tables[name])
-        if name in readable and name in catalog.exposed:
-            yield f"GRANT SELECT ON {target} TO {role}"
-        elif name in keys:
-            columns = ", ".join(
-                map(connection.dialect.identifier_preparer.quote, sorted(keys[name]))
-            )
-            yield f"GRANT SELECT ({columns}) ON {target} TO {role}"
+        names = ", ".join(map(quote, sorted(columns)))
+        yield f"GRANT SELECT ({names}) ON {target} TO {quote(READER_ROLE)}"
 
 
 def _policy_statements(connection: Connection, catalog: Catalog, name: str) -> Iterator[str]:

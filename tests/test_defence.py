@@ -381,3 +381,19 @@ def test_an_exhausted_pool_is_one_clear_line(
             for context in held:
                 context.__exit__(None, None, None)
         assert db.run(query("orders", [field("orders.id", "count")])).rows  # and it recovers
+
+
+def test_postgresql_refuses_a_hidden_column_itself(
+    postgres_databases: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NL2SQL_HIDDEN_COLUMNS", "customers.email")
+    url = postgres_databases.create()
+    database.init_database(url)  # grants the reader every column but the hidden one
+    with ReadOnlyDatabase(url) as db:
+        with db.connect(customer_id=ME) as connection:
+            with pytest.raises(sa_exc.DBAPIError, match="permission denied"):
+                connection.exec_driver_sql("SELECT email FROM customers")
+        with db.connect(customer_id=ME) as connection:
+            assert connection.execute(text("SELECT count(*) FROM customers")).scalar_one() == 1
+        spec = query("customers", [field("customers.name"), field("orders.id", "count")])
+        assert db.run(spec, customer_id=ME).row_count == 1  # compiled queries never read it
