@@ -221,3 +221,74 @@ def test_a_server_that_ignores_strict_is_named_under_verbose(
     turn = agent_for(sample_db, chat_server).ask("How many orders were delivered?")
     assert chat_server.requests[0].tools[0]["function"]["strict"] is True
     assert turn.tools_mode.startswith("strict requested, not enforced by the server")
+
+
+# -- other servers, as their docs and trackers describe them (scripted, not captured) ----------
+# Sources: /README.md's server table; each reply below is shaped as that server documents it.
+
+
+def sse(chunks: list[dict[str, Any]]) -> str:
+    return "".join(f"data: {json.dumps(chunk)}\n\n" for chunk in chunks) + "data: [DONE]\n\n"
+
+
+def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-x", "object": "chat.completion.chunk", "created": 1, "model": "m",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }  # fmt: skip
+
+
+COUNT_ARGS = json.dumps(
+    {"table_name": "orders", "columns": [{"column": "orders.id", "aggregate": "count",
+     "time_grain": None}], "conditions": [], "order_by": [], "limit": None}
+)  # fmt: skip
+
+
+def test_ollama_streams_a_whole_call_in_one_chunk(sample_db: str, chat_server: ChatServer) -> None:
+    whole = {"index": 0, "id": "call_x", "type": "function",
+             "function": {"name": "Query", "arguments": COUNT_ARGS}}  # fmt: skip
+    body = sse([chunk({"role": "assistant", "content": "", "tool_calls": [whole]}),
+                chunk({}, "tool_calls")])  # fmt: skip
+    record = {"status": 200, "response": body}
+    chat_server.push(replay_reply(record), text_reply("Counted."))
+    turn = agent_for(sample_db, chat_server).ask("how many orders?", on_text=lambda _t: None)
+    assert turn.status == "answered" and turn.tool_runs[0].result is not None
+
+
+def test_lm_studio_error_as_a_plain_string_is_one_line(
+    sample_db: str, chat_server: ChatServer
+) -> None:
+    from chat_server import status_reply
+
+    chat_server.push(status_reply(400, body=b'{"error": "Invalid \'content\': null"}'))
+    with pytest.raises(ModelError) as caught:
+        agent_for(sample_db, chat_server).ask("hi")
+    assert "HTTP 400" in str(caught.value) and "content" in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_vllm_without_auto_tool_choice_names_the_server_flag(
+    sample_db: str, chat_server: ChatServer
+) -> None:
+    from chat_server import status_reply
+
+    message = (
+        '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set'
+    )
+    body = json.dumps(
+        {"error": {"message": message, "type": "BadRequestError", "param": None, "code": 400}}
+    )
+    chat_server.push(status_reply(400, body=body.encode()))
+    with pytest.raises(ModelError, match="--enable-auto-tool-choice"):
+        agent_for(sample_db, chat_server).ask("hi")
+
+
+def test_litellm_error_codes_as_strings_are_read(sample_db: str, chat_server: ChatServer) -> None:
+    from chat_server import status_reply
+
+    body = (
+        b'{"error": {"message": "upstream rejected", "type": "None", "param": null, "code": "422"}}'
+    )
+    chat_server.push(status_reply(422, body=body))
+    with pytest.raises(ModelError, match="HTTP 422: upstream rejected"):
+        agent_for(sample_db, chat_server).ask("hi")

@@ -248,9 +248,14 @@ def describe_api_error(error: Exception, backend: Backend) -> str:
 
 
 def _error_detail(error: openai.APIStatusError) -> str:
-    body = error.body
+    body = error.body  # the SDK hands over the "error" member when there is one
+    if isinstance(body, str) and body.strip():  # LM Studio: {"error": "<text>"}
+        return server_message(body)
     if isinstance(body, dict):
-        message = body.get("message") or (body.get("error") or {}).get("message")
+        inner = body.get("error")
+        message = body.get("message") or (
+            inner.get("message") if isinstance(inner, dict) else inner
+        )
         if message:
             return server_message(str(message))
     return server_message(str(error.message))
