@@ -3,6 +3,7 @@ compiler, executor and CLI suites (imported as ``from query_builders import ...`
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, text
@@ -69,3 +70,7 @@ def reference_engine(url: str) -> Engine:
     if url.startswith("duckdb"):
         return create_engine(url, connect_args={"read_only": True})
     return create_engine(url)
+
+
+# The Query most tests need when what they test is not the query: count every order.
+COUNT_ORDERS = json.dumps(query("orders", [field("orders.id", "count")]))

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from query_builders import cond, field, query
+from query_builders import COUNT_ORDERS, cond, field, query
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
@@ -15,7 +15,6 @@ from nl2sql.cli import app
 
 runner = CliRunner()
 SECRET = "s3cret-pw-never-logged"
-COUNT = json.dumps(query("orders", [field("orders.id", "count")]))
 
 
 def lines(path: Path) -> list[dict[str, Any]]:
@@ -39,7 +38,9 @@ def with_password(url: str) -> str:
 
 
 def test_a_query_run_is_one_line_with_every_field(audit_log: Path, sample_url: str) -> None:
-    done = runner.invoke(app, ["run", COUNT, "--db", with_password(sample_url), "--customer", "13"])
+    done = runner.invoke(
+        app, ["run", COUNT_ORDERS, "--db", with_password(sample_url), "--customer", "13"]
+    )
     assert done.exit_code == 0, done.output
     [entry] = lines(audit_log)
     assert set(entry) == {
@@ -47,7 +48,7 @@ def test_a_query_run_is_one_line_with_every_field(audit_log: Path, sample_url: s
         "duration_ms", "outcome", "error",
     }  # fmt: skip
     assert entry["tenant"] == 13 and entry["question"] is None  # `run` has no question
-    assert entry["tool_call"] == json.loads(COUNT)
+    assert entry["tool_call"] == json.loads(COUNT_ORDERS)
     assert entry["outcome"] == "ok" and entry["row_count"] == 1 and entry["error"] is None
     assert "count" in entry["sql"].lower() and "13" in entry["sql"]
     assert entry["duration_ms"] >= 0
@@ -91,5 +92,5 @@ def test_no_log_unless_asked(
 ) -> None:
     monkeypatch.delenv("NL2SQL_AUDIT_LOG", raising=False)
     monkeypatch.chdir(tmp_path)
-    assert runner.invoke(app, ["run", COUNT, "--db", sample_url]).exit_code == 0
+    assert runner.invoke(app, ["run", COUNT_ORDERS, "--db", sample_url]).exit_code == 0
     assert list(tmp_path.iterdir()) == []

@@ -3,7 +3,6 @@ on what one model reply may carry, against the scripted server over real HTTP.""
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import date
 
@@ -16,7 +15,7 @@ from chat_server import (  # noqa: F401  (chat_server_fixture registers the fixt
     tool_call_reply,
     trickle_reply,
 )
-from query_builders import field, query
+from query_builders import COUNT_ORDERS
 
 from nl2sql import database
 from nl2sql.agent import MAX_CALLS_PER_REPLY, Agent, AsyncAgent
@@ -26,7 +25,6 @@ from nl2sql.models.backends import openai_backend
 from nl2sql.query import MAX_ARGUMENT_CHARS
 
 TODAY = date(2026, 11, 28)
-COUNT = json.dumps(query("orders", [field("orders.id", "count")]))
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +79,9 @@ def test_the_deadline_spans_every_step_of_the_question(
 ) -> None:
     # Three slow-ish steps, each far within the read timeout; together they pass the deadline.
     for _ in range(3):
-        chat_server.push(trickle_reply(0.02, tool_call_reply([("c", "Query", COUNT)]), piece=20))
+        chat_server.push(
+            trickle_reply(0.02, tool_call_reply([("c", "Query", COUNT_ORDERS)]), piece=20)
+        )
     agent = agent_for(sample_db, chat_server, question_seconds=1.0)
     with pytest.raises(QuestionTimeoutError):
         agent.ask("how many orders?")
@@ -90,7 +90,9 @@ def test_the_deadline_spans_every_step_of_the_question(
 def test_a_question_within_its_deadline_is_answered(
     sample_db: str, chat_server: ChatServer
 ) -> None:
-    chat_server.push(tool_call_reply([("c", "Query", COUNT)]), text_reply("There are 5 orders."))
+    chat_server.push(
+        tool_call_reply([("c", "Query", COUNT_ORDERS)]), text_reply("There are 5 orders.")
+    )
     turn = agent_for(sample_db, chat_server, question_seconds=30).ask("how many orders?")
     assert turn.answer == "There are 5 orders." and turn.tool_runs[0].result is not None
 
@@ -109,7 +111,7 @@ def test_streamed_arguments_past_the_cap_stop_the_reply(
 
 
 def test_too_many_streamed_calls_stop_the_reply(sample_db: str, chat_server: ChatServer) -> None:
-    calls = [(f"c{i}", "Query", COUNT) for i in range(MAX_CALLS_PER_REPLY * 25)]
+    calls = [(f"c{i}", "Query", COUNT_ORDERS) for i in range(MAX_CALLS_PER_REPLY * 25)]
     chat_server.push(tool_call_reply(calls))
     agent = agent_for(sample_db, chat_server)
     with pytest.raises(ModelError, match=f"at most {MAX_CALLS_PER_REPLY}"):
@@ -128,7 +130,9 @@ def test_a_stream_that_ends_unfinished_is_a_model_error(
 def test_streamed_tool_calls_run_like_unstreamed_ones(
     sample_db: str, chat_server: ChatServer
 ) -> None:
-    chat_server.push(tool_call_reply([("c", "Query", COUNT)]), text_reply(["There are ", "5."]))
+    chat_server.push(
+        tool_call_reply([("c", "Query", COUNT_ORDERS)]), text_reply(["There are ", "5."])
+    )
     shown: list[str] = []
     turn = agent_for(sample_db, chat_server).ask("how many orders?", on_text=shown.append)
     assert "".join(shown) == "There are 5." == turn.answer

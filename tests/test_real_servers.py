@@ -16,6 +16,7 @@ from chat_server import (  # noqa: F401  (chat_server_fixture registers the fixt
     replay_reply,
     text_reply,
 )
+from query_builders import COUNT_ORDERS
 from rich.console import Console
 
 from nl2sql import database, session
@@ -238,15 +239,9 @@ def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
     }  # fmt: skip
 
 
-COUNT_ARGS = json.dumps(
-    {"table_name": "orders", "columns": [{"column": "orders.id", "aggregate": "count",
-     "time_grain": None}], "conditions": [], "order_by": [], "limit": None}
-)  # fmt: skip
-
-
 def test_ollama_streams_a_whole_call_in_one_chunk(sample_db: str, chat_server: ChatServer) -> None:
     whole = {"index": 0, "id": "call_x", "type": "function",
-             "function": {"name": "Query", "arguments": COUNT_ARGS}}  # fmt: skip
+             "function": {"name": "Query", "arguments": COUNT_ORDERS}}  # fmt: skip
     body = sse([chunk({"role": "assistant", "content": "", "tool_calls": [whole]}),
                 chunk({}, "tool_calls")])  # fmt: skip
     record = {"status": 200, "response": body}

@@ -19,7 +19,7 @@ from chat_server import (  # noqa: F401  (chat_server_fixture registers the fixt
     text_reply,
     tool_call_reply,
 )
-from query_builders import field, query
+from query_builders import COUNT_ORDERS, field, query
 from question_sets import HERE as QUESTIONS
 from question_sets import load_set
 from typer.testing import CliRunner
@@ -31,7 +31,6 @@ from nl2sql.errors import ConfigError, ModelError
 from nl2sql.models.backends import azure_backend, openai_backend
 
 TODAY = date(2026, 11, 28)
-COUNT = json.dumps(query("orders", [field("orders.id", "count")]))
 BAD = json.dumps(query("orders", [field("orders.colour")]))
 
 
@@ -54,7 +53,7 @@ def test_a_question_runs_through_the_responses_api(
     sample_db: str, chat_server: ChatServer, streamed: bool
 ) -> None:
     chat_server.push(
-        tool_call_reply([("call_1", "Query", COUNT)]), text_reply(["There are ", "many."])
+        tool_call_reply([("call_1", "Query", COUNT_ORDERS)]), text_reply(["There are ", "many."])
     )
     shown: list[str] = []
     turn = agent_for(sample_db, chat_server).ask(
@@ -72,7 +71,7 @@ def test_a_question_runs_through_the_responses_api(
     kinds = [item.get("type", "message") for item in second["input"]]
     assert kinds == ["message", "message", "function_call", "function_call_output"]
     call, output = second["input"][2], second["input"][3]
-    assert call["call_id"] == output["call_id"] == "call_1" and call["arguments"] == COUNT
+    assert call["call_id"] == output["call_id"] == "call_1" and call["arguments"] == COUNT_ORDERS
     assert json.loads(output["output"])["row_count"] == 1
     assert turn.prompt_tokens and turn.completion_tokens  # usage read from input/output tokens
 
@@ -80,7 +79,7 @@ def test_a_question_runs_through_the_responses_api(
 def test_a_validation_error_goes_back_to_the_model(sample_db: str, chat_server: ChatServer) -> None:
     chat_server.push(
         tool_call_reply([("a", "Query", BAD)]),
-        tool_call_reply([("b", "Query", COUNT)]),
+        tool_call_reply([("b", "Query", COUNT_ORDERS)]),
         text_reply("Counted."),
     )
     turn = agent_for(sample_db, chat_server).ask("how many orders?")
@@ -111,7 +110,7 @@ def test_a_reply_cut_by_its_length_limit_is_one_line(
 
 
 def test_the_async_agent_speaks_it_too(sample_db: str, chat_server: ChatServer) -> None:
-    chat_server.push(tool_call_reply([("c", "Query", COUNT)]), text_reply("Counted."))
+    chat_server.push(tool_call_reply([("c", "Query", COUNT_ORDERS)]), text_reply("Counted."))
     turn = asyncio.run(
         agent_for(sample_db, chat_server, cls=AsyncAgent).ask("n?", on_text=lambda _t: None)
     )
@@ -119,7 +118,7 @@ def test_the_async_agent_speaks_it_too(sample_db: str, chat_server: ChatServer) 
 
 
 def test_azure_openai_over_the_responses_api(sample_db: str, chat_server: ChatServer) -> None:
-    chat_server.push(tool_call_reply([("c", "Query", COUNT)]), text_reply("Counted."))
+    chat_server.push(tool_call_reply([("c", "Query", COUNT_ORDERS)]), text_reply("Counted."))
     backend = azure_backend(
         "my-deployment",
         endpoint=chat_server.root_url,
