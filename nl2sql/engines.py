@@ -90,6 +90,8 @@ class Recipe:
     tenant_engine: Callable[[str, float], Engine | None] | None = None
     # PostgreSQL: make the database enforce the tenant scope itself (`db init`, `db secure`)
     secure: Callable[[Engine, Catalog], list[str]] | None = None
+    # PostgreSQL: the URL logs in as the reader, which sees one tenant's rows at a time
+    serves_one_tenant: Callable[[str], bool] = lambda _url: False
 
 
 def read_only_engine(url: str, timeout: float) -> Engine:
@@ -205,9 +207,14 @@ def _postgresql_session(connection: Connection, session: Session) -> Iterator[No
 def _postgresql_tenant(url: str, timeout: float) -> Engine | None:
     """The engine a tenant's session runs on: logged in as the SELECT-only role (None when
     the URL already names it). Logging in as it, not SET ROLE, since RESET ROLE undoes that."""
-    if make_url(url).username == row_security.READER_ROLE:
+    if _logs_in_as_reader(url):
         return None
     return _postgresql(row_security.reader_url(url), timeout)
+
+
+def _logs_in_as_reader(url: str) -> bool:
+    return make_url(url).username == row_security.READER_ROLE
+
 
 
 def _duckdb(url: str, timeout: float) -> Engine:
@@ -270,6 +277,7 @@ READ_ONLY_ENGINES: dict[str, Recipe] = {
         session=_postgresql_session,
         tenant_engine=_postgresql_tenant,
         secure=row_security.secure,
+        serves_one_tenant=_logs_in_as_reader,
     ),
     "duckdb": Recipe(_duckdb),
 }

@@ -200,7 +200,7 @@ class ReadOnlyDatabase:
         if self.recipe.tenant_engine is None:
             return self.engine
         if customer_id is None:
-            if self.recipe.tenant_engine(self.url, self.timeout) is None:
+            if self.recipe.serves_one_tenant(self.url):
                 raise ConfigError(
                     f"{database.display_url(self.url)} logs in as {READER_ROLE}, which sees one "
                     "customer's rows at a time: pass --customer, or connect as the tables' "
