@@ -66,11 +66,12 @@ def tool_call(arguments: Any) -> Any:
     if hasattr(arguments, "model_dump"):
         return arguments.model_dump(mode="json")
     if isinstance(arguments, str):
+        if len(arguments) > MAX_RECORDED_CHARS:
+            return arguments[:MAX_RECORDED_CHARS]
         try:
-            return json.loads(arguments) if len(arguments) <= MAX_RECORDED_CHARS else None
+            return json.loads(arguments)
         except ValueError:
-            pass
-        return arguments[:MAX_RECORDED_CHARS]
+            return arguments
     return arguments
 
 

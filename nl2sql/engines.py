@@ -216,7 +216,6 @@ def _logs_in_as_reader(url: str) -> bool:
     return make_url(url).username == row_security.READER_ROLE
 
 
-
 def _duckdb(url: str, timeout: float) -> Engine:
     database_path = make_url(url).database
     if database_path and database_path != ":memory:":

@@ -24,7 +24,7 @@ from openai.types.chat import ChatCompletion
 from nl2sql import deadline
 from nl2sql.errors import ModelError
 from nl2sql.query import MAX_ARGUMENT_CHARS
-from nl2sql.streaming import completion_from
+from nl2sql.streaming import completion_from, too_long, too_many_calls
 
 CHAT = "chat"
 RESPONSES = "responses"
@@ -147,19 +147,13 @@ class EventReader:
                 self.on_text(event.delta)
         elif kind == "response.output_item.added" and event.item.type == "function_call":
             if len(self.sizes) >= self.max_calls:
-                raise ModelError(
-                    f"{self.describe} asked for more than {self.max_calls} queries in one "
-                    f"reply; nl2sql runs at most {self.max_calls}. Try a simpler question."
-                )
+                raise too_many_calls(self.describe, self.max_calls)
             self.sizes[event.item.id or str(len(self.sizes))] = 0
         elif kind == "response.function_call_arguments.delta":
             key = event.item_id or next(reversed(self.sizes), "")
             self.sizes[key] = self.sizes.get(key, 0) + len(event.delta or "")
             if self.sizes[key] > MAX_ARGUMENT_CHARS:
-                raise ModelError(
-                    f"{self.describe} streamed a Query longer than {MAX_ARGUMENT_CHARS:,} "
-                    "characters; stopped reading it. Try a simpler question."
-                )
+                raise too_long(self.describe)
         elif kind in ("response.completed", "response.incomplete", "response.failed"):
             self.final = event.response
         elif kind == "error":

@@ -73,10 +73,7 @@ class ReplyBuilder:
     def _add_call_piece(self, piece: Any) -> None:
         index = getattr(piece, "index", None) or 0
         if index not in self.calls and len(self.calls) >= self.max_calls:
-            raise ModelError(
-                f"{self.describe} asked for more than {self.max_calls} queries in one reply; "
-                f"nl2sql runs at most {self.max_calls}. Try a simpler question."
-            )
+            raise too_many_calls(self.describe, self.max_calls)
         call = self.calls.setdefault(index, _Call())
         call.id = call.id or (piece.id or "")
         function = getattr(piece, "function", None)
@@ -86,10 +83,7 @@ class ReplyBuilder:
         if function.arguments:
             call.size += len(function.arguments)
             if call.size > MAX_ARGUMENT_CHARS:
-                raise ModelError(
-                    f"{self.describe} streamed a Query longer than {MAX_ARGUMENT_CHARS:,} "
-                    "characters; stopped reading it. Try a simpler question."
-                )
+                raise too_long(self.describe)
             call.arguments.append(function.arguments)
 
     def completion(self) -> ChatCompletion:
@@ -114,6 +108,20 @@ class ReplyBuilder:
             finish_reason=self.finish_reason,
             usage=usage,
         )
+
+
+def too_many_calls(describe: str, max_calls: int) -> ModelError:
+    return ModelError(
+        f"{describe} asked for more than {max_calls} queries in one reply; nl2sql runs at most "
+        f"{max_calls}. Try a simpler question."
+    )
+
+
+def too_long(describe: str) -> ModelError:
+    return ModelError(
+        f"{describe} streamed a Query longer than {MAX_ARGUMENT_CHARS:,} characters; stopped "
+        "reading it. Try a simpler question."
+    )
 
 
 def completion_from(

@@ -94,3 +94,10 @@ def test_no_log_unless_asked(
     monkeypatch.chdir(tmp_path)
     assert runner.invoke(app, ["run", COUNT_ORDERS, "--db", sample_url]).exit_code == 0
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_huge_tool_call_is_logged_cut_not_dropped(audit_log: Path, sample_url: str) -> None:
+    huge = '{"table_name": "orders", "padding": "' + "x" * 70_000 + '"}'
+    assert runner.invoke(app, ["run", huge, "--db", sample_url]).exit_code == 2
+    [entry] = lines(audit_log)
+    assert entry["outcome"] == "invalid" and entry["tool_call"] == huge[:64_000]
