@@ -352,9 +352,21 @@ def db_secure(db: DbOption = None, config: ConfigOption = None) -> None:
         engine = database.make_engine(url)
         try:
             hidden = hidden_columns_from_env()
-            catalog = load_catalog(engine, loaded, hidden, where=database.display_url(url))
+            where = database.display_url(url)
+            catalog = load_catalog(engine, loaded, hidden, where=where)
+            if catalog.tenant is None:
+                raise ConfigError(
+                    f"{where} has no tenant key, so there is no customer scope to enforce; name "
+                    'it in a config ([tenant] column = "table.column") and pass --config.'
+                )
             tables = database.secure_database(engine, catalog)
         except sa_exc.DBAPIError as error:
+            if "permission denied" in str(error.orig):
+                raise ConfigError(
+                    f"{database.describe_database_error(url, error)}. Run 'nl2sql db secure' as a "
+                    "role that owns the tables and may create roles (e.g. the database owner "
+                    "with CREATEROLE, or a superuser)."
+                ) from error
             raise database.describe_database_error(url, error) from error
         finally:
             engine.dispose()

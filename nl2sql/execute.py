@@ -119,6 +119,8 @@ class ReadOnlyDatabase:
         config: Config | str | Path | None = None,
     ) -> None:
         config = as_config(config)
+        # for messages that name the fix: a config read from a file is named by its path
+        self.config_path = config.path if config and Path(config.path).is_file() else None
         self.url = database.resolve_url(url)
         self.timeout = query_timeout() if timeout is None else timeout
         self.engine = read_only_engine(self.url, self.timeout)
@@ -223,19 +225,19 @@ class ReadOnlyDatabase:
         """Refuse to serve a customer unless their session is safe on its own: the role
         cannot write or bypass row-level security, and every tenant table has its policy."""
         where = database.display_url(self.url)
+        fix = row_security.fix_hint(where, self.config_path)
         try:
             with tenant.connect() as connection:
                 found = row_security.problems(connection, self.catalog)
         except sa_exc.DBAPIError as error:
             raise DatabaseUnavailableError(
                 f"Cannot log in to {where} as {READER_ROLE}, the role customer-scoped questions "
-                f"run as ({first_line(error.orig or error)}). {row_security.fix_hint(where)} "
-                f"If the server asks for a password, set {row_security.READER_PASSWORD_ENV}."
+                f"run as ({first_line(error.orig or error)}). {fix} If the server asks for a "
+                f"password, set {row_security.READER_PASSWORD_ENV}."
             ) from error
         if found:
             raise ConfigError(
-                f"Refusing customer-scoped questions on {where}: {'; '.join(found)}. "
-                f"{row_security.fix_hint(where)}"
+                f"Refusing customer-scoped questions on {where}: {'; '.join(found)}. {fix}"
             )
 
     def __enter__(self) -> ReadOnlyDatabase:

@@ -41,9 +41,11 @@ def reader_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def fix_hint(where: str) -> str:
+def fix_hint(where: str, config_path: str | None = None) -> str:
+    """How to secure the database: with the same config, since the policies follow it."""
+    config = f" --config {config_path}" if config_path else ""
     return (
-        f"Run 'nl2sql db secure --db {where}' as the tables' owner: it creates the role "
+        f"Run 'nl2sql db secure --db {where}{config}' as the tables' owner: it creates the role "
         f"{READER_ROLE} and the row-level security policies."
     )
 

@@ -397,3 +397,19 @@ def test_postgresql_refuses_a_hidden_column_itself(
             assert connection.execute(text("SELECT count(*) FROM customers")).scalar_one() == 1
         spec = query("customers", [field("customers.name"), field("orders.id", "count")])
         assert db.run(spec, customer_id=ME).row_count == 1  # compiled queries never read it
+
+
+def test_db_secure_without_a_tenant_key_says_to_pass_a_config(postgres_databases: Any) -> None:
+    from typer.testing import CliRunner
+
+    from nl2sql.cli import app
+
+    url = postgres_databases.create()
+    owner = create_engine(url)
+    with owner.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+    owner.dispose()
+    done = CliRunner().invoke(app, ["db", "secure", "--db", url])
+    assert done.exit_code == 2
+    assert "has no tenant key" in done.output and "pass --config" in done.output
+    assert len(done.output.strip().splitlines()) == 1
