@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from alembic.ddl.impl import DefaultImpl
-from sqlalchemy import String
+from sqlalchemy import Float, String
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import CreateColumn
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -52,6 +52,26 @@ class AsDate(FunctionElement[str]):
     name = "as_date"
 
 
+class DaysBetween(FunctionElement[float]):
+    """Days from the first date/timestamp to the second, with the fraction of a day."""
+
+    type = Float()
+    inherit_cache = True
+    name = "days_between"
+
+
+class Percentile(FunctionElement[float]):
+    """The continuous (interpolated) percentile of x, as PostgreSQL's percentile_cont."""
+
+    type = Float()
+    inherit_cache = True
+    name = "percentile"
+
+    def __init__(self, expression: Any, fraction: float) -> None:
+        self.fraction = fraction
+        super().__init__(expression)
+
+
 def _argument(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> str:
     (expression,) = element.clauses
     return compiler.process(expression, **kw)
@@ -83,6 +103,27 @@ def _as_date_default(element: AsDate, compiler: SQLCompiler, **kw: Any) -> str:
 def _bucket_duckdb(element: DateBucket, compiler: SQLCompiler, **kw: Any) -> str:
     argument = _argument(element, compiler, **kw)
     return f"strftime(date_trunc('{element.grain.value}', {argument}), '%Y-%m-%d')"
+
+
+@compiles(DaysBetween, "sqlite")
+def _days_sqlite(element: DaysBetween, compiler: SQLCompiler, **kw: Any) -> str:
+    start, end = (compiler.process(x, **kw) for x in element.clauses)
+    return f"(julianday({end}) - julianday({start}))"
+
+
+@compiles(DaysBetween)
+def _days_default(element: DaysBetween, compiler: SQLCompiler, **kw: Any) -> str:
+    start, end = (compiler.process(x, **kw) for x in element.clauses)
+    return (
+        f"(EXTRACT(EPOCH FROM CAST({end} AS TIMESTAMP)) - "
+        f"EXTRACT(EPOCH FROM CAST({start} AS TIMESTAMP))) / 86400.0"
+    )
+
+
+@compiles(Percentile)  # PostgreSQL, DuckDB and the standard; SQLite has none (the plan refuses)
+def _percentile_default(element: Percentile, compiler: SQLCompiler, **kw: Any) -> str:
+    argument = _argument(element, compiler, **kw)
+    return f"percentile_cont({element.fraction}) WITHIN GROUP (ORDER BY {argument})"
 
 
 class DuckDBMigrations(DefaultImpl):

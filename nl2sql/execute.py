@@ -96,6 +96,8 @@ def normalize(value: Any, kind: str) -> Any:
         return None
     if kind == "number":
         return round(float(value), 2)
+    if kind == "fraction":  # a share or a relative change: 0.0360, not 0.04
+        return round(float(value), 4)
     if kind == "integer":
         return int(value)
     if kind == "datetime" and isinstance(value, str):
@@ -278,7 +280,9 @@ class ReadOnlyDatabase:
     ) -> Result:
         try:
             options = {"max_rows": limit_cap} if limit_cap else {}
-            compiler = Compiler(self.tool, customer_id=customer_id, **options)
+            compiler = Compiler(
+                self.tool, customer_id=customer_id, dialect=self.engine.dialect.name, **options
+            )
             parsed = query if isinstance(query, BaseModel) else self.tool.parse(query)
             compiled = compiler.compile(parsed)
             result = self.execute(compiled, deadline=deadline)
@@ -290,9 +294,8 @@ class ReadOnlyDatabase:
                 f"{first_line(error, 'no detail')}). This is a bug: please report it with the "
                 "question or the query."
             ) from error
-        result.query = parsed.model_dump(mode="json")
-        if not result.query.get("via"):  # the default: the arguments as most callers write them
-            result.query.pop("via", None)
+        # What was asked, without the newer parts it left at their "not used" defaults.
+        result.query = parsed.model_dump(mode="json", exclude_defaults=True)
         result.understood = describe(result.query, self.tool, customer_id)
         return result
 

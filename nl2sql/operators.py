@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Float, and_, distinct, func, or_
 from sqlalchemy.sql.elements import ColumnElement
 
+from nl2sql.dialects import Percentile
 from nl2sql.query import Aggregate, Operator, TimeGrain
 from nl2sql.values import DayRange
 
@@ -55,6 +56,7 @@ OPERATORS: dict[Operator, OperatorRule] = {
     Operator.contains: OperatorRule("contains", "contains"),
     Operator.is_null: OperatorRule("is missing", "not yet"),
     Operator.is_not_null: OperatorRule("is present", "already"),
+    Operator.between: OperatorRule("from", "from"),  # [low, high], both included
 }
 
 COMPARISONS = {op: rule.compare for op, rule in OPERATORS.items() if rule.compare}
@@ -68,6 +70,11 @@ class AggregateRule:
     sql: Callable[[Any], Expr]
     words: str
     date_words: str  # on a date: "earliest", not "lowest"
+    percentile: float | None = None  # computed by percentile_cont: not on SQLite
+
+
+def _percentile(fraction: float, words: str) -> AggregateRule:
+    return AggregateRule(lambda x: Percentile(x, fraction), words, words, fraction)
 
 
 AGGREGATES: dict[Aggregate, AggregateRule] = {
@@ -79,7 +86,14 @@ AGGREGATES: dict[Aggregate, AggregateRule] = {
     Aggregate.avg: AggregateRule(lambda x: func.avg(x, type_=Float), "average", "average"),
     Aggregate.min: AggregateRule(func.min, "lowest", "earliest"),
     Aggregate.max: AggregateRule(func.max, "highest", "latest"),
+    Aggregate.median: _percentile(0.5, "median"),
+    Aggregate.p25: _percentile(0.25, "25th percentile of"),
+    Aggregate.p75: _percentile(0.75, "75th percentile of"),
+    Aggregate.p90: _percentile(0.9, "90th percentile of"),
+    Aggregate.p95: _percentile(0.95, "95th percentile of"),
+    Aggregate.p99: _percentile(0.99, "99th percentile of"),
 }
+PERCENTILES = frozenset(a for a, rule in AGGREGATES.items() if rule.percentile is not None)
 
 # A time grain in English: "grouped by month placed". The SQL of each bucket is per dialect
 # (dialects.py), so only its name lives here.

@@ -44,6 +44,7 @@ class Operator(StrEnum):
     contains = "contains"
     is_null = "is null"
     is_not_null = "is not null"
+    between = "between"
 
 
 class OrderBy(StrEnum):
@@ -58,6 +59,12 @@ class Aggregate(StrEnum):
     avg = "avg"
     min = "min"
     max = "max"
+    median = "median"
+    p25 = "p25"
+    p75 = "p75"
+    p90 = "p90"
+    p95 = "p95"
+    p99 = "p99"
 
 
 class TimeGrain(StrEnum):
@@ -66,6 +73,16 @@ class TimeGrain(StrEnum):
     month = "month"
     quarter = "quarter"
     year = "year"
+
+
+class ShareOf(StrEnum):
+    group = "group"  # the filtered aggregate over the same aggregate unfiltered: a rate
+    total = "total"  # the group's value over all groups' together: a share of the total
+
+
+class Change(StrEnum):
+    difference = "difference"  # this period's value minus the previous period's
+    percent = "percent"  # the same, as a fraction of the previous period's
 
 
 LIST_OPERATORS = frozenset({Operator.in_, Operator.not_in})
@@ -178,6 +195,7 @@ class QueryTool:
     DynamicValue: type[BaseModel]
     Condition: type[BaseModel]
     Sort: type[BaseModel]
+    PerGroupLimit: type[BaseModel]
     Query: type[BaseModel]
     description: str
     catalog: Catalog
@@ -229,10 +247,11 @@ def build_tool(catalog: Catalog | None = None, hidden: Iterable[str] = ()) -> Qu
     column_enum = StrEnum(  # type: ignore[misc]
         "Column", {name.replace(".", "__"): name for name in columns}
     )
-    field_model = _field_model(column_enum)
     dynamic_model = _dynamic_model(column_enum)
     condition_model = _condition_model(column_enum, dynamic_model)
+    field_model = _field_model(column_enum, condition_model)
     sort_model = _sort_model(column_enum)
+    per_group_model = _per_group_model(column_enum)
     return QueryTool(
         columns=columns,
         Table=table_enum,
@@ -241,7 +260,10 @@ def build_tool(catalog: Catalog | None = None, hidden: Iterable[str] = ()) -> Qu
         DynamicValue=dynamic_model,
         Condition=condition_model,
         Sort=sort_model,
-        Query=_query_model(table_enum, column_enum, field_model, condition_model, sort_model),
+        PerGroupLimit=per_group_model,
+        Query=_query_model(
+            table_enum, column_enum, field_model, condition_model, sort_model, per_group_model
+        ),
         description=tool_description(columns, catalog),
         catalog=catalog,
         nouns=row_nouns(catalog),
@@ -261,7 +283,15 @@ def _described(type_: Any, description: str) -> tuple[Any, Any]:
     return (type_, PydanticField(description=description))
 
 
-def _field_model(column_enum: type[Enum]) -> type[BaseModel]:
+def _optional(type_: Any, description: str, empty: Any = None) -> tuple[Any, Any]:
+    """A field newer than the first tool: required in the strict schema like every field, but
+    a call written before it existed still validates (it means "not used")."""
+    if isinstance(empty, list):
+        return (type_, PydanticField(default_factory=list, description=description))
+    return (type_ | None, PydanticField(default=None, description=description))
+
+
+def _field_model(column_enum: type[Enum], condition_model: type[BaseModel]) -> type[BaseModel]:
     return _closed(
         "Field",
         "A column to return; with an aggregate it is computed over the groups.",
@@ -272,6 +302,33 @@ def _field_model(column_enum: type[Enum]) -> type[BaseModel]:
             "For date/datetime columns: bucket to the first day of the day/week (Monday)/"
             "month/quarter/year, or null.",
         ),
+        days_from=_optional(
+            column_enum,
+            "Days from this date column to `column` instead of `column` itself, e.g. column "
+            "orders.delivered_at, days_from orders.shipped_at: days in transit; or null.",
+        ),
+        filter=_optional(
+            list[condition_model],  # type: ignore[valid-type]
+            "Only rows meeting these conditions enter this aggregate, e.g. count of orders.id "
+            "with filter status = returned; [] for all rows.",
+            empty=[],
+        ),
+        share=_optional(
+            ShareOf,
+            "group: the filtered aggregate divided by the same aggregate unfiltered (a rate: "
+            "returned orders / all orders); total: the value divided by all groups' total "
+            "(a category's share of revenue); fractions 0..1; or null.",
+        ),
+        change=_optional(
+            Change,
+            "With a time_grain column: difference = this period's value minus the previous "
+            "period's; percent = that change as a fraction of the previous; or null.",
+        ),
+        average_per=_optional(
+            column_enum,
+            "Compute the aggregate per value of this column, then average those, e.g. sum of "
+            "orders.total_amount average_per customers.id: average spend per customer; or null.",
+        ),
     )
 
 
@@ -281,6 +338,16 @@ def _dynamic_model(column_enum: type[Enum]) -> type[BaseModel]:
         "Compare with another column instead of a literal value.",
         column_name=_described(
             column_enum, "The other column, e.g. orders.expected_delivery_date."
+        ),
+        aggregate=_optional(
+            Aggregate,
+            "Compare with this aggregate of the other column over all rows instead, e.g. avg "
+            "of products.price: priced above average; or null.",
+        ),
+        within=_optional(
+            column_enum,
+            "With aggregate: over the rows with the same value of this column, e.g. "
+            "products.category: above their category's average; or null.",
         ),
     )
 
@@ -295,9 +362,14 @@ def _condition_model(column_enum: type[Enum], dynamic_model: type[BaseModel]) ->
         operator=_described(Operator, "Comparison operator."),
         value=_described(
             value_type,
-            "A string, number or boolean; a list for 'in'/'not in'; null for 'is null'/"
-            "'is not null'; dates as YYYY-MM-DD (a bare date on a datetime column means that "
-            "whole day); or a DynamicValue.",
+            "A string, number or boolean; a list for 'in'/'not in'; [low, high] for 'between' "
+            "(inclusive); null for 'is null'/'is not null'; dates as YYYY-MM-DD (a bare date "
+            "on a datetime column means that whole day); or a DynamicValue.",
+        ),
+        days_from=_optional(
+            column_enum,
+            "Test the days from this date column to `column` instead, e.g. column "
+            "orders.shipped_at, days_from orders.ordered_at, > 7: took over a week to ship.",
         ),
     )
 
@@ -312,12 +384,22 @@ def _sort_model(column_enum: type[Enum]) -> type[BaseModel]:
     )
 
 
+def _per_group_model(column_enum: type[Enum]) -> type[BaseModel]:
+    return _closed(
+        "PerGroupLimit",
+        "Keep only the first rows of each group, in order_by's order.",
+        column=_described(column_enum, "The column whose values form the groups."),
+        limit=_described(int, "Rows to keep per group, e.g. 2."),
+    )
+
+
 def _query_model(
     table_enum: type[Enum],
     column_enum: type[Enum],
     field_model: type[BaseModel],
     condition_model: type[BaseModel],
     sort_model: type[BaseModel],
+    per_group_model: type[BaseModel],
 ) -> type[BaseModel]:
     return _closed(
         "Query",
@@ -340,6 +422,16 @@ def _query_model(
                 "reached more than one way and the shortest way is not the one meant; [] for the "
                 "shortest joins.",
             ),
+        ),
+        any_of=_optional(
+            list[condition_model],  # type: ignore[valid-type]
+            "Filters of which at least one must hold (ORed), on top of conditions, e.g. status "
+            "= returned or delivered after the promised date; [] for none.",
+            empty=[],
+        ),
+        per_group_limit=_optional(
+            per_group_model,
+            "Top rows per group (the two cheapest products of each category), or null.",
         ),
     )
 
@@ -399,6 +491,14 @@ MISSING_HINTS = {
     "aggregate": "use null for no aggregate",
     "time_grain": "use null for no time bucket",
     "value": "use null with 'is null' / 'is not null'",
+    "days_from": "use null for the column itself",
+    "filter": "use [] for every row",
+    "share": "use null for the value itself",
+    "change": "use null for the value itself",
+    "average_per": "use null for one aggregate over all rows",
+    "within": "use null for the aggregate over all rows",
+    "any_of": "use [] for no alternatives",
+    "per_group_limit": "use null for no per-group limit",
 }
 
 
@@ -476,7 +576,9 @@ def _tool_without(hidden: tuple[str, ...]) -> QueryTool:
 
 
 # The default tool's names (`from nl2sql.query import Query`), built on first use, not at import.
-_DEFAULT_NAMES = ("Table", "Column", "Field", "DynamicValue", "Condition", "Sort", "Query")
+_DEFAULT_NAMES = (
+    "Table", "Column", "Field", "DynamicValue", "Condition", "Sort", "PerGroupLimit", "Query"
+)  # fmt: skip
 
 
 def __getattr__(name: str) -> Any:

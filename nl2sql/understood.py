@@ -31,7 +31,13 @@ TIGHTER = {Operator.gt: max, Operator.ge: max, Operator.lt: min, Operator.le: mi
 def describe(query: dict[str, Any], tool: QueryTool, customer_id: int | None = None) -> str:
     """What the query (its tool-call arguments, validated) counts or lists, in one sentence."""
     reader = _Reader(tool, query)
-    parts = [reader.measured(), *reader.conditions(), reader.grouping(), reader.ordering()]
+    parts = [
+        reader.measured(),
+        *reader.conditions(),
+        reader.alternatives(),
+        reader.grouping(),
+        reader.ordering(),
+    ]
     if query.get("via"):
         parts.append("joined through " + " and ".join(reader.phrase(c) for c in query["via"]))
     if customer_id is not None:
@@ -89,9 +95,7 @@ class _Reader:
     # -- what is measured or listed -------------------------------------------------------
 
     def measured(self) -> str:
-        measures = [
-            self.measure(f["column"], f["aggregate"]) for f in self.fields if f.get("aggregate")
-        ]
+        measures = [self.field_measure(f) for f in self.fields if f.get("aggregate")]
         if measures:
             return " and ".join(measures)
         rows = self.tool.row_nouns(self.base)[1]
@@ -112,6 +116,50 @@ class _Reader:
         dated = info is not None and info.kind in DATE_KINDS
         return f"{rule.date_words if dated else rule.words} {self.phrase(column)}"
 
+    def field_measure(self, field: dict[str, Any]) -> str:
+        """An aggregated field in words: its aggregate (of days between two dates), over the
+        rows its filter keeps, and what is made of it (a share, a change, an average)."""
+        column, aggregate = field["column"], field["aggregate"]
+        start = field.get("days_from")
+        if start:
+            rule = AGGREGATES[Aggregate(aggregate)]
+            words = "count of" if aggregate in ("count", "count_distinct") else rule.words
+            text = f"{words} {self.days_between(start, column)}"
+        else:
+            text = self.measure(column, aggregate)
+        unfiltered = text
+        if field.get("filter"):
+            text += " where " + " and ".join(self.condition_text(c) for c in field["filter"])
+        if field.get("average_per"):
+            text = f"average per {self.entity(field['average_per'])} of {text}"
+        if field.get("share") == "group":
+            text = f"{text}, as a share of {unfiltered}"
+        elif field.get("share") == "total":
+            text = f"{text}, as a share of all groups' total"
+        if field.get("change"):
+            kind = "change" if field["change"] == "difference" else "relative change"
+            text = f"{kind} in {text} from the previous {self.period()}"
+        return text
+
+    def days_between(self, start: str, end: str) -> str:
+        return f"days from {self.moment(start)} to {self.moment(end)}"
+
+    def moment(self, column: str) -> str:
+        """A date column by what happened then ("shipped"), else by its name."""
+        info = self.info(column)
+        return (info.verb or info.phrase) if info is not None else column
+
+    def entity(self, column: str) -> str:
+        """What one value of a column stands for: "customer" for customers.id."""
+        info = self.info(column)
+        if info is not None and info.key:
+            return self.tool.row_nouns(info.table)[0]
+        return self.phrase(column)
+
+    def period(self) -> str:
+        grains = [f["time_grain"] for f in self.fields if f.get("time_grain")]
+        return GRAINS[TimeGrain(grains[0])] if grains else "period"
+
     def field_name(self, field: dict[str, Any]) -> str:
         grain = field.get("time_grain")
         name = self.phrase(field["column"])
@@ -122,7 +170,7 @@ class _Reader:
     def conditions(self) -> list[str]:
         ranges: dict[str, dict[Operator, Any]] = {}
         parts: list[str] = []
-        for condition in self.query.get("conditions") or []:
+        for condition in _between_as_bounds(self.query.get("conditions") or [], self):
             operator = Operator(condition["operator"])
             info = self.info(condition["column"])
             if (
@@ -131,6 +179,7 @@ class _Reader:
                 and not condition.get("aggregate")
                 and operator in RANGE_OPERATORS
                 and not isinstance(condition.get("value"), dict | list)
+                and not condition.get("days_from")
             ):
                 bounds = ranges.setdefault(condition["column"], {})
                 value = str(condition["value"])
@@ -144,23 +193,49 @@ class _Reader:
         dated = [self.date_range(column, bounds) for column, bounds in ranges.items()]
         return dated + parts
 
+    def alternatives(self) -> str:
+        """any_of: "either status is returned or delivered after the promised delivery date"."""
+        options = [self.condition_text(c) for c in self.query.get("any_of") or []]
+        return "either " + " or ".join(options) if options else ""
+
+    def condition_text(self, condition: dict[str, Any]) -> str:
+        return self.condition(condition, Operator(condition["operator"]))
+
     def condition(self, condition: dict[str, Any], operator: Operator) -> str:
         column, value = condition["column"], condition.get("value")
         rule = OPERATORS[operator]
         if condition.get("aggregate"):
             measure = self.measure(column, condition["aggregate"])
-            return (
-                f"with {measure} {rule.words} {self.value(column, value, condition['aggregate'])}"
-            )
+            if isinstance(value, dict):  # "with total order value over the average of all groups"
+                other = AGGREGATES[Aggregate(value["aggregate"])].words
+                return f"with {measure} {rule.words} the {other} of all groups"
+            return f"with {measure} {rule.words} {self.range_or_value(column, value, condition)}"
+        if condition.get("days_from"):
+            subject = self.days_between(condition["days_from"], column)
+            return f"{subject} {rule.words} {self.range_or_value(column, value, condition)}"
         info = self.info(column)
         if operator in (Operator.is_null, Operator.is_not_null):
             return self.presence(column, info, operator)
         dated = info is not None and info.kind in DATE_KINDS
         subject = (info.verb or info.phrase) if dated and info else self.phrase(column)
         words = rule.date_words if dated else rule.words
+        if isinstance(value, dict) and value.get("aggregate"):  # "price over the average price"
+            compared = self.measure(value["column_name"], value["aggregate"])
+            within = f" of the same {self.phrase(value['within'])}" if value.get("within") else ""
+            return f"{subject} {words} the {compared}{within}"
         if isinstance(value, dict):  # another column: "delivered after the promised delivery date"
             return f"{subject} {words} the {self.phrase(value.get('column_name', ''))}"
-        return f"{subject} {words} {self.value(column, value)}"
+        return f"{subject} {words} {self.range_or_value(column, value, condition)}"
+
+    def range_or_value(self, column: str, value: Any, condition: dict[str, Any]) -> str:
+        """A value in words; 'between' as "$100.00 to $200.00"."""
+        aggregate = condition.get("aggregate")
+        if condition.get("days_from"):
+            column, aggregate = "", "count"  # a number of days: neither money nor a date
+        if condition["operator"] == "between" and isinstance(value, list) and len(value) == 2:
+            low, high = (self.value(column, v, aggregate) for v in value)
+            return f"{low} to {high}"
+        return self.value(column, value, aggregate)
 
     def presence(self, column: str, info: ColumnInfo | None, operator: Operator) -> str:
         missing = operator is Operator.is_null
@@ -207,17 +282,47 @@ class _Reader:
         sorts = [self.sort(s) for s in self.query.get("order_by") or []]
         limit = self.query.get("limit")
         text = f"sorted by {', then '.join(sorts)}" if sorts else ""
+        per_group = self.query.get("per_group_limit")
+        if per_group:
+            text += f", first {per_group['limit']} per {self.phrase(per_group['column'])}"
         if limit is not None:
             text = f"{text}, {'top' if sorts else 'first'} {limit}" if text else f"first {limit}"
         return text
 
     def sort(self, item: dict[str, Any]) -> str:
         column, aggregate, direction = item["column"], item.get("aggregate"), item["direction"]
-        name = self.measure(column, aggregate) if aggregate else self.phrase(column)
+        if aggregate:
+            match = [
+                f for f in self.fields if f["column"] == column and f.get("aggregate") == aggregate
+            ]
+            name = self.field_measure(match[0]) if match else self.measure(column, aggregate)
+        else:
+            name = self.phrase(column)
         info = self.info(column)
         kind = info.kind if info is not None and aggregate in (None, "min", "max") else "number"
         words = {"date": DATE_DIRECTIONS, "datetime": DATE_DIRECTIONS, "text": TEXT_DIRECTIONS}
         return f"{name} {words.get(kind, DIRECTIONS)[direction]}"
+
+
+def _between_as_bounds(conditions: list[dict[str, Any]], reader: _Reader) -> list[dict[str, Any]]:
+    """'between' on a date column read as its two bounds, so it joins the date ranges."""
+    found = []
+    for condition in conditions:
+        info = reader.info(condition["column"])
+        value = condition.get("value")
+        dated = info is not None and info.kind in DATE_KINDS and not condition.get("aggregate")
+        if (
+            condition["operator"] == "between"
+            and dated
+            and not condition.get("days_from")
+            and isinstance(value, list)
+            and len(value) == 2
+        ):
+            found.append({**condition, "operator": ">=", "value": value[0]})
+            found.append({**condition, "operator": "<=", "value": value[1]})
+        else:
+            found.append(condition)
+    return found
 
 
 def day(value: Any) -> str:

@@ -13,12 +13,20 @@ from nl2sql import database, schema
 INJECTION = "x'; DROP TABLE orders; --"
 
 
-def field(column: str, aggregate: str | None = None, grain: str | None = None) -> dict[str, Any]:
-    return {"column": column, "aggregate": aggregate, "time_grain": grain}
+def field(
+    column: str, aggregate: str | None = None, grain: str | None = None, **newer: Any
+) -> dict[str, Any]:
+    """A Field; `newer`: the parts added since the first tool (days_from, filter, share, ...)."""
+    return {"column": column, "aggregate": aggregate, "time_grain": grain, **newer}
 
 
-def cond(column: str, operator: str, value: Any, aggregate: str | None = None) -> dict[str, Any]:
-    return {"column": column, "aggregate": aggregate, "operator": operator, "value": value}
+def cond(
+    column: str, operator: str, value: Any, aggregate: str | None = None, **newer: Any
+) -> dict[str, Any]:
+    """A Condition; `newer`: days_from."""
+    return {
+        "column": column, "aggregate": aggregate, "operator": operator, "value": value, **newer
+    }  # fmt: skip
 
 
 def sort(column: str, direction: str = "asc", aggregate: str | None = None) -> dict[str, Any]:
@@ -31,15 +39,17 @@ def query(
     conditions: list[Any] | None = None,
     order_by: list[Any] | None = None,
     limit: Any = None,
+    **newer: Any,
 ) -> dict[str, Any]:
     """Query tool arguments; ``columns`` defaults to ``orders.id``. Values are not checked, so
-    the invalid-input tests can pass anything."""
+    the invalid-input tests can pass anything. `newer`: any_of, per_group_limit."""
     return {
         "table_name": table,
         "columns": columns if columns is not None else [field("orders.id")],
         "conditions": conditions or [],
         "order_by": order_by or [],
         "limit": limit,
+        **newer,
     }
 
 

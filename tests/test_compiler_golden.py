@@ -354,6 +354,167 @@ GOLDEN: dict[str, tuple[dict[str, Any], dict[str, Any], str, list[Any]]] = {
         LIMIT ? OFFSET ?""",
         [7, 101, 0],
     ),
+    # -- what analysts ask every day (issue 12) --
+    "a rate: a filtered aggregate over the same aggregate unfiltered": (
+        query(
+            "orders",
+            [
+                field(
+                    "orders.id",
+                    "count",
+                    filter=[cond("orders.status", "=", "returned")],
+                    share="group",
+                )
+            ],
+            [cond("customers.country", "=", "Brazil")],
+        ),
+        {},
+        """SELECT CAST(count(orders.id) FILTER (WHERE orders.status = ?) AS FLOAT) /
+        (nullif(count(orders.id), ?) + 0.0) AS "share(count(orders.id where orders.status =
+        returned))" FROM orders JOIN customers ON orders.customer_id = customers.id WHERE
+        customers.country = ? LIMIT ? OFFSET ?""",
+        ["returned", 0, "Brazil", 101, 0],
+    ),
+    "a share of all groups' total is a window over the groups": (
+        query(
+            "order_items",
+            [field("products.category"), field("order_items.quantity", "sum", share="total")],
+        ),
+        {},
+        """SELECT products.category AS "products.category", CAST(sum(order_items.quantity)
+        AS FLOAT) /
+        (nullif(sum(sum(order_items.quantity)) OVER (), ?) + 0.0) AS
+        "share_of_total(sum(order_items.quantity))" FROM order_items JOIN products ON
+        order_items.product_id = products.id GROUP BY products.category LIMIT ? OFFSET ?""",
+        [0, 101, 0],
+    ),
+    "days between two timestamps, as a condition": (
+        query(
+            "orders",
+            [field("orders.id", "count")],
+            [cond("orders.shipped_at", ">", 7, days_from="orders.ordered_at")],
+        ),
+        {},
+        """SELECT count(orders.id) AS "count(orders.id)" FROM orders WHERE
+        (julianday(orders.shipped_at) - julianday(orders.ordered_at)) > ? LIMIT ? OFFSET ?""",
+        [Decimal("7"), 101, 0],
+    ),
+    "change from the previous period is a lag over the time buckets": (
+        query(
+            "orders",
+            [
+                field("orders.ordered_at", grain="month"),
+                field("orders.id", "count", change="difference"),
+            ],
+        ),
+        {},
+        """SELECT strftime('%Y-%m-01', orders.ordered_at) AS "month(orders.ordered_at)",
+        count(orders.id) - lag(count(orders.id)) OVER (ORDER BY strftime('%Y-%m-01',
+        orders.ordered_at)) AS "change(count(orders.id))" FROM orders GROUP BY strftime('%Y-%m-01',
+        orders.ordered_at) LIMIT ? OFFSET ?""",
+        [101, 0],
+    ),
+    "any_of ORs its conditions, on top of the ANDed ones": (
+        query(
+            "orders",
+            [field("orders.id", "count")],
+            [cond("customers.country", "=", "Japan")],
+            any_of=[
+                cond("orders.status", "=", "returned"),
+                cond("products.category", "=", "Books"),
+            ],
+        ),
+        {},
+        """SELECT count(orders.id) AS "count(orders.id)" FROM orders JOIN customers ON
+        orders.customer_id = customers.id WHERE customers.country = ? AND (orders.status = ? OR
+        (EXISTS (SELECT 1 FROM order_items AS order_items_match JOIN products AS products_match ON
+        order_items_match.product_id = products_match.id WHERE order_items_match.order_id =
+        orders.id AND products_match.category = ?))) LIMIT ? OFFSET ?""",
+        ["Japan", "returned", "Books", 101, 0],
+    ),
+    "between binds both ends, a bare date on a timestamp to the end of its day": (
+        query(
+            "orders",
+            [field("orders.id", "count")],
+            [cond("orders.ordered_at", "between", ["2025-01-01", "2025-03-31"])],
+        ),
+        {},
+        """SELECT count(orders.id) AS "count(orders.id)" FROM orders WHERE
+        orders.ordered_at >= ? AND
+        orders.ordered_at < ? LIMIT ? OFFSET ?""",
+        [datetime(2025, 1, 1, 0, 0), datetime(2025, 4, 1, 0, 0), 101, 0],
+    ),
+    "top rows per group rank within each group": (
+        query(
+            "products",
+            [field("products.category"), field("products.name")],
+            [],
+            [sort("products.price")],
+            per_group_limit={"column": "products.category", "limit": 2},
+        ),
+        {},
+        """SELECT ranked."products.category", ranked."products.name" FROM (SELECT
+        products.category AS
+        "products.category", products.name AS "products.name", row_number() OVER (PARTITION BY
+        products.category ORDER BY products.price ASC) AS row_rank, products.category AS row_group,
+        products.price AS sort_key0 FROM products) AS ranked WHERE ranked.row_rank <= ? ORDER BY
+        ranked.row_group, ranked.sort_key0 ASC LIMIT ? OFFSET ?""",
+        [2, 101, 0],
+    ),
+    "above the average of the rows like it: a correlated aggregate": (
+        query(
+            "products",
+            [field("products.id")],
+            [
+                cond(
+                    "products.price",
+                    ">",
+                    {
+                        "column_name": "products.price",
+                        "aggregate": "avg",
+                        "within": "products.category",
+                    },
+                )
+            ],
+        ),
+        {},
+        """SELECT products.id AS "products.id" FROM products WHERE products.price > (SELECT
+        avg(all_rows.value) AS avg_1 FROM (SELECT DISTINCT products_all.id AS id, products_all.price
+        AS value, products_all.category AS within FROM products AS products_all) AS all_rows WHERE
+        all_rows.within = products.category) LIMIT ? OFFSET ?""",
+        [101, 0],
+    ),
+    "an average of per-customer totals aggregates twice": (
+        query("orders", [field("orders.total_amount", "sum", average_per="customers.id")]),
+        {},
+        """SELECT avg(per_value."sum(orders.total_amount)") AS "avg(sum(orders.total_amount) per
+        customers.id)" FROM (SELECT customers.id AS "customers.id", sum(orders.total_amount) AS
+        "sum(orders.total_amount)" FROM orders JOIN customers ON orders.customer_id = customers.id
+        GROUP BY customers.id) AS per_value LIMIT ? OFFSET ?""",
+        [101, 0],
+    ),
+    "a tenant's rate reads only their rows": (
+        query(
+            "orders",
+            [
+                field(
+                    "orders.id",
+                    "count",
+                    filter=[cond("orders.status", "=", "returned")],
+                    share="group",
+                )
+            ],
+        ),
+        {"customer_id": 13},
+        """SELECT CAST(count(orders.id) FILTER (WHERE orders.status = ?) AS FLOAT) /
+        (nullif(count(orders.id), ?) + 0.0) AS "share(count(orders.id where orders.status =
+        returned))" FROM (SELECT orders.id AS id, orders.customer_id AS customer_id, orders.status
+        AS status, orders.ordered_at AS ordered_at, orders.shipped_at AS shipped_at,
+        orders.expected_delivery_date AS expected_delivery_date, orders.delivered_at AS
+        delivered_at, orders.canceled_at AS canceled_at, orders.total_amount AS total_amount FROM
+        orders WHERE orders.customer_id = ?) AS orders LIMIT ? OFFSET ?""",
+        ["returned", 0, 13, 101, 0],
+    ),
 }
 
 

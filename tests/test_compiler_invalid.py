@@ -267,6 +267,150 @@ CASES: dict[str, tuple[Any, str, list[str]]] = {
         "conditions[0]",
         ["Condition"],
     ),
+    # -- what analysts ask every day --
+    "a share of the unfiltered aggregate with no filter": (
+        query(columns=[field("orders.id", "count", share="group")]),
+        "columns[0].share",
+        ["give a filter", "share total"],
+    ),
+    "a share with no aggregate": (
+        query(columns=[field("orders.id", share="total")]),
+        "columns[0]",
+        ["share needs an aggregate"],
+    ),
+    "a misspelt share": (
+        query(columns=[field("orders.id", "count", share="grup")]),
+        "columns[0].share",
+        ["'group'", "'total'"],
+    ),
+    "a filter with an aggregate": (
+        query(columns=[field("orders.id", "count", filter=[cond("orders.id", ">", 3, "count")])]),
+        "columns[0].filter[0]",
+        ["remove its aggregate"],
+    ),
+    "a filter on a table the measured rows have many of": (
+        query(
+            columns=[field("orders.id", "count", filter=[cond("products.category", "=", "Books")])]
+        ),
+        "columns[0].filter[0]",
+        ["products.category is not on a table each order row has one of"],
+    ),
+    "a change with no time grain": (
+        query(columns=[field("orders.status"), field("orders.id", "count", change="difference")]),
+        "columns[1].change",
+        ["group by a date column with a time_grain"],
+    ),
+    "days from a column that is not a date": (
+        query(columns=[field("orders.delivered_at", "avg", days_from="orders.total_amount")]),
+        "columns[0].days_from",
+        ["days_from counts days between two dates", "orders.total_amount is number"],
+    ),
+    "days compared with a column": (
+        query(
+            conditions=[
+                cond(
+                    "orders.delivered_at",
+                    ">",
+                    {"column_name": "orders.shipped_at"},
+                    days_from="orders.ordered_at",
+                )
+            ]
+        ),
+        "conditions[0]",
+        ["days_from compares with a number of days"],
+    ),
+    "between with one value": (
+        query(conditions=[cond("orders.total_amount", "between", [100])]),
+        "conditions[0]",
+        ["'between' needs [low, high]"],
+    ),
+    "between with a value that does not fit": (
+        query(conditions=[cond("orders.ordered_at", "between", ["2025-01-01", "soon"])]),
+        "conditions[0]",
+        ["YYYY-MM-DD", "'soon'"],
+    ),
+    "an any_of condition with a bad value": (
+        query(any_of=[cond("orders.status", "=", "lost")]),
+        "any_of[0]",
+        ["'lost' is not a valid orders.status", "Did you mean 'lost'"][:1],
+    ),
+    "any_of mixing rows and groups": (
+        query(
+            columns=[field("orders.status"), field("orders.id", "count")],
+            any_of=[cond("orders.status", "=", "returned"), cond("orders.id", ">", 5, "count")],
+        ),
+        "any_of",
+        ["mixes conditions with and without an aggregate"],
+    ),
+    "a per-group limit with no order": (
+        query(
+            "products",
+            [field("products.name")],
+            per_group_limit={"column": "products.category", "limit": 2},
+        ),
+        "per_group_limit",
+        ["needs order_by"],
+    ),
+    "a per-group limit on a column that is not grouped": (
+        query(
+            "products",
+            [field("products.category"), field("products.id", "count")],
+            [],
+            [sort("products.id", "desc", "count")],
+            per_group_limit={"column": "products.name", "limit": 1},
+        ),
+        "per_group_limit.column",
+        ["products.name is not one of the grouped columns"],
+    ),
+    "within without an aggregate": (
+        query(
+            conditions=[
+                cond(
+                    "orders.total_amount",
+                    ">",
+                    {"column_name": "orders.total_amount", "within": "orders.status"},
+                )
+            ]
+        ),
+        "conditions[0]",
+        ["within needs an aggregate"],
+    ),
+    "within on a table the compared rows have many of": (
+        query(
+            "customers",
+            [field("customers.id")],
+            [
+                cond(
+                    "customers.id",
+                    ">",
+                    {"column_name": "customers.id", "aggregate": "avg", "within": "orders.status"},
+                )
+            ],
+        ),
+        "conditions[0]",
+        ["within must be a column of customers"],
+    ),
+    "an average of text": (
+        query(
+            conditions=[
+                cond(
+                    "orders.total_amount", ">", {"column_name": "orders.status", "aggregate": "avg"}
+                )
+            ]
+        ),
+        "conditions[0]",
+        ["avg needs a numeric column; orders.status is text"],
+    ),
+    "two averages per different columns": (
+        query(
+            columns=[
+                field("orders.total_amount", "sum", average_per="customers.id"),
+                field("orders.id", "count"),
+            ]
+        ),
+        "columns",
+        ["every aggregate must be averaged per customers.id"],
+    ),
 }
 
 

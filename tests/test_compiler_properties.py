@@ -92,6 +92,8 @@ def condition_values(draw: st.DrawFn, info: ColumnInfo, operator: str) -> Any:
         return None
     if operator in ("in", "not in"):
         return draw(st.lists(scalar_values(info), min_size=1, max_size=3))
+    if operator == "between":
+        return draw(st.lists(scalar_values(info), min_size=2, max_size=2))
     if operator == "contains":
         return draw(st.text(alphabet="abcJohnSe %_'&", min_size=0, max_size=5))
     if operator in COMPARISON_OPERATORS and draw(st.integers(0, 6)) == 0:
@@ -374,6 +376,9 @@ def test_truncated_json_is_a_query_validation_error(prefix: int) -> None:
 
 def test_enum_members_cover_the_schema() -> None:
     # The strategies above sample from these; if the tool grows, they grow with it.
-    assert {a.value for a in Aggregate} == {"count", "count_distinct", "sum", "avg", "min", "max"}
+    assert {a.value for a in Aggregate} == {
+        "count", "count_distinct", "sum", "avg", "min", "max",
+        "median", "p25", "p75", "p90", "p95", "p99",
+    }  # fmt: skip
     assert set(TABLES) == {t.value for t in TOOL.Table}  # type: ignore[attr-defined]
     assert set(COLUMNS) == {c.value for c in TOOL.Column}  # type: ignore[attr-defined]

@@ -270,10 +270,13 @@ def test_optional_values_are_any_of_with_null(model_name: str) -> None:
 
 
 def test_expected_nullable_fields() -> None:
-    assert _nullable_fields(TOOL.Field) == ["aggregate", "time_grain"]
-    assert _nullable_fields(TOOL.Condition) == ["aggregate", "value"]
+    assert _nullable_fields(TOOL.Field) == [
+        "aggregate", "time_grain", "days_from", "share", "change", "average_per",
+    ]  # fmt: skip
+    assert _nullable_fields(TOOL.Condition) == ["aggregate", "value", "days_from"]
+    assert _nullable_fields(TOOL.DynamicValue) == ["aggregate", "within"]
     assert _nullable_fields(TOOL.Sort) == ["aggregate"]
-    assert _nullable_fields(TOOL.Query) == ["limit"]
+    assert _nullable_fields(TOOL.Query) == ["limit", "per_group_limit"]
 
 
 def test_enums_in_the_schema_come_from_the_database_schema() -> None:
@@ -296,8 +299,12 @@ def test_enums_in_the_schema_come_from_the_database_schema() -> None:
     assert sorted(parameters["properties"]["table_name"]["enum"]) == sorted(schema.TABLES)
     assert defs["Condition"]["properties"]["operator"]["enum"] == [
         "=", "!=", ">", ">=", "<", "<=", "in", "not in", "contains", "is null", "is not null",
+        "between",
     ]  # fmt: skip
-    assert defs["Aggregate"]["enum"] == ["count", "count_distinct", "sum", "avg", "min", "max"]
+    assert defs["Aggregate"]["enum"] == [
+        "count", "count_distinct", "sum", "avg", "min", "max",
+        "median", "p25", "p75", "p90", "p95", "p99",
+    ]  # fmt: skip
     assert defs["TimeGrain"]["enum"] == ["day", "week", "month", "quarter", "year"]
     assert defs["Sort"]["properties"]["direction"]["enum"] == ["asc", "desc"]
 

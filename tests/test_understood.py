@@ -22,6 +22,14 @@ LATE = {
     "value": {"column_name": "orders.expected_delivery_date"},
 }
 
+RETURNED = cond("orders.status", "=", "returned")
+ABOVE_AVERAGE = {"column_name": "orders.total_amount", "aggregate": "avg"}
+ABOVE_CATEGORY_AVERAGE = {
+    "column_name": "products.price",
+    "aggregate": "avg",
+    "within": "products.category",
+}
+
 GOLDEN: list[tuple[str, dict[str, Any], str]] = [
     (
         "count in a month, statuses, per country",
@@ -112,6 +120,103 @@ GOLDEN: list[tuple[str, dict[str, Any], str]] = [
         "date extremes",
         query("orders", [field("orders.ordered_at", "max")]),
         "latest order date",
+    ),
+    # -- what analysts ask every day --
+    (
+        "a rate",
+        query(
+            "orders",
+            [field("orders.id", "count", filter=[RETURNED], share="group")],
+            [cond("customers.country", "=", "Brazil")],
+        ),
+        "count of orders where status is returned, as a share of count of orders, "
+        "customer country is Brazil",
+    ),
+    (
+        "a share of the total",
+        query(
+            "order_items",
+            [field("products.category"), field("order_items.quantity", "sum", share="total")],
+        ),
+        "total units, as a share of all groups' total, grouped by category",
+    ),
+    (
+        "days between two dates, measured and tested",
+        query(
+            "orders",
+            [field("orders.delivered_at", "avg", days_from="orders.shipped_at")],
+            [cond("orders.shipped_at", ">", 7, days_from="orders.ordered_at")],
+        ),
+        "average days from shipped to delivered, days from placed to shipped over 7",
+    ),
+    (
+        "change from the previous period, in a date range given as between",
+        query(
+            "orders",
+            [
+                field("orders.ordered_at", grain="month"),
+                field("orders.total_amount", "sum", change="percent"),
+            ],
+            [cond("orders.ordered_at", "between", ["2026-10-01", "2026-11-30"])],
+        ),
+        "relative change in total order value from the previous month, "
+        "placed 2026-10-01 to 2026-11-30, grouped by month of order date",
+    ),
+    (
+        "any_of and between on money",
+        query(
+            "orders",
+            [field("orders.id", "count")],
+            [cond("orders.total_amount", "between", [100, 200])],
+            any_of=[RETURNED, LATE],
+        ),
+        "count of orders, order value from $100.00 to $200.00, "
+        "either status is returned or delivered after the promised delivery date",
+    ),
+    (
+        "top rows per group",
+        query(
+            "products",
+            [field("products.category"), field("products.name")],
+            [],
+            [sort("products.price")],
+            per_group_limit={"column": "products.category", "limit": 2},
+        ),
+        "products (category, product), sorted by price lowest first, first 2 per category",
+    ),
+    (
+        "above the average of the same category",
+        query(
+            "products",
+            [field("products.name")],
+            [cond("products.price", ">", ABOVE_CATEGORY_AVERAGE)],
+        ),
+        "products (product), price over the average price of the same category",
+    ),
+    (
+        "groups above the average group",
+        query(
+            "customers",
+            [field("customers.id"), field("orders.total_amount", "sum")],
+            [cond("orders.total_amount", ">", ABOVE_AVERAGE, "sum")],
+        ),
+        "total order value, with total order value over the average of all groups, "
+        "grouped by customer id",
+    ),
+    (
+        "an average of per-customer totals, and a median",
+        query(
+            "orders",
+            [
+                field("orders.total_amount", "sum", average_per="customers.id"),
+            ],
+        ),
+        "average per customer of total order value",
+    ),
+    (
+        "a percentile",
+        query("orders", [field("customers.country"), field("orders.total_amount", "p90")]),
+        "90th percentile of order value, grouped by customer country",
     ),
 ]
 
