@@ -8,6 +8,7 @@ fetched with hand-written SQL: never from the compiler's own output.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import date, datetime
 from typing import Any
@@ -15,7 +16,9 @@ from typing import Any
 import pytest
 from query_builders import cond, fetch, field, query, scalar, sort
 from sqlalchemy import Engine
+from typer.testing import CliRunner
 
+from nl2sql.cli import app
 from nl2sql.compiler import Compiler
 from nl2sql.errors import QueryValidationError
 from nl2sql.execute import ReadOnlyDatabase
@@ -691,3 +694,166 @@ def test_a_filtered_sum_over_a_join_counts_each_row_once(
     assert actual == {
         k: (None if v is None else pytest.approx(float(v), abs=0.01)) for k, v in expected.items()
     }
+
+
+# -- the issue's examples, asked in English (offline model) and run as tool calls ----------------
+
+ABOVE_AVERAGE_ORDER = {"column_name": "orders.total_amount", "aggregate": "avg"}
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "what fraction of Brazilian orders were returned?": query(
+        "orders",
+        [field("orders.id", "count", filter=[RETURNED], share="group")],
+        [cond("customers.country", "=", "Brazil")],
+    ),
+    "return rate per product category": query(
+        "orders",
+        [
+            field("products.category"),
+            field("orders.id", "count", filter=[RETURNED], share="group"),
+        ],
+    ),
+    "Books' share of units sold last quarter": query(
+        "order_items",
+        [
+            field(
+                "order_items.quantity",
+                "sum",
+                filter=[cond("products.category", "=", "Books")],
+                share="group",
+            )
+        ],
+        [cond("orders.ordered_at", "between", ["2026-07-01", "2026-09-30"])],
+    ),
+    "percentage of orders shipped within 2 days, by month": query(
+        "orders",
+        [
+            field("orders.ordered_at", grain="month"),
+            field(
+                "orders.id",
+                "count",
+                filter=[cond("orders.shipped_at", "<=", 2, days_from="orders.ordered_at")],
+                share="group",
+            ),
+        ],
+        limit=1000,
+    ),
+    "average number of items per order": query(
+        "orders", [field("order_items.quantity", "sum", average_per="orders.id")]
+    ),
+    "average spend per customer in Germany": query(
+        "orders",
+        [field("orders.total_amount", "sum", average_per="customers.id")],
+        [cond("customers.country", "=", "Germany")],
+    ),
+    "average days from shipment to delivery": query(
+        "orders", [field("orders.delivered_at", "avg", days_from="orders.shipped_at")]
+    ),
+    "how many orders took more than a week to ship?": query(
+        "orders",
+        [field("orders.id", "count")],
+        [cond("orders.shipped_at", ">", 7, days_from="orders.ordered_at")],
+    ),
+    "units sold in November vs October": query(
+        "order_items",
+        [field("orders.ordered_at", grain="month"), field("order_items.quantity", "sum")],
+        [cond("orders.ordered_at", "between", ["2026-10-01", "2026-11-28"])],
+    ),
+    "new customers this year vs last year": query(
+        "customers",
+        [field("customers.created_at", grain="year"), field("customers.id", "count")],
+        [cond("customers.created_at", "between", ["2025-01-01", "2026-11-28"])],
+    ),
+    "quarter-over-quarter revenue change in 2025": query(
+        "orders",
+        [
+            field("orders.ordered_at", grain="quarter"),
+            field("orders.total_amount", "sum", change="percent"),
+        ],
+        [cond("orders.ordered_at", "between", ["2025-01-01", "2025-12-31"])],
+    ),
+    "how many orders were returned or delivered late?": query(
+        "orders",
+        [field("orders.id", "count")],
+        any_of=[
+            RETURNED,
+            cond("orders.delivered_at", ">", {"column_name": "orders.expected_delivery_date"}),
+        ],
+    ),
+    "how many orders between $100 and $200?": query(
+        "orders",
+        [field("orders.id", "count")],
+        [cond("orders.total_amount", "between", [100, 200])],
+    ),
+    "the two cheapest products in each category": query(
+        "products",
+        [field("products.category"), field("products.id")],
+        [],
+        [sort("products.price")],
+        per_group_limit={"column": "products.category", "limit": 2},
+    ),
+    "each Japanese customer's most recent order": query(
+        "orders",
+        [field("customers.id"), field("orders.id")],
+        [cond("customers.country", "=", "Japan")],
+        [sort("orders.ordered_at", "desc")],
+        per_group_limit={"column": "customers.id", "limit": 1},
+    ),
+    "products priced above their category's average": query(
+        "products",
+        [field("products.id")],
+        [
+            cond(
+                "products.price",
+                ">",
+                {
+                    "column_name": "products.price",
+                    "aggregate": "avg",
+                    "within": "products.category",
+                },
+            )
+        ],
+        limit=1000,
+    ),
+    "customers who spent more than the average customer": query(
+        "orders",
+        [field("customers.id"), field("orders.total_amount", "sum")],
+        [cond("orders.total_amount", ">", ABOVE_AVERAGE_ORDER, "sum")],
+        limit=1000,
+    ),
+    "90th percentile of order value by country": query(
+        "orders", [field("customers.country"), field("orders.total_amount", "p90")]
+    ),
+}
+PERCENTILE_EXAMPLES = {"90th percentile of order value by country"}
+
+
+def key_rows(rows: list[list[Any]], columns: list[str], wanted: list[str]) -> list[tuple[Any, ...]]:
+    """The rows' values of the reference's columns (the English answer may show more), as text."""
+    picked = [columns.index(label) for label in wanted]
+    return sorted(tuple(str(row[i]) for i in picked) for row in rows)
+
+
+@pytest.mark.parametrize("question", list(EXAMPLES))
+def test_each_example_answers_through_nl2sql_ask_and_run(
+    question: str, sample_url: str, sample_backend: str, sample_reader: ReadOnlyDatabase
+) -> None:
+    spec = EXAMPLES[question]
+    cli = CliRunner()
+    asked = cli.invoke(
+        app,
+        ["ask", question, "--db", sample_url, "--today", "2026-11-28", "--format", "json"],
+        env={"OPENAI_API_KEY": "", "NL2SQL_API_KEY": ""},
+    )
+    ran = cli.invoke(app, ["run", json.dumps(spec), "--db", sample_url, "--format", "json"])
+    if sample_backend == "sqlite" and question in PERCENTILE_EXAMPLES:
+        assert asked.exit_code != 0 and "percentiles" in asked.output
+        assert ran.exit_code != 0 and "p90 needs percentiles" in ran.output
+        return
+    assert asked.exit_code == 0, asked.output
+    assert ran.exit_code == 0, ran.output
+    reference = sample_reader.run(spec)
+    labels = reference.columns
+    for payload in (json.loads(asked.stdout), json.loads(ran.stdout)):
+        assert key_rows(payload["rows"], payload["columns"], labels) == key_rows(
+            reference.rows, labels, labels
+        ), payload["understood"]

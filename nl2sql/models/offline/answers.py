@@ -18,7 +18,7 @@ from nl2sql.models.offline.sample_columns import (
 )
 from nl2sql.operators import AGGREGATES
 from nl2sql.query import Aggregate, ColumnInfo, QueryTool
-from nl2sql.understood import describe_filters
+from nl2sql.understood import describe, describe_filters
 
 SHOWN_ROWS = 10
 # What an aggregate is called in a sentence.
@@ -164,6 +164,8 @@ def answer(
 ) -> str:
     """A short sentence (or a few lines) from the rows, stating what was understood; a yes/no
     question ("did any ...?", "is there an order ...?") is answered yes or no first."""
+    if uses_analyst_parts(query):
+        return _analyst_answer(query, result, tool)
     read = _Result.read(query, result, tool)
     sentence = _sentence(read)
     if not (YES_NO_RE.search(question) or _compares_total(query, question)):
@@ -172,6 +174,56 @@ def answer(
     if found is None:
         return sentence
     return f"{'Yes' if found else 'No'}. {sentence}"
+
+
+# Parts of a Query the sentence templates below do not know: shares, days between dates,
+# changes, averages of per-entity totals, ORs, per-group limits, aggregates to compare with.
+FIELD_PARTS = ("filter", "share", "change", "average_per", "days_from")
+FRACTION_LABELS = ("share(", "share_of_total(", "percent_change(")
+
+
+def uses_analyst_parts(query: dict[str, Any]) -> bool:
+    fields = query.get("columns") or []
+    conditions = query.get("conditions") or []
+    return bool(
+        any(f.get(part) for f in fields for part in FIELD_PARTS)
+        or any(f.get("aggregate") in PERCENTILE_NAMES for f in fields)
+        or any(c.get("days_from") or c.get("operator") == "between" for c in conditions)
+        or any(isinstance(c.get("value"), dict) and c["value"].get("aggregate") for c in conditions)
+        or query.get("any_of")
+        or query.get("per_group_limit")
+    )
+
+
+PERCENTILE_NAMES = ("median", "p25", "p75", "p90", "p95", "p99")
+
+
+def _analyst_answer(query: dict[str, Any], result: dict[str, Any], tool: QueryTool) -> str:
+    """What was computed, as nl2sql renders it, then the value or the rows."""
+    columns: list[str] = result.get("columns", [])
+    rows: list[list[Any]] = result.get("rows", [])
+    understood = describe(query, tool)
+    shown = [[_cell(tool, c, v) for c, v in zip(columns, row, strict=False)] for row in rows]
+    if len(rows) == 1 and len(columns) == 1:
+        return f"{understood[:1].upper()}{understood[1:]}: {shown[0][0]}."
+    if not rows:
+        return f"Nothing matched ({understood})."
+    lines = [", ".join(row) for row in shown[:SHOWN_ROWS]]
+    count = result.get("row_count", len(rows))
+    more = f"\n(and {count - SHOWN_ROWS} more)" if count > SHOWN_ROWS else ""
+    return (
+        f"{understood[:1].upper()}{understood[1:]}:\n"
+        + "\n".join(f"- {line}" for line in lines)
+        + more
+    )
+
+
+def _cell(tool: QueryTool, label: str, value: Any) -> str:
+    if value is not None and label.startswith(FRACTION_LABELS):
+        return f"{float(value):.1%}"
+    _, _, column = _label_column(label)
+    money = label.startswith(("sum(", "avg(", "min(", "max(", "median(", "p")) or "(" not in label
+    return fmt(tool.columns.get(column) if money else None, value)
 
 
 # "did we make over $1k?", "was revenue above 5000?": a total compared, answered yes or no.

@@ -21,6 +21,7 @@ import re
 from datetime import timedelta
 from typing import Any
 
+from nl2sql.models.offline.analyst import Refused, understand_analyst
 from nl2sql.models.offline.asked import asked_column, order_lines
 from nl2sql.models.offline.coverage import (
     FILLER_WORDS,
@@ -97,11 +98,19 @@ def refers_back(parsed: Parsed, interpreter: Interpreter) -> bool:
     return all(index > possessive for index, _ in interpreter.entities())
 
 
-def understand(question: str, context: Context, values: ValueIndex) -> dict[str, Any]:
+def understand(
+    question: str, context: Context, values: ValueIndex, *, analyst: bool = True
+) -> dict[str, Any]:
     """The Query for a question, editing the previous query for a follow-up.
 
     Raises NotUnderstood when any word of the question would be dropped (coverage.py).
+    `analyst`: try the analysts' question kinds first (analyst.py); their simpler questions
+    are parsed without them.
     """
+    if analyst:
+        found = analyst_query(question, context, values)
+        if found is not None:
+            return found
     parsed = parse_text(question, context.today, values)
     check_coverage(question, parsed)
     interpreter = Interpreter(parsed, context)
@@ -126,6 +135,22 @@ def understand(question: str, context: Context, values: ValueIndex) -> dict[str,
     query["conditions"] = query["conditions"] + interpreter.amount_conditions(entity)
     query = sorted_as_asked(order_lines(revenue_of_items(query), interpreter.text), parsed)
     return checked(question, query, context, values, parsed)
+
+
+def analyst_query(question: str, context: Context, values: ValueIndex) -> dict[str, Any] | None:
+    """A share, a date difference, a period comparison, ... read through simpler questions."""
+    plain = Context(today=context.today, scoped=context.scoped)
+
+    def parse(text: str) -> dict[str, Any] | None:
+        try:
+            return understand(text, plain, values, analyst=False)
+        except (NotUnderstood, Inexpressible):
+            return None
+
+    try:
+        return understand_analyst(question, parse, context.today)
+    except Refused as refused:
+        raise NotUnderstood(question, str(refused)) from None
 
 
 def ask_back_namesakes(query: dict[str, Any], values: ValueIndex) -> None:

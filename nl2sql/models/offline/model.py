@@ -116,14 +116,22 @@ def understand_on_schema(
 
 
 def referenced_columns(query: dict[str, Any]) -> set[str]:
-    """Every column a Query names: fields, conditions (and the columns they compare with), sorts."""
-    items = [*query.get("columns", []), *query.get("conditions", []), *query.get("order_by", [])]
+    """Every column a Query names: fields (and their filters, days_from, average_per),
+    conditions (and the columns they compare with or count days from), sorts, per-group limits."""
+    conditions = [*query.get("conditions", []), *query.get("any_of", [])]
+    fields = query.get("columns", [])
+    for field in fields:
+        conditions += field.get("filter") or []
+    items = [*fields, *conditions, *query.get("order_by", [])]
+    if query.get("per_group_limit"):
+        items.append(query["per_group_limit"])
     names = {str(item.get("column")) for item in items}
-    names |= {
-        str(item["value"]["column_name"])
-        for item in query.get("conditions", [])
-        if isinstance(item.get("value"), dict) and "column_name" in item["value"]
-    }
+    for item in [*fields, *conditions]:
+        names |= {str(item[k]) for k in ("days_from", "average_per") if item.get(k)}
+    for item in conditions:
+        value = item.get("value")
+        if isinstance(value, dict):
+            names |= {str(value[k]) for k in ("column_name", "within") if value.get(k)}
     return names
 
 
