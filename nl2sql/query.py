@@ -304,30 +304,28 @@ def _field_model(column_enum: type[Enum], condition_model: type[BaseModel]) -> t
         ),
         days_from=_optional(
             column_enum,
-            "Days from this date column to `column` instead of `column` itself, e.g. column "
-            "orders.delivered_at, days_from orders.shipped_at: days in transit; or null.",
+            "Use the days from this date to `column` (days_from shipped_at, column "
+            "delivered_at: days in transit), or null.",
         ),
         filter=_optional(
             list[condition_model],  # type: ignore[valid-type]
-            "Only rows meeting these conditions enter this aggregate, e.g. count of orders.id "
-            "with filter status = returned; [] for all rows.",
+            "Conditions only this aggregate counts (status = returned), [] for all rows.",
             empty=[],
         ),
         share=_optional(
             ShareOf,
-            "group: the filtered aggregate divided by the same aggregate unfiltered (a rate: "
-            "returned orders / all orders); total: the value divided by all groups' total "
-            "(a category's share of revenue); fractions 0..1; or null.",
+            "group: filtered / unfiltered aggregate (return rate); total: value / all groups' "
+            "total (category's share of revenue); a fraction; or null.",
         ),
         change=_optional(
             Change,
-            "With a time_grain column: difference = this period's value minus the previous "
-            "period's; percent = that change as a fraction of the previous; or null.",
+            "With a time_grain column: minus the previous period's value (difference) or "
+            "relative to it (percent), or null.",
         ),
         average_per=_optional(
             column_enum,
-            "Compute the aggregate per value of this column, then average those, e.g. sum of "
-            "orders.total_amount average_per customers.id: average spend per customer; or null.",
+            "Aggregate per value of this key, then average (sum total_amount per customers.id: "
+            "average spend per customer), or null.",
         ),
     )
 
@@ -341,13 +339,13 @@ def _dynamic_model(column_enum: type[Enum]) -> type[BaseModel]:
         ),
         aggregate=_optional(
             Aggregate,
-            "Compare with this aggregate of the other column over all rows instead, e.g. avg "
-            "of products.price: priced above average; or null.",
+            "Compare with this aggregate of it over the rows asked about (avg: above "
+            "average), or null.",
         ),
         within=_optional(
             column_enum,
-            "With aggregate: over the rows with the same value of this column, e.g. "
-            "products.category: above their category's average; or null.",
+            "With aggregate: only rows sharing this column's value (their category's "
+            "average), or null.",
         ),
     )
 
@@ -368,8 +366,8 @@ def _condition_model(column_enum: type[Enum], dynamic_model: type[BaseModel]) ->
         ),
         days_from=_optional(
             column_enum,
-            "Test the days from this date column to `column` instead, e.g. column "
-            "orders.shipped_at, days_from orders.ordered_at, > 7: took over a week to ship.",
+            "Test the days from this date to `column` (days_from ordered_at, column "
+            "shipped_at, > 7: over a week to ship), or null.",
         ),
     )
 
@@ -387,9 +385,9 @@ def _sort_model(column_enum: type[Enum]) -> type[BaseModel]:
 def _per_group_model(column_enum: type[Enum]) -> type[BaseModel]:
     return _closed(
         "PerGroupLimit",
-        "Keep only the first rows of each group, in order_by's order.",
-        column=_described(column_enum, "The column whose values form the groups."),
-        limit=_described(int, "Rows to keep per group, e.g. 2."),
+        "column: whose values form the groups; limit: rows kept per group.",
+        column=(column_enum, ...),  # no description of its own: the enum stays a $ref
+        limit=(int, ...),
     )
 
 
@@ -425,13 +423,13 @@ def _query_model(
         ),
         any_of=_optional(
             list[condition_model],  # type: ignore[valid-type]
-            "Filters of which at least one must hold (ORed), on top of conditions, e.g. status "
-            "= returned or delivered after the promised date; [] for none.",
+            "Filters ORed together (returned or late), ANDed with conditions; [] for none.",
             empty=[],
         ),
         per_group_limit=_optional(
             per_group_model,
-            "Top rows per group (the two cheapest products of each category), or null.",
+            "The first rows of each group in order_by's order (2 cheapest per category), "
+            "or null.",
         ),
     )
 
