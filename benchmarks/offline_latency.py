@@ -23,8 +23,9 @@ from nl2sql.execute import ReadOnlyDatabase
 from nl2sql.models.offline.model import OfflineModel
 
 QUESTIONS = Path(__file__).resolve().parent.parent / "tests" / "questions" / "development.toml"
-FAKE_RESULT = '{"columns": ["count(orders.id)"], "rows": [[42]], "row_count": 1, ' \
-              '"truncated": false}'
+FAKE_RESULT = (
+    '{"columns": ["count(orders.id)"], "rows": [[42]], "row_count": 1, "truncated": false}'
+)
 
 
 def load_cases() -> list[dict[str, Any]]:
@@ -35,8 +36,10 @@ def load_cases() -> list[dict[str, Any]]:
 def summary(label: str, samples: list[float]) -> str:
     ordered = sorted(samples)
     p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
-    return (f"{label}: median {statistics.median(ordered):.2f} ms, p95 {p95:.2f} ms, "
-            f"max {ordered[-1]:.2f} ms over {len(ordered)} questions")
+    return (
+        f"{label}: median {statistics.median(ordered):.2f} ms, p95 {p95:.2f} ms, "
+        f"max {ordered[-1]:.2f} ms over {len(ordered)} questions"
+    )
 
 
 def model_only(model: OfflineModel, cases: list[dict[str, Any]]) -> list[float]:
@@ -49,12 +52,22 @@ def model_only(model: OfflineModel, cases: list[dict[str, Any]]) -> list[float]:
         reply = model.reply({"messages": [system, user]})
         if reply.get("tool_calls"):
             call = reply["tool_calls"][0]
-            model.reply({"messages": [
-                system, user,
-                {"role": "assistant", "content": None,
-                 "tool_calls": [{"id": call["id"], "type": "function",
-                                 "function": call["function"]}]},
-                {"role": "tool", "tool_call_id": call["id"], "content": FAKE_RESULT}]})
+            model.reply(
+                {
+                    "messages": [
+                        system,
+                        user,
+                        {
+                            "role": "assistant",
+                            "content": None,
+                            "tool_calls": [
+                                {"id": call["id"], "type": "function", "function": call["function"]}
+                            ],
+                        },
+                        {"role": "tool", "tool_call_id": call["id"], "content": FAKE_RESULT},
+                    ]
+                }
+            )
         timings.append((time.perf_counter() - started) * 1000)
     return timings
 
@@ -63,8 +76,12 @@ def whole_turns(url: str | None, cases: list[dict[str, Any]]) -> list[float]:
     db = ReadOnlyDatabase(url)
     timings = []
     for case in cases:
-        agent = Agent(db, model="offline", today=date.fromisoformat(case["today"]),
-                      customer_id=case.get("customer_id"))
+        agent = Agent(
+            db,
+            model="offline",
+            today=date.fromisoformat(case["today"]),
+            customer_id=case.get("customer_id"),
+        )
         started = time.perf_counter()
         agent.ask(case["question"])
         timings.append((time.perf_counter() - started) * 1000)

@@ -25,34 +25,55 @@ def where(column: str, operator: str, value: Any, aggregate: str | None = None) 
 
 
 def query(base: str = "orders", columns=(), conditions=(), order_by=(), limit=None) -> dict:  # type: ignore[no-untyped-def]
-    return {"table_name": base, "columns": list(columns), "conditions": list(conditions),
-            "order_by": list(order_by), "limit": limit}
+    return {
+        "table_name": base,
+        "columns": list(columns),
+        "conditions": list(conditions),
+        "order_by": list(order_by),
+        "limit": limit,
+    }
 
 
 CASES: dict[str, dict[str, Any]] = {
-    "count in transit": query(columns=[field("orders.id", "count")],
-                              conditions=[where("orders.status", "=", "shipped")]),
-    "late last month": query(columns=[field("orders.id", "count")], conditions=[
-        where("orders.delivered_at", ">", {"column_name": "orders.expected_delivery_date"}),
-        where("orders.ordered_at", ">=", "2026-10-01"),
-        where("orders.ordered_at", "<", "2026-11-01")]),
-    "orders per month 2025": query(columns=[field("orders.ordered_at", None, "month"),
-                                            field("orders.id", "count")],
-                                   conditions=[where("orders.ordered_at", ">=", "2025-01-01"),
-                                               where("orders.ordered_at", "<", "2026-01-01")]),
-    "revenue per category": query("order_items", columns=[field("products.category"),
-                                                          field("order_items.line_total", "sum")]),
-    "orders with a Books item": query(columns=[field("orders.id", "count")],
-                                      conditions=[where("products.category", "=", "Books")]),
-    "sum of totals per category (de-duplicated)": query(columns=[
-        field("products.category"), field("orders.total_amount", "sum")]),
-    "top 10 customers by orders": query("customers", columns=[
-        field("customers.name"), field("orders.id", "count")],
-        order_by=[{"column": "orders.id", "aggregate": "count", "direction": "desc"}], limit=10),
-    "latest 3 to Brazil": query(columns=[field("orders.id"), field("orders.ordered_at")],
-                                conditions=[where("customers.country", "=", "Brazil")],
-                                order_by=[{"column": "orders.ordered_at", "aggregate": None,
-                                           "direction": "desc"}], limit=3),
+    "count in transit": query(
+        columns=[field("orders.id", "count")], conditions=[where("orders.status", "=", "shipped")]
+    ),
+    "late last month": query(
+        columns=[field("orders.id", "count")],
+        conditions=[
+            where("orders.delivered_at", ">", {"column_name": "orders.expected_delivery_date"}),
+            where("orders.ordered_at", ">=", "2026-10-01"),
+            where("orders.ordered_at", "<", "2026-11-01"),
+        ],
+    ),
+    "orders per month 2025": query(
+        columns=[field("orders.ordered_at", None, "month"), field("orders.id", "count")],
+        conditions=[
+            where("orders.ordered_at", ">=", "2025-01-01"),
+            where("orders.ordered_at", "<", "2026-01-01"),
+        ],
+    ),
+    "revenue per category": query(
+        "order_items", columns=[field("products.category"), field("order_items.line_total", "sum")]
+    ),
+    "orders with a Books item": query(
+        columns=[field("orders.id", "count")], conditions=[where("products.category", "=", "Books")]
+    ),
+    "sum of totals per category (de-duplicated)": query(
+        columns=[field("products.category"), field("orders.total_amount", "sum")]
+    ),
+    "top 10 customers by orders": query(
+        "customers",
+        columns=[field("customers.name"), field("orders.id", "count")],
+        order_by=[{"column": "orders.id", "aggregate": "count", "direction": "desc"}],
+        limit=10,
+    ),
+    "latest 3 to Brazil": query(
+        columns=[field("orders.id"), field("orders.ordered_at")],
+        conditions=[where("customers.country", "=", "Brazil")],
+        order_by=[{"column": "orders.ordered_at", "aggregate": None, "direction": "desc"}],
+        limit=3,
+    ),
 }
 
 

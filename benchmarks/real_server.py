@@ -114,7 +114,16 @@ def wait_for(base: str, seconds: float, server: subprocess.Popen[bytes] | None =
 def run(base: str, model: str, cases: list[Case], timeout: float, api: str) -> list[Row]:
     folder = Path(tempfile.mkdtemp(prefix="nl2sql-real-server-"))
     target = open_target("sample", folder)
-    env = {**os.environ, "OPENAI_BASE_URL": base, "NL2SQL_MODEL": model, "NL2SQL_API": api}
+    env = {
+        **os.environ,
+        "OPENAI_BASE_URL": base,
+        "NL2SQL_MODEL": model,
+        "NL2SQL_API": api,
+        # A question may take a few replies of `timeout` each; a reply is bounded, so a model
+        # that rambles stops at the bound instead of at the server's context size.
+        "NL2SQL_QUESTION_TIMEOUT": str(timeout * 3),
+        "NL2SQL_MAX_OUTPUT_TOKENS": os.environ.get("NL2SQL_MAX_OUTPUT_TOKENS", "1024"),
+    }
     env.pop("OPENAI_API_KEY", None)
     env.pop("AZURE_OPENAI_ENDPOINT", None)
     rows = []

@@ -34,7 +34,13 @@ from nl2sql.errors import (
     first_line,
 )
 from nl2sql.execute import ReadOnlyDatabase, Result
-from nl2sql.models.backends import Backend, choose_backend, describe_api_error, resolve_api
+from nl2sql.models.backends import (
+    MAX_OUTPUT_TOKENS_ENV,
+    Backend,
+    choose_backend,
+    describe_api_error,
+    resolve_api,
+)
 from nl2sql.query import TOOL_NAME
 from nl2sql.streaming import ReplyBuilder
 from nl2sql.tooling import as_definition, function_tool
@@ -176,6 +182,9 @@ class Conversation:
             # the prompt, and the model can only answer from nothing.
             "tool_choice": "auto",
         }
+        limit = self.backend.output_limit
+        if limit is not None:
+            request[limit[0]] = limit[1]
         left, timeout = deadline.seconds_left(), self.backend.client.timeout
         if left is not None and isinstance(timeout, int | float) and left < timeout:
             request["timeout"] = max(left, 0.001)  # a request never outlives the question
@@ -326,7 +335,8 @@ def check_finish(reason: str | None, backend: Backend) -> None:
     if reason == "length":
         raise ModelError(
             f"The reply from {backend.describe()} was cut off by its length limit. "
-            "Ask a narrower question or raise the model's max tokens."
+            f"Ask a narrower question, or raise {MAX_OUTPUT_TOKENS_ENV} (or the server's own "
+            "limit)."
         )
     if reason == "content_filter":
         raise ModelError(f"The reply from {backend.describe()} was blocked by its content filter.")

@@ -428,8 +428,7 @@ def _query_model(
         ),
         per_group_limit=_optional(
             per_group_model,
-            "The first rows of each group in order_by's order (2 cheapest per category), "
-            "or null.",
+            "The first rows of each group in order_by's order (2 cheapest per category), or null.",
         ),
     )
 

@@ -49,6 +49,9 @@ def request_of(chat_request: dict[str, Any]) -> dict[str, Any]:
     }
     if "timeout" in chat_request:
         request["timeout"] = chat_request["timeout"]
+    for limit in ("max_completion_tokens", "max_tokens"):  # the Responses API has one name
+        if limit in chat_request:
+            request["max_output_tokens"] = chat_request[limit]
     return request
 
 

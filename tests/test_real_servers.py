@@ -289,3 +289,35 @@ def test_litellm_error_codes_as_strings_are_read(sample_db: str, chat_server: Ch
     chat_server.push(status_reply(422, body=body))
     with pytest.raises(ModelError, match="HTTP 422: upstream rejected"):
         agent_for(sample_db, chat_server).ask("hi")
+
+
+# -- a bound on each reply --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("api", "field"), [("chat", "max_tokens"), ("responses", "max_output_tokens")]
+)
+def test_max_output_tokens_bounds_each_request(
+    sample_db: str, chat_server: ChatServer, monkeypatch: pytest.MonkeyPatch, api: str, field: str
+) -> None:
+    monkeypatch.setenv("NL2SQL_MAX_OUTPUT_TOKENS", "512")
+    chat_server.push(text_reply("Nothing to query."))
+    agent_for(sample_db, chat_server, api=api).ask("hi", on_text=lambda _text: None)
+    body = json.loads(chat_server.requests[0].raw_body)
+    assert body[field] == 512
+
+
+def test_no_bound_is_sent_unless_asked(sample_db: str, chat_server: ChatServer) -> None:
+    chat_server.push(text_reply("Nothing to query."))
+    agent_for(sample_db, chat_server).ask("hi", on_text=lambda _text: None)
+    body = json.loads(chat_server.requests[0].raw_body)
+    assert not {"max_tokens", "max_completion_tokens", "max_output_tokens"} & set(body)
+
+
+def test_a_bad_bound_is_one_clear_error(
+    sample_db: str, chat_server: ChatServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NL2SQL_MAX_OUTPUT_TOKENS", "lots")
+    with pytest.raises(Exception, match="NL2SQL_MAX_OUTPUT_TOKENS must be a whole number"):
+        agent_for(sample_db, chat_server).ask("hi", on_text=lambda _text: None)
+    assert chat_server.requests == []

@@ -57,9 +57,27 @@ class Backend:
         reasoning = re.match(r"^(o\d|gpt-5)", self.model or "")
         return "developer" if self.kind in ("openai", "azure") and reasoning else "system"
 
+    @property
+    def output_limit(self) -> tuple[str, int] | None:
+        """(request field, tokens) bounding each reply, from NL2SQL_MAX_OUTPUT_TOKENS; None
+        when unset. A CPU server with no bound can generate until its context is full, minutes
+        for one reply. OpenAI and Azure take max_completion_tokens (reasoning tokens count);
+        compatible servers take max_tokens."""
+        chosen = os.environ.get(MAX_OUTPUT_TOKENS_ENV, "").strip()
+        if not chosen:
+            return None
+        if not chosen.isdigit() or int(chosen) < 1:
+            raise ConfigError(
+                f"{MAX_OUTPUT_TOKENS_ENV} must be a whole number of tokens (e.g. 1024), not "
+                f"{chosen!r}."
+            )
+        field = "max_completion_tokens" if self.kind in ("openai", "azure") else "max_tokens"
+        return field, int(chosen)
+
 
 SYSTEM_ROLE_ENV = "NL2SQL_SYSTEM_ROLE"
 SYSTEM_ROLES = ("system", "developer")
+MAX_OUTPUT_TOKENS_ENV = "NL2SQL_MAX_OUTPUT_TOKENS"
 
 
 def resolve_api(api: str | None) -> str:
