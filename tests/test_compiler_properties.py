@@ -188,6 +188,7 @@ def valid_queries(draw: st.DrawFn) -> dict[str, Any]:
 KIND_TYPES: dict[str, tuple[type, ...]] = {
     "integer": (int,),
     "number": (float,),
+    "fraction": (float,),
     "text": (str,),
     "date": (date,),
     "datetime": (datetime,),
@@ -382,3 +383,82 @@ def test_enum_members_cover_the_schema() -> None:
     }  # fmt: skip
     assert set(TABLES) == {t.value for t in TOOL.Table}  # type: ignore[attr-defined]
     assert set(COLUMNS) == {c.value for c in TOOL.Column}  # type: ignore[attr-defined]
+
+
+# -- the analysts' parts: any mix compiles and runs, or is a clear validation error ------------
+
+KEYS = ["orders.id", "customers.id", "products.id", "order_items.order_id"]
+NUMERIC_COLUMNS = sorted(q for q, info in COLUMNS.items() if info.kind in NUMERIC)
+DATE_COLUMNS = sorted(q for q, info in COLUMNS.items() if info.kind in CALENDAR)
+
+
+@st.composite
+def analyst_field(draw: st.DrawFn, field_spec: dict[str, Any]) -> dict[str, Any]:
+    """A field with some of the newer parts added (days_from, filter, share, change, ...)."""
+    spec = dict(field_spec)
+    info = COLUMNS[spec["column"]]
+    if info.kind in CALENDAR and draw(st.booleans()):
+        spec["days_from"] = draw(st.sampled_from(DATE_COLUMNS))
+        spec["time_grain"] = None
+    if spec["aggregate"] is not None:
+        if draw(st.integers(0, 2)) == 0 and info.kind in NUMERIC:
+            spec["aggregate"] = draw(st.sampled_from(["median", "p90"]))
+        if draw(st.booleans()):
+            spec["filter"] = [draw(conditions(False))]
+        spec["share"] = draw(st.sampled_from([None, None, "group", "total"]))
+        spec["change"] = draw(st.sampled_from([None, None, None, "difference", "percent"]))
+        if draw(st.integers(0, 3)) == 0:
+            spec["average_per"] = draw(st.sampled_from(KEYS))
+    return spec
+
+
+@st.composite
+def compared_with_an_aggregate(draw: st.DrawFn) -> dict[str, Any]:
+    column = draw(st.sampled_from(NUMERIC_COLUMNS))
+    value: dict[str, Any] = {
+        "column_name": column,
+        "aggregate": draw(st.sampled_from(["avg", "max"])),
+    }
+    if draw(st.booleans()):
+        value["within"] = draw(st.sampled_from(sorted(COLUMNS)))
+    aggregate = draw(st.sampled_from([None, None, "sum"]))
+    return {"column": column, "aggregate": aggregate, "operator": ">", "value": value}
+
+
+@st.composite
+def analyst_queries(draw: st.DrawFn) -> dict[str, Any]:
+    spec = draw(valid_queries())
+    spec["columns"] = [draw(analyst_field(f)) for f in spec["columns"]]
+    if draw(st.booleans()):
+        spec["any_of"] = draw(st.lists(conditions(False), min_size=1, max_size=2))
+    if draw(st.integers(0, 3)) == 0:
+        spec["conditions"] = [*spec["conditions"], draw(compared_with_an_aggregate())]
+    if draw(st.integers(0, 3)) == 0 and spec["order_by"]:
+        grouped = [c["column"] for c in spec["columns"] if c["aggregate"] is None]
+        column = draw(st.sampled_from(grouped or sorted(COLUMNS)))
+        spec["per_group_limit"] = {"column": column, "limit": draw(st.integers(1, 3))}
+    return spec
+
+
+def test_analyst_parts_compile_and_run(sample_reader: ReadOnlyDatabase) -> None:
+    outcomes: Counter[str] = Counter()
+
+    @SETTINGS
+    @given(spec=analyst_queries())
+    def run(spec: dict[str, Any]) -> None:
+        TOOL.parse(spec)
+        try:
+            compiled = Compiler().compile(spec)
+            result = sample_reader.run(spec)
+        except QueryValidationError:
+            outcomes["rejected"] += 1
+            return
+        outcomes["ran"] += 1
+        assert result.columns == compiled.labels
+        for row in result.rows:
+            for value, kind in zip(row, compiled.kinds, strict=True):
+                assert value is None or isinstance(value, KIND_TYPES[kind]), (value, kind)
+        json.dumps(result.to_json())
+
+    run()
+    assert outcomes["ran"] >= 10, outcomes

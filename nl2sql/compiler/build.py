@@ -371,7 +371,12 @@ def aggregate_of_groups(plan: Plan, catalog: Catalog, test: Test) -> Expr:
     assert isinstance(operand, AggregateOf)
     value = Term(operand.info, test.term.aggregate)
     each_group = replace(
-        plan, fields=(*plan.groups, value), sorts=(), having=(), any_groups=(), per_group=None
+        plan,
+        fields=unique((*plan.groups, value)),
+        sorts=(),
+        having=(),
+        any_groups=(),
+        per_group=None,
     )
     groups = select_of(each_group, catalog).subquery("each_group")
     return select(AGGREGATES[operand.aggregate].sql(groups.c[value.label])).scalar_subquery()
@@ -413,7 +418,7 @@ def averaged_select(plan: Plan, catalog: Catalog) -> Select[Any]:
     per = plan.average_per
     assert per is not None
     measures = [t for t in plan.fields if t.aggregate]
-    inner_fields = (*plan.groups, Term(per), *(t.measure_only for t in measures))
+    inner_fields = unique((*plan.groups, Term(per), *(t.measure_only for t in measures)))
     inner_plan = replace(plan, fields=inner_fields, sorts=(), per_group=None)
     inner = select_of(inner_plan, catalog).subquery("per_value")
     groups = {t.slot: inner.c[t.label] for t in plan.groups}
@@ -436,11 +441,21 @@ def averaged_select(plan: Plan, catalog: Catalog) -> Select[Any]:
     return select(*selected).select_from(inner).group_by(*groups.values()).order_by(*order)
 
 
+def unique(terms: tuple[Term, ...]) -> tuple[Term, ...]:
+    """The terms, each label once (the columns of a subquery must have distinct names)."""
+    first: dict[str, Term] = {}
+    for term in terms:
+        first.setdefault(term.label, term)
+    return tuple(first.values())
+
+
 def per_group_select(plan: Plan, catalog: Catalog) -> Select[Any]:
     """The first rows of each group, in the query's order: ROW_NUMBER() within each group."""
     per_group = plan.per_group
     assert per_group is not None
-    inner = select_of(replace(plan, per_group=None), catalog, rank_by=per_group.term)
+    # A subquery's columns need distinct names: a field asked twice is selected once inside.
+    inner_plan = replace(plan, per_group=None, fields=unique(plan.fields))
+    inner = select_of(inner_plan, catalog, rank_by=per_group.term)
     ranked = inner.order_by(None).subquery("ranked")
     keys = [ranked.c[f"sort_key{index}"] for index in range(len(plan.sorts))]
     order = [ordered(key, desc) for key, (_, desc) in zip(keys, plan.sorts, strict=True)]

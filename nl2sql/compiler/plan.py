@@ -552,8 +552,19 @@ class _Planner:
         needs = [n for n in ("share", "change", "average_per") if getattr(item, n, None)]
         if item.filter:
             needs.append("filter")
-        if needs and term.aggregate is None:
+        if not needs:
+            return
+        if term.aggregate is None:
             self.problems.add(where, f"{needs[0]} needs an aggregate on this column.")
+            return
+        kind = "number" if term.days_from else aggregate_value_kind(term.info, term.aggregate)
+        made = [n for n in needs if n != "filter"]
+        if made and kind not in ("integer", "number"):
+            self.problems.add(
+                where,
+                f"{made[0]} needs a number; {term.aggregate.value} of {term.info.qualified} is "
+                f"{kind}. Use count, sum or avg.",
+            )
             return
         if term.share is ShareOf.group and not term.filter:
             self.problems.add(
@@ -665,6 +676,16 @@ class _Planner:
         tables: set[str] = {self.base}
         for name in needed:
             tables.update(edge.target for edge in self.paths[name])
+        # A condition tested in WHERE (its table joined anyway) brings along the tables its
+        # `within` and `days_from` read: each row has one of them, so no row is repeated.
+        for _, condition, info, _ in row_filters:
+            if info.table not in tables:
+                continue
+            for name in (getattr(condition.value, "within", None), condition.days_from):
+                other = self._lookup(name)
+                if other is not None and other.table in self.paths:
+                    if self._one_per_row(info.table, other.table):
+                        tables.update(edge.target for edge in self.paths[other.table])
         return sorted(tables, key=lambda name: (len(self.paths[name]), name))
 
     @staticmethod
@@ -920,7 +941,7 @@ class _Planner:
             raise ValueProblem(
                 f"{aggregate.value} needs percentiles; {self.limits.dialect} has none."
             )
-        within = self._within(term, other, value)
+        within = self._within(term, other, value, reachable)
         kind = aggregate_value_kind(other, aggregate)
         if kind_family(kind) != kind_family(aggregate_value_kind(term.info, term.aggregate)):
             raise ValueProblem(
@@ -929,7 +950,9 @@ class _Planner:
             )
         return AggregateOf(other, aggregate, within)
 
-    def _within(self, term: Term, other: ColumnInfo, value: Any) -> ColumnInfo | None:
+    def _within(
+        self, term: Term, other: ColumnInfo, value: Any, reachable: set[str]
+    ) -> ColumnInfo | None:
         name = getattr(value, "within", None)
         if name is None:
             return None
@@ -943,6 +966,8 @@ class _Planner:
             within is None
             or within.table not in self.paths
             or not self._one_per_row(other.table, within.table)
+            or not self._one_per_row(term.info.table, within.table)
+            or within.table not in reachable
         ):
             raise ValueProblem(
                 f"within must be a column of {other.table} or of a table each {other.table} "
