@@ -857,3 +857,39 @@ def test_each_example_answers_through_nl2sql_ask_and_run(
         assert key_rows(payload["rows"], payload["columns"], labels) == key_rows(
             reference.rows, labels, labels
         ), payload["understood"]
+
+
+def test_a_customers_top_rows_per_group_and_groups_above_average_are_theirs(
+    sample_reader: ReadOnlyDatabase, orders: list[dict[str, Any]]
+) -> None:
+    customer = 13
+    theirs = [o for o in orders if o["customer_id"] == customer]
+    biggest: dict[str, dict[str, Any]] = {}
+    for order in theirs:
+        known = biggest.get(order["status"])
+        if known is None or order["total"] > known["total"]:
+            biggest[order["status"]] = order
+    per_status = query(
+        "orders",
+        [field("orders.status"), field("orders.id")],
+        [],
+        [sort("orders.total_amount", "desc")],
+        per_group_limit={"column": "orders.status", "limit": 1},
+    )
+    found = sample_reader.run(per_status, customer_id=customer).rows
+    assert found == [[s, biggest[s]["id"]] for s in sorted(biggest)]
+
+    monthly: dict[str, float] = defaultdict(float)
+    for order in theirs:
+        monthly[order["ordered_at"].strftime("%Y-%m-01")] += order["total"]
+    average = sum(monthly.values()) / len(monthly)
+    above = {"column_name": "orders.total_amount", "aggregate": "avg"}
+    busy = query(
+        "orders",
+        [field("orders.ordered_at", grain="month")],
+        [cond("orders.total_amount", ">", above, "sum")],
+        limit=1000,
+    )
+    months = {as_date(r[0]).isoformat() for r in sample_reader.run(busy, customer_id=customer).rows}
+    assert months == {m for m, total in monthly.items() if total > average}
+    assert months and len(months) < len(monthly)
