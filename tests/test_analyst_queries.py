@@ -893,3 +893,29 @@ def test_a_customers_top_rows_per_group_and_groups_above_average_are_theirs(
     months = {as_date(r[0]).isoformat() for r in sample_reader.run(busy, customer_id=customer).rows}
     assert months == {m for m, total in monthly.items() if total > average}
     assert months and len(months) < len(monthly)
+
+
+def test_top_row_per_group_among_groups_above_the_average(
+    sample_reader: ReadOnlyDatabase, orders: list[dict[str, Any]]
+) -> None:
+    # The biggest spender of each country among those who spent more than the average
+    # customer: a per-group limit over groups kept by a HAVING that holds a subquery (DuckDB
+    # 1.5 needed an optimizer turned off for it, see engines.DUCKDB_LOCKDOWN).
+    spend: dict[tuple[str, int], float] = defaultdict(float)
+    for order in orders:
+        spend[(order["country"], order["customer_id"])] += order["total"]
+    average = sum(spend.values()) / len(spend)
+    best: dict[str, tuple[float, int]] = {}
+    for (country, customer), total in spend.items():
+        if total > average and (country not in best or total > best[country][0]):
+            best[country] = (total, customer)
+    above = {"column_name": "orders.total_amount", "aggregate": "avg"}
+    spec = query(
+        "orders",
+        [field("customers.country"), field("customers.id"), field("orders.total_amount", "sum")],
+        [cond("orders.total_amount", ">", above, "sum")],
+        [sort("orders.total_amount", "desc", "sum")],
+        per_group_limit={"column": "customers.country", "limit": 1},
+    )
+    found = {r[0]: r[1] for r in rows(sample_reader, spec)}
+    assert found == {country: customer for country, (_, customer) in best.items()}

@@ -258,12 +258,8 @@ def plain_select(
 
 
 def rank_columns(group: Expr, keys: list[tuple[Expr, bool]]) -> list[Expr]:
-    """A row's rank within its group (in the sort order), its group, and its sort keys."""
-    rank = func.row_number().over(
-        partition_by=group, order_by=[ordered(key, desc) for key, desc in keys]
-    )
+    """A row's group and its sort keys, which per_group_select ranks the rows by."""
     return [
-        rank.label("row_rank"),
         group.label("row_group"),
         *(key.label(f"sort_key{index}") for index, (key, _) in enumerate(keys)),
     ]
@@ -450,15 +446,20 @@ def unique(terms: tuple[Term, ...]) -> tuple[Term, ...]:
 
 
 def per_group_select(plan: Plan, catalog: Catalog) -> Select[Any]:
-    """The first rows of each group, in the query's order: ROW_NUMBER() within each group."""
+    """The first rows of each group, in the query's order: the finished rows (grouped and
+    filtered), then ROW_NUMBER() within each group over them. Ranked in a layer of its own:
+    DuckDB cannot bind a window beside a HAVING that holds a subquery."""
     per_group = plan.per_group
     assert per_group is not None
     # A subquery's columns need distinct names: a field asked twice is selected once inside.
     inner_plan = replace(plan, per_group=None, fields=unique(plan.fields))
-    inner = select_of(inner_plan, catalog, rank_by=per_group.term)
-    ranked = inner.order_by(None).subquery("ranked")
-    keys = [ranked.c[f"sort_key{index}"] for index in range(len(plan.sorts))]
-    order = [ordered(key, desc) for key, (_, desc) in zip(keys, plan.sorts, strict=True)]
+    rows = select_of(inner_plan, catalog, rank_by=per_group.term).order_by(None).subquery("rows")
+    keys = [(rows.c[f"sort_key{index}"], desc) for index, (_, desc) in enumerate(plan.sorts)]
+    rank = func.row_number().over(
+        partition_by=rows.c.row_group, order_by=[ordered(key, desc) for key, desc in keys]
+    )
+    ranked = select(rows, rank.label("row_rank")).subquery("ranked")
+    order = [ordered(ranked.c[key.name], desc) for key, desc in keys]
     return (
         select(*(ranked.c[t.label] for t in plan.fields))
         .where(ranked.c.row_rank <= per_group.limit)
