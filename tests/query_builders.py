@@ -4,6 +4,7 @@ compiler, executor and CLI suites (imported as ``from query_builders import ...`
 from __future__ import annotations
 
 import json
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, text
@@ -84,3 +85,26 @@ def reference_engine(url: str) -> Engine:
 
 # The Query most tests need when what they test is not the query: count every order.
 COUNT_ORDERS = json.dumps(query("orders", [field("orders.id", "count")]))
+
+
+def as_datetime(value: Any) -> datetime | None:
+    """A timestamp as the backends return it (SQLite: ISO text), as a datetime."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+def as_date(value: Any) -> date | None:
+    """A date, a timestamp or ISO text, as a date."""
+    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
+        return value
+    if isinstance(value, datetime):
+        return value.date()
+    return date.fromisoformat(str(value)[:10])
+
+
+def one(reader: Any, spec: dict[str, Any], **options: Any) -> Any:
+    """The one value a query returns (it must return exactly one row of one column)."""
+    result = reader.run(spec, **options)
+    assert result.row_count == 1 and len(result.rows[0]) == 1, result.rows
+    return result.rows[0][0]

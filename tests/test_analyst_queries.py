@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 import pytest
-from query_builders import cond, fetch, field, query, scalar, sort
+from query_builders import as_date, as_datetime, cond, fetch, field, one, query, scalar, sort
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
@@ -26,26 +26,8 @@ from nl2sql.execute import ReadOnlyDatabase
 RETURNED = cond("orders.status", "=", "returned")
 
 
-def as_datetime(value: Any) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(str(value))
-
-
-def as_date(value: Any) -> date | None:
-    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
-        return value
-    return as_datetime(value).date()  # type: ignore[union-attr]
-
-
 def days(start: datetime, end: datetime) -> float:
     return (end - start).total_seconds() / 86400
-
-
-def one(reader: ReadOnlyDatabase, spec: dict[str, Any], **options: Any) -> Any:
-    result = reader.run(spec, **options)
-    assert result.row_count == 1 and len(result.rows[0]) == 1, result.rows
-    return result.rows[0][0]
 
 
 def rows(reader: ReadOnlyDatabase, spec: dict[str, Any]) -> list[list[Any]]:

@@ -444,7 +444,7 @@ GOLDEN: dict[str, tuple[dict[str, Any], dict[str, Any], str, list[Any]]] = {
         orders.ordered_at < ? LIMIT ? OFFSET ?""",
         [datetime(2025, 1, 1, 0, 0), datetime(2025, 4, 1, 0, 0), 101, 0],
     ),
-    "top rows per group rank within each group": (
+    "top rows per group: the finished rows, ranked within each group": (
         query(
             "products",
             [field("products.category"), field("products.name")],
@@ -454,11 +454,13 @@ GOLDEN: dict[str, tuple[dict[str, Any], dict[str, Any], str, list[Any]]] = {
         ),
         {},
         """SELECT ranked."products.category", ranked."products.name" FROM (SELECT
-        products.category AS
-        "products.category", products.name AS "products.name", row_number() OVER (PARTITION BY
-        products.category ORDER BY products.price ASC) AS row_rank, products.category AS row_group,
-        products.price AS sort_key0 FROM products) AS ranked WHERE ranked.row_rank <= ? ORDER BY
-        ranked.row_group, ranked.sort_key0 ASC LIMIT ? OFFSET ?""",
+        rows."products.category" AS "products.category", rows."products.name" AS
+        "products.name", rows.row_group AS row_group, rows.sort_key0 AS sort_key0,
+        row_number() OVER (PARTITION BY rows.row_group ORDER BY rows.sort_key0 ASC) AS
+        row_rank FROM (SELECT products.category AS "products.category", products.name AS
+        "products.name", products.category AS row_group, products.price AS sort_key0 FROM
+        products) AS rows) AS ranked WHERE ranked.row_rank <= ? ORDER BY ranked.row_group,
+        ranked.sort_key0 ASC LIMIT ? OFFSET ?""",
         [2, 101, 0],
     ),
     "above the average of the rows like it: a correlated aggregate": (

@@ -12,34 +12,25 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
-from query_builders import cond, fetch, field, first_column, query, scalar, sort
+from query_builders import (
+    as_date,
+    as_datetime,
+    cond,
+    fetch,
+    field,
+    first_column,
+    one,
+    query,
+    scalar,
+    sort,
+)
 from sqlalchemy import Engine
 
 from nl2sql.execute import ReadOnlyDatabase, Result
 
 
-def as_datetime(value: Any) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(value)
-
-
-def as_date(value: Any) -> date | None:
-    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
-        return value
-    if isinstance(value, datetime):
-        return value.date()
-    return date.fromisoformat(value[:10])
-
-
 def money(value: Any) -> float | None:
     return None if value is None else round(float(value), 2)
-
-
-def one(reader: ReadOnlyDatabase, spec: dict[str, Any], **options: Any) -> Any:
-    result = reader.run(spec, **options)
-    assert result.row_count == 1 and len(result.rows[0]) == 1, result.rows
-    return result.rows[0][0]
 
 
 def as_dict(result: Result) -> dict[Any, Any]:

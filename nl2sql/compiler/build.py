@@ -9,7 +9,7 @@ inflated. Every table is its tenant-scoped source when the plan names a customer
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import (
@@ -67,20 +67,27 @@ def select_of(plan: Plan, catalog: Catalog, rank_by: Term | None = None) -> Sele
         return per_group_select(plan, catalog)
     if plan.average_per is not None:
         return averaged_select(plan, catalog)
-    sources, from_clause, where = rows_of(plan, catalog)
+    rows = rows_of(plan, catalog)
     if not plan.aggregated:
-        return plain_select(catalog, plan, sources, from_clause, where, rank_by)
+        return plain_select(catalog, plan, rows, rank_by)
     if plan.distinct_owner:
-        return distinct_rows_select(catalog, plan, sources, from_clause, where, rank_by)
-    columns = Columns(catalog, sources)
+        return distinct_rows_select(catalog, plan, rows, rank_by)
+    columns = Columns(catalog, rows.sources)
     return grouped_select(
-        plan, columns.row_value, plan.repeated, from_clause, where, columns, rank_by
+        plan, columns.row_value, plan.repeated, rows.from_clause, rows.where, columns, rank_by
     )
 
 
-def rows_of(
-    plan: Plan, catalog: Catalog, alias: str = ""
-) -> tuple[Sources, FromClause, list[ColumnElement[bool]]]:
+@dataclass(frozen=True)
+class Rows:
+    """What a select reads: the joined, scoped tables, their joins and the row conditions."""
+
+    sources: Sources
+    from_clause: FromClause
+    where: list[ColumnElement[bool]]
+
+
+def rows_of(plan: Plan, catalog: Catalog, alias: str = "") -> Rows:
     """The joined, scoped tables and the row conditions on them (`alias`: a second copy of
     them, for an aggregate over the same rows inside the query)."""
     sources = {
@@ -104,7 +111,7 @@ def rows_of(
     ]
     if alternatives:
         where.append(or_(*alternatives) if len(alternatives) > 1 else alternatives[0])
-    return sources, from_clause, where
+    return Rows(sources, from_clause, where)
 
 
 def _aliased(source: FromClause, name: str, alias: str) -> FromClause:
@@ -222,15 +229,16 @@ def branch_sql(catalog: Catalog, plan: Plan, branch: Branch, outer: Sources) -> 
 def aggregate_of_rows(plan: Plan, outer: Columns, operand: AggregateOf) -> Expr:
     """The aggregate of a column over the rows the query's other row conditions keep (each of
     its table's rows once), for those with the outer row's `within` value when one is named."""
-    sources, from_clause, where = rows_of(plan, outer.catalog, alias="all")
-    columns = Columns(outer.catalog, sources)
-    keys = [
-        sources[operand.info.table].c[key] for key in outer.catalog.primary_key(operand.info.table)
-    ]
+    every = rows_of(plan, outer.catalog, alias="all")
+    columns = Columns(outer.catalog, every.sources)
+    table = every.sources[operand.info.table]
+    keys = [table.c[key] for key in outer.catalog.primary_key(operand.info.table)]
     values = [*keys, columns.column(operand.info).label("value")]
     if operand.within:
         values.append(columns.column(operand.within).label("within"))
-    rows = select(*values).distinct().select_from(from_clause).where(*where).subquery("all_rows")
+    rows = (select(*values).distinct().select_from(every.from_clause).where(*every.where)).subquery(
+        "all_rows"
+    )
     statement = select(AGGREGATES[operand.aggregate].sql(rows.c.value))
     if operand.within:
         statement = statement.where(rows.c.within == outer.column(operand.within))
@@ -241,20 +249,15 @@ def aggregate_of_rows(plan: Plan, outer: Columns, operand: AggregateOf) -> Expr:
 
 
 def plain_select(
-    catalog: Catalog,
-    plan: Plan,
-    sources: Sources,
-    from_clause: FromClause,
-    where: list[ColumnElement[bool]],
-    rank_by: Term | None = None,
+    catalog: Catalog, plan: Plan, rows: Rows, rank_by: Term | None = None
 ) -> Select[Any]:
-    columns = Columns(catalog, sources)
+    columns = Columns(catalog, rows.sources)
     selected: list[Expr] = [columns.row_value(t).label(t.label) for t in plan.fields]
     keys = [(columns.row_value(t), desc) for t, desc in plan.sorts]
     if rank_by is not None:
         selected += rank_columns(columns.row_value(rank_by), keys)
     order = [ordered(key, desc) for key, desc in keys]
-    return select(*selected).select_from(from_clause).where(*where).order_by(*order)
+    return select(*selected).select_from(rows.from_clause).where(*rows.where).order_by(*order)
 
 
 def rank_columns(group: Expr, keys: list[tuple[Expr, bool]]) -> list[Expr]:
@@ -379,19 +382,14 @@ def aggregate_of_groups(plan: Plan, catalog: Catalog, test: Test) -> Expr:
 
 
 def distinct_rows_select(
-    catalog: Catalog,
-    plan: Plan,
-    sources: Sources,
-    from_clause: FromClause,
-    where: list[ColumnElement[bool]],
-    rank_by: Term | None = None,
+    catalog: Catalog, plan: Plan, rows: Rows, rank_by: Term | None = None
 ) -> Select[Any]:
     """Aggregate over distinct rows of the measured table, so a join cannot repeat them."""
     owner = plan.distinct_owner
     assert owner is not None
-    columns = Columns(catalog, sources)
+    columns = Columns(catalog, rows.sources)
     inner_columns = [
-        sources[owner].c[key].label(f"row_key{index or ''}")
+        rows.sources[owner].c[key].label(f"row_key{index or ''}")
         for index, key in enumerate(catalog.primary_key(owner))
     ]
     names: dict[Any, str] = {}
@@ -403,7 +401,9 @@ def distinct_rows_select(
         if term.slot not in names:
             names[term.slot] = f"v{len(names)}"
             inner_columns.append(columns.row_value(term).label(names[term.slot]))
-    inner = select(*inner_columns).distinct().select_from(from_clause).where(*where).subquery()
+    inner = (
+        select(*inner_columns).distinct().select_from(rows.from_clause).where(*rows.where)
+    ).subquery()
     slots = {slot: inner.c[name] for slot, name in names.items()}
     on_inner = Columns(catalog, {}, slots)
     return grouped_select(plan, on_inner.row_value, frozenset(), inner, [], on_inner, rank_by)
