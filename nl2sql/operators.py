@@ -10,11 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Float, and_, distinct, func, or_
+from sqlalchemy import Float, and_, cast, distinct, func, or_
 from sqlalchemy.sql.elements import ColumnElement
 
 from nl2sql.dialects import Percentile
-from nl2sql.query import Aggregate, Operator, TimeGrain
+from nl2sql.query import Aggregate, Change, Operator, ShareOf, TimeGrain
 from nl2sql.values import DayRange
 
 Expr = ColumnElement[Any]
@@ -94,6 +94,44 @@ AGGREGATES: dict[Aggregate, AggregateRule] = {
     Aggregate.p99: _percentile(0.99, "99th percentile of"),
 }
 PERCENTILES = frozenset(a for a, rule in AGGREGATES.items() if rule.percentile is not None)
+
+
+def ratio(part: Expr, whole: Expr) -> Expr:
+    """part / whole as a fraction; no rows in the whole is no value, not a division error."""
+    return cast(part, Float) / func.nullif(whole, 0)
+
+
+@dataclass(frozen=True)
+class ShareRule:
+    """A share: what the measure is divided by (given the filtered and unfiltered values),
+    and its English after the measure ("{whole}": the unfiltered measure in words)."""
+
+    whole: Callable[[Expr, Expr], Expr]
+    words: str
+
+
+SHARES: dict[ShareOf, ShareRule] = {
+    ShareOf.group: ShareRule(lambda value, unfiltered: unfiltered, "as a share of {whole}"),
+    ShareOf.total: ShareRule(
+        lambda value, unfiltered: func.sum(value).over(), "as a share of all groups' total"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ChangeRule:
+    """A change from the previous period: its SQL from (value, previous value), its English."""
+
+    sql: Callable[[Expr, Expr], Expr]
+    words: str
+
+
+CHANGES: dict[Change, ChangeRule] = {
+    Change.difference: ChangeRule(lambda value, previous: value - previous, "change in"),
+    Change.percent: ChangeRule(
+        lambda value, previous: ratio(value - previous, previous), "relative change in"
+    ),
+}
 
 # A time grain in English: "grouped by month placed". The SQL of each bucket is per dialect
 # (dialects.py), so only its name lives here.

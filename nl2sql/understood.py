@@ -13,13 +13,15 @@ from typing import Any
 
 from nl2sql.operators import (
     AGGREGATES,
+    CHANGES,
     DATE_DIRECTIONS,
     DIRECTIONS,
     GRAINS,
     OPERATORS,
+    SHARES,
     TEXT_DIRECTIONS,
 )
-from nl2sql.query import Aggregate, ColumnInfo, Operator, QueryTool, TimeGrain
+from nl2sql.query import Aggregate, Change, ColumnInfo, Operator, QueryTool, ShareOf, TimeGrain
 
 DATE_KINDS = frozenset({"date", "datetime"})
 # Bounds on one date column that read as one range: "placed 2025-11-01 to 2025-11-30".
@@ -132,13 +134,11 @@ class _Reader:
             text += " where " + " and ".join(self.condition_text(c) for c in field["filter"])
         if field.get("average_per"):
             text = f"average per {self.entity(field['average_per'])} of {text}"
-        if field.get("share") == "group":
-            text = f"{text}, as a share of {unfiltered}"
-        elif field.get("share") == "total":
-            text = f"{text}, as a share of all groups' total"
+        if field.get("share"):
+            text = f"{text}, {SHARES[ShareOf(field['share'])].words.format(whole=unfiltered)}"
         if field.get("change"):
-            kind = "change" if field["change"] == "difference" else "relative change"
-            text = f"{kind} in {text} from the previous {self.period()}"
+            words = CHANGES[Change(field["change"])].words
+            text = f"{words} {text} from the previous {self.period()}"
         return text
 
     def days_between(self, start: str, end: str) -> str:

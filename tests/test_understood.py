@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from query_builders import cond, field, query, sort
 
-from nl2sql.operators import AGGREGATES, GRAINS, OPERATORS
-from nl2sql.query import TOOL, Aggregate, Operator, TimeGrain
+from nl2sql.operators import AGGREGATES, CHANGES, GRAINS, OPERATORS, SHARES
+from nl2sql.query import TOOL, Aggregate, Change, Operator, ShareOf, TimeGrain
 from nl2sql.understood import describe
 
 LATE = {
@@ -238,6 +238,7 @@ def test_every_operator_aggregate_and_grain_has_english() -> None:
     assert set(OPERATORS) == set(Operator)
     assert set(AGGREGATES) == set(Aggregate)
     assert set(GRAINS) == set(TimeGrain)
+    assert set(SHARES) == set(ShareOf) and set(CHANGES) == set(Change)
     assert all(rule.words and rule.date_words for rule in OPERATORS.values())
 
 

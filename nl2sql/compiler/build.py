@@ -17,7 +17,6 @@ from sqlalchemy import (
     FromClause,
     Select,
     and_,
-    cast,
     distinct,
     exists,
     func,
@@ -47,8 +46,8 @@ from nl2sql.compiler.scope import (
     step_link,
 )
 from nl2sql.dialects import AsDate, DateBucket, DaysBetween
-from nl2sql.operators import AGGREGATES, COMPARISONS, DAY_COMPARISONS
-from nl2sql.query import Aggregate, Change, ColumnInfo, Operator, ShareOf
+from nl2sql.operators import AGGREGATES, CHANGES, COMPARISONS, DAY_COMPARISONS, SHARES, ratio
+from nl2sql.query import Aggregate, ColumnInfo, Operator
 from nl2sql.values import DayRange
 
 Expr = ColumnElement[Any]
@@ -302,17 +301,15 @@ class Measures:
     def value(self, term: Term) -> Expr:
         """A measured field: its aggregate, as a share or a change when it asks for one."""
         value = self.aggregate(term)
-        if term.share is ShareOf.group:
-            value = _ratio(value, self.aggregate(term, filtered=False))
-        elif term.share is ShareOf.total:
-            value = _ratio(value, func.sum(value).over())
+        if term.share is not None:
+            whole = SHARES[term.share].whole(value, self.aggregate(term, filtered=False))
+            value = ratio(value, whole)
         if term.change is not None:
             previous = func.lag(value).over(
                 partition_by=[e for (q, g, d), e in self.groups.items() if g is None] or None,
                 order_by=[e for (q, g, d), e in self.groups.items() if g is not None],
             )
-            change = value - previous
-            value = _ratio(change, previous) if term.change is Change.percent else change
+            value = CHANGES[term.change].sql(value, previous)
         return value
 
     def grouped(self, term: Term) -> Expr:
@@ -321,10 +318,6 @@ class Measures:
 
     def sort_key(self, term: Term) -> Expr:
         return self.aggregate(term) if term.aggregate else self.grouped(term)
-
-
-def _ratio(part: Expr, whole: Expr) -> Expr:
-    return cast(part, Float) / func.nullif(whole, 0)
 
 
 def grouped_select(
