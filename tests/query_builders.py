@@ -108,3 +108,28 @@ def one(reader: Any, spec: dict[str, Any], **options: Any) -> Any:
     result = reader.run(spec, **options)
     assert result.row_count == 1 and len(result.rows[0]) == 1, result.rows
     return result.rows[0][0]
+
+
+def order_facts(engine: Engine) -> list[dict[str, Any]]:
+    """Every order's timestamps, status, total and customer, as Python values, read with
+    hand-written SQL (what result tests compute expected values from)."""
+    found = fetch(
+        engine,
+        "SELECT o.id, o.ordered_at, o.shipped_at, o.delivered_at, o.expected_delivery_date, "
+        "o.status, o.total_amount, c.country, o.customer_id "
+        "FROM orders o JOIN customers c ON c.id = o.customer_id",
+    )
+    return [
+        {
+            "id": row[0],
+            "ordered_at": as_datetime(row[1]),
+            "shipped_at": as_datetime(row[2]),
+            "delivered_at": as_datetime(row[3]),
+            "expected_delivery_date": as_date(row[4]),
+            "status": row[5],
+            "total": float(row[6]),
+            "country": row[7],
+            "customer_id": row[8],
+        }
+        for row in found
+    ]

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 import pytest
-from query_builders import as_date, as_datetime, cond, fetch, field, one, query, scalar, sort
+from query_builders import as_date, cond, fetch, field, one, order_facts, query, scalar, sort
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
@@ -48,27 +48,7 @@ def to_the_cent(value: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def orders(sample_engine: Engine) -> list[dict[str, Any]]:
-    """Every order's timestamps, status and total, read with hand-written SQL."""
-    found = fetch(
-        sample_engine,
-        "SELECT o.id, o.ordered_at, o.shipped_at, o.delivered_at, o.expected_delivery_date, "
-        "o.status, o.total_amount, c.country, o.customer_id "
-        "FROM orders o JOIN customers c ON c.id = o.customer_id",
-    )
-    return [
-        {
-            "id": row[0],
-            "ordered_at": as_datetime(row[1]),
-            "shipped_at": as_datetime(row[2]),
-            "delivered_at": as_datetime(row[3]),
-            "expected": as_date(row[4]),
-            "status": row[5],
-            "total": float(row[6]),
-            "country": row[7],
-            "customer_id": row[8],
-        }
-        for row in found
-    ]
+    return order_facts(sample_engine)
 
 
 # -- shares and rates --------------------------------------------------------------------------
@@ -281,9 +261,9 @@ def test_days_between_a_date_and_a_timestamp(
 ) -> None:
     # delivered_at (a timestamp) from the promised date (a date, its midnight): days late.
     late = [
-        days(datetime.combine(o["expected"], datetime.min.time()), o["delivered_at"])
+        days(datetime.combine(o["expected_delivery_date"], datetime.min.time()), o["delivered_at"])
         for o in orders
-        if o["delivered_at"] and o["expected"]
+        if o["delivered_at"] and o["expected_delivery_date"]
     ]
     spec = query(
         "orders",
@@ -388,7 +368,9 @@ def test_orders_returned_or_delivered_late(
         o["id"]
         for o in orders
         if o["status"] == "returned"
-        or (o["delivered_at"] is not None and o["delivered_at"].date() > o["expected"])
+        or (
+            o["delivered_at"] is not None and o["delivered_at"].date() > o["expected_delivery_date"]
+        )
     }
     spec = query(
         "orders",

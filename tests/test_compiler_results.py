@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 from query_builders import (
-    as_date,
     as_datetime,
     cond,
     fetch,
     field,
     first_column,
     one,
+    order_facts,
     query,
     scalar,
     sort,
@@ -49,22 +49,7 @@ def grouped(engine: Engine, sql: str) -> dict[Any, Any]:
 @pytest.fixture(scope="module")
 def order_times(sample_engine: Engine) -> list[dict[str, Any]]:
     """Every order's timestamps, as Python values, read with hand-written SQL."""
-    rows = fetch(
-        sample_engine,
-        "SELECT id, ordered_at, shipped_at, delivered_at, expected_delivery_date, status "
-        "FROM orders",
-    )
-    return [
-        {
-            "id": row[0],
-            "ordered_at": as_datetime(row[1]),
-            "shipped_at": as_datetime(row[2]),
-            "delivered_at": as_datetime(row[3]),
-            "expected_delivery_date": as_date(row[4]),
-            "status": row[5],
-        }
-        for row in rows
-    ]
+    return order_facts(sample_engine)
 
 
 # -- one value, or one value a group, against hand-written SQL ------------------------------------
