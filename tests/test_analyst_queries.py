@@ -784,6 +784,12 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         [cond("orders.total_amount", ">", ABOVE_AVERAGE_ORDER, "sum")],
         limit=1000,
     ),
+    "customers whose last order is over 6 months old": query(
+        "customers",
+        [field("customers.id")],
+        [cond("orders.ordered_at", "<", "2026-05-28", "max")],
+        limit=1000,
+    ),
     "90th percentile of order value by country": query(
         "orders", [field("customers.country"), field("orders.total_amount", "p90")]
     ),

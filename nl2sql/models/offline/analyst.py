@@ -31,6 +31,8 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from dateutil.relativedelta import relativedelta
+
 Parse = Callable[[str], dict[str, Any] | None]  # a simpler question -> its Query, or None
 Query = dict[str, Any]
 
@@ -691,7 +693,38 @@ def ranges(text: str, parse: Parse, today: date) -> Query | None:
     return low
 
 
+def last_order_age(text: str, parse: Parse, today: date) -> Query | None:
+    """ "customers whose last order is over 6 months old": each customer's latest order date
+    (a HAVING on max) before the day that long ago."""
+    match = re.search(
+        r"\b(?:whose|with (?:their|a)|where their) (?:last|latest|most recent|newest) (?:order|"
+        r"purchase) (?:was|is|is from|was placed|dates from) (?:over|more than|at least|longer "
+        r"than) (\w+) (days?|weeks?|months?|years?) (?:ago|old|back|before today)\b",
+        text,
+    )
+    if match is None:
+        return None
+    amount = number(match[1])
+    base = parse(tidy(text[: match.start()] + " " + text[match.end() :]))
+    if amount is None or base is None or base["table_name"] != "customers" or measured(base):
+        return None
+    unit = match[2].rstrip("s")
+    shift = {
+        "day": relativedelta(days=amount),
+        "week": relativedelta(weeks=amount),
+        "month": relativedelta(months=amount),
+        "year": relativedelta(years=amount),
+    }[unit]
+    cutoff = today - shift
+    base["conditions"].append(
+        {"column": "orders.ordered_at", "aggregate": "max", "operator": "<",
+         "value": cutoff.isoformat()}
+    )  # fmt: skip
+    return base
+
+
 RULES = [
+    last_order_age,
     ranges,
     percentiles,
     shares,

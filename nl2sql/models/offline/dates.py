@@ -142,10 +142,12 @@ _POINT_PATTERNS: list[str] = [
     r"(?P<today>today|tonight|this morning)",
     r"(?P<dby>(?:the )?day before yesterday)",
     r"(?P<yesterday>yesterday)",
-    # a bare year, unless a comparison makes it an amount ("orders over 2000")
+    # a bare year, unless a comparison makes it an amount ("orders over 2000") or a ranking a
+    # number of rows ("the top 2000 orders"); "2026 orders" are the orders of 2026
     r"(?<!over )(?<!than )(?<!above )(?<!below )(?<!under )(?<!least )(?<!most )"
-    r"(?<!exceeding )(?<!exactly )"
-    r"(?P<year>" + _YEAR + r")(?! dollars| usd| units| orders)",
+    r"(?<!exceeding )(?<!exactly )(?<!top )(?<!first )(?<!last )(?<!latest )(?<!newest )"
+    r"(?<!oldest )(?<!recent )(?<!biggest )(?<!largest )"
+    r"(?P<year>" + _YEAR + r")(?! dollars| usd| units)",
 ]
 _POINT = re.compile(r"\b(?:" + "|".join(_POINT_PATTERNS) + r")\b")
 _YEAR_GROUPS = ("h_year", "md_year", "dm_year", "half_year", "hn_year", "q_year", "qo_year")
