@@ -105,6 +105,13 @@ def added_conditions(whole: Query, part: Query) -> list[dict[str, Any]] | None:
     return added if added and not missing else None
 
 
+# How a number of days is compared: "within 2 days", "more than a week".
+DAY_COMPARISONS = {
+    "within": "<=", "in": "<=", "under": "<", "less than": "<", "over": ">", "more than": ">",
+    "longer than": ">", "at least": ">=", "at most": "<=",
+}  # fmt: skip
+
+
 def days_condition(verb: str, comparison: str, amount: int, unit: str) -> dict[str, Any] | None:
     """ "shipped within 2 days", "took more than a week to ship": days from the order (from
     shipment, for a delivery) to the event."""
@@ -112,8 +119,7 @@ def days_condition(verb: str, comparison: str, amount: int, unit: str) -> dict[s
     if end is None or end == "orders.ordered_at":
         return None
     start = "orders.ordered_at"
-    operator = {"within": "<=", "in": "<=", "under": "<", "less": "<", "over": ">", "more": ">",
-                "longer": ">", "at least": ">=", "at most": "<="}.get(comparison)  # fmt: skip
+    operator = DAY_COMPARISONS.get(comparison)
     if operator is None:
         return None
     return {
@@ -224,21 +230,21 @@ def _share(parts: dict[str, Any], lead: str, rest: str, parse: Parse) -> Query |
     if days is not None and whole is not None:
         event = days[1] or verb
         amount = number(days[3])
-        condition = days_condition(event, days[2].split()[0], amount or 0, days[4])
+        condition = days_condition(event, days[2], amount or 0, days[4])
         if condition is None or amount is None:
             return None
         return _with_share(whole, [condition])
     said = f"{verb} {part_words}" if verb in ("were", "was", "are", "is", "got", "had") else verb
     verbed = f"{verb} {part_words}"
     wholes = [f"{head} {whole_noun}{whom} {tail}", f"{head} {whole_noun}{whom}"]
-    parts_ = [
+    narrowed = [
         f"{head} {part_words or verb} {whole_noun}{whom} {tail}",  # "number of canceled orders"
         f"{head} {whole_noun}{whom} that {verbed} {tail}",
         f"{head} {whole_noun}{whom} {said} {tail}",
     ]
     for whole_text in wholes:
         whole = parse(tidy(whole_text))
-        for part_text in parts_:
+        for part_text in narrowed:
             found = _as_share(copy.deepcopy(whole), parse(tidy(part_text)))
             if found is not None:
                 return found
@@ -330,8 +336,7 @@ def date_differences(text: str, parse: Parse, today: date) -> Query | None:
     )
     if took is not None:
         amount = number(took[2])
-        comparison = took[1].split()[0]
-        condition = days_condition(took[4], comparison, amount or 0, took[3])
+        condition = days_condition(took[4], took[1], amount or 0, took[3])
         base = parse(tidy(text[: took.start()] + " " + text[took.end() :]))
         if condition is None or amount is None or base is None:
             raise Refused(f'I could not read "{took[0]}" as a time between two dates')
@@ -367,9 +372,10 @@ def _span(text: str) -> tuple[tuple[str, str], str, str] | None:
         r"(?:from|between) (?:the )?(\w+) (?:to|and|until) (?:the )?(\w+)\b",
         text,
     )
-    if between is not None and moment(between[1]) and moment(between[2]):
-        pair = (moment(between[1]), moment(between[2]))
-        return pair, aggregate, _rest(text, between)  # type: ignore[return-value]
+    if between is not None:
+        start, end = moment(between[1]), moment(between[2])
+        if start is not None and end is not None:
+            return (start, end), aggregate, _rest(text, between)
     named = re.search(
         r"\b(\w+(?:-to-\w+)?) (?:times?|durations?|lead times?)\b|\bhow long (?:does|do|did) "
         r"(?:it take (?:to )?|the |orders |an order |)(\w+)(?: take)?\b",
@@ -381,10 +387,10 @@ def _span(text: str) -> tuple[tuple[str, str], str, str] | None:
     for pattern, pair in SPANS:
         if re.fullmatch(pattern, word):
             return pair, aggregate, _rest(text, named)
-    if moment(word) is not None and named[2]:  # "how long do deliveries take"
-        end = moment(word)
+    end = moment(word)
+    if end is not None and named[2]:  # "how long do deliveries take"
         start = "orders.shipped_at" if end == "orders.delivered_at" else "orders.ordered_at"
-        return (start, end), aggregate, _rest(text, named)  # type: ignore[return-value]
+        return (start, end), aggregate, _rest(text, named)
     return None
 
 
@@ -587,6 +593,15 @@ def top_per_group(text: str, parse: Parse, today: date) -> Query | None:
     return ranked
 
 
+ABOVE_WORDS = frozenset("above over more higher greater bigger larger".split())
+# What "above average" compares when the question names no column: each row's main value.
+VALUE_OF_ROW = {
+    "products": "products.price",
+    "orders": "orders.total_amount",
+    "order_items": "order_items.line_total",
+}
+
+
 def above_average(text: str, parse: Parse, today: date) -> Query | None:
     """ "products priced above their category's average", "orders bigger than the average
     order", "customers who spent more than the average customer"."""
@@ -598,8 +613,7 @@ def above_average(text: str, parse: Parse, today: date) -> Query | None:
     )
     if match is None:
         return None
-    operator = ">" if match["cmp"].split()[0] in ("above", "over", "more", "higher", "greater",
-                                                   "bigger", "larger") else "<"  # fmt: skip
+    operator = ">" if match["cmp"].split()[0] in ABOVE_WORDS else "<"
     head = tidy(text[: match.start()])
     head = re.sub(
         r"\b(?:priced|that cost|costing|worth|with (?:an? )?(?:price|value|total)|that are|"
@@ -613,8 +627,7 @@ def above_average(text: str, parse: Parse, today: date) -> Query | None:
     base = parse(head)
     if base is None:
         return None
-    column = {"products": "products.price", "orders": "orders.total_amount",
-              "order_items": "order_items.line_total"}.get(base["table_name"])  # fmt: skip
+    column = VALUE_OF_ROW.get(base["table_name"])
     if column is None or measured(base):
         return None
     value: dict[str, Any] = {"column_name": column, "aggregate": "avg"}
