@@ -18,20 +18,22 @@ grammar parses those, and the rule turns their Queries into the one Query that a
 - top rows per group: "the two cheapest products in each category";
 - comparisons with an average: "products priced above their category's average".
 
-A rule either answers, refuses (NotUnderstood, saying what it could not do) or does not apply
-(None), and then the grammar reads the question as it always did. Every rule is a pure
-function of the question text and the parses it asks for.
+A rule either answers, refuses (Refused, saying what it could not do; the grammar turns it into
+NotUnderstood) or does not apply (None), and then the grammar reads the question as it always
+did. Every rule is a pure function of the question text and the parses it asks for; each parse
+is a fresh Query the rule may change.
 """
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
+
+from nl2sql.models.offline.lexicon import NUMBER_WORDS
 
 Parse = Callable[[str], dict[str, Any] | None]  # a simpler question -> its Query, or None
 Query = dict[str, Any]
@@ -63,11 +65,7 @@ SPANS: list[tuple[str, tuple[str, str]]] = [
 ]
 
 UNIT_DAYS = {"day": 1, "days": 1, "week": 7, "weeks": 7, "month": 30, "months": 30}
-NUMBER_WORDS = {
-    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
-    "seven": 7, "eight": 8, "nine": 9, "ten": 10,
-}  # fmt: skip
-GRAINS = ("day", "week", "month", "quarter", "year")
+ONE = frozenset({"a", "an", "one"})  # "a week": the grammar's number words start at two
 
 
 def moment(word: str) -> str | None:
@@ -80,11 +78,18 @@ def moment(word: str) -> str | None:
 def number(word: str) -> int | None:
     if word.isdigit():
         return int(word)
-    return NUMBER_WORDS.get(word)
+    return 1 if word in ONE else NUMBER_WORDS.get(word)
 
 
 def tidy(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip(" ,.?!")
+
+
+def _group_column(table: str, noun: str, parse: Parse) -> str | None:
+    """The column "by <noun>" groups rows of `table` by ("category" -> products.category)."""
+    grouping = parse(tidy(f"how many {table} by {noun}"))
+    keys = groups(grouping) if grouping else []
+    return keys[0]["column"] if keys else None
 
 
 def measured(query: Query) -> list[dict[str, Any]]:
@@ -106,20 +111,20 @@ def added_conditions(whole: Query, part: Query) -> list[dict[str, Any]] | None:
 
 
 # How a number of days is compared: "within 2 days", "more than a week".
-DAY_COMPARISONS = {
+DAYS_COMPARED = {
     "within": "<=", "in": "<=", "under": "<", "less than": "<", "over": ">", "more than": ">",
     "longer than": ">", "at least": ">=", "at most": "<=",
 }  # fmt: skip
 
 
 def days_condition(verb: str, comparison: str, amount: int, unit: str) -> dict[str, Any] | None:
-    """ "shipped within 2 days", "took more than a week to ship": days from the order (from
-    shipment, for a delivery) to the event."""
+    """ "shipped within 2 days", "took more than a week to ship": days from the order to the
+    event."""
     end = moment(verb)
     if end is None or end == "orders.ordered_at":
         return None
     start = "orders.ordered_at"
-    operator = DAY_COMPARISONS.get(comparison)
+    operator = DAYS_COMPARED.get(comparison)
     if operator is None:
         return None
     return {
@@ -167,9 +172,7 @@ def shares(text: str, parse: Parse, today: date) -> Query | None:
         match = re.search(pattern, text)
         if match is None:
             continue
-        parts = match.groupdict()
-        lead, rest = tidy(text[: match.start()]), tidy(text[match.end() :])
-        found = _share(parts, lead, rest, parse)
+        found = _share(match.groupdict(), parse)
         if found is not None:
             return found
     return None
@@ -196,7 +199,7 @@ RATE_KINDS = {
 }  # fmt: skip
 
 
-def _share(parts: dict[str, Any], lead: str, rest: str, parse: Parse) -> Query | None:
+def _share(parts: dict[str, Any], parse: Parse) -> Query | None:
     if parts.get("kind"):
         narrowed_by = RATE_KINDS[parts["kind"]]
         tail = tidy(parts["rest"])
@@ -243,9 +246,8 @@ def _share(parts: dict[str, Any], lead: str, rest: str, parse: Parse) -> Query |
         f"{head} {whole_noun}{whom} {said} {tail}",
     ]
     for whole_text in wholes:
-        whole = parse(tidy(whole_text))
         for part_text in narrowed:
-            found = _as_share(copy.deepcopy(whole), parse(tidy(part_text)))
+            found = _as_share(parse(tidy(whole_text)), parse(tidy(part_text)))
             if found is not None:
                 return found
     return None
@@ -439,7 +441,7 @@ def period_comparisons(text: str, parse: Parse, today: date) -> Query | None:
     grain = _grain_of(one[1], one[2]) or _grain_of(other[1], other[2])
     if grain is None:
         raise Refused("I can compare days, weeks, months, quarters or years, one row each")
-    merged = copy.deepcopy(first)
+    merged = first
     merged["conditions"] = [c for c in first["conditions"] if c["column"] != column]
     merged["any_of"] = [
         {"column": column, "aggregate": None, "operator": "between", "value": [low, high]}
@@ -467,19 +469,24 @@ def _other_period(left: str, right: str, parse: Parse) -> Query | None:
             {"column": column, "aggregate": None, "operator": "<=", "value": shifted[1]},
         ]
         return first
-    words = left.split()
-    for cut in range(1, min(len(words), 4) + 1):
-        candidate = parse(tidy(" ".join(words[:-cut]) + " " + right))
+    for text in _right_side_questions(left, right, most=4):
+        candidate = parse(text)
         if candidate is not None and _date_range(candidate) is not None:
             return candidate
     return None
 
 
+def _right_side_questions(left: str, right: str, most: int) -> list[str]:
+    """ "X vs Y", "A or B": the right side is the left with its last words replaced ("units
+    sold in november" vs "october" -> "units sold in october"); the shortest cut first."""
+    words = left.split()
+    return [
+        tidy(" ".join(words[:-cut]) + " " + right) for cut in range(1, min(len(words), most) + 1)
+    ]
+
+
 def _year_earlier(day: str) -> str:
-    value = date.fromisoformat(day)
-    return value.replace(
-        year=value.year - 1, day=min(value.day, 28 if value.month == 2 else 31)
-    ).isoformat()
+    return (date.fromisoformat(day) - relativedelta(years=1)).isoformat()  # Feb 29 -> Feb 28
 
 
 def _date_range(query: Query) -> tuple[str, str, str] | None:
@@ -507,7 +514,7 @@ def _grain_of(low: str, high: str) -> str | None:
         if start.month == end.month:
             return "month"
         if start.month in (1, 4, 7, 10) and end.month - start.month <= 2:
-            return "quarter" if start.month != 1 or end.month <= 3 else None
+            return "quarter"
         if start.month == 1:
             return "year"
     return None
@@ -536,9 +543,8 @@ def alternatives(text: str, parse: Parse, today: date) -> Query | None:
     first = parse(tidy(left))
     if first is None:
         return None
-    words = left.split()
-    for cut in range(1, min(len(words), 6)):
-        second = parse(tidy(" ".join(words[:-cut]) + " " + right))
+    for text in _right_side_questions(left, right, most=5):
+        second = parse(text)
         if second is None or second["table_name"] != first["table_name"]:
             continue
         if second["columns"] != first["columns"]:
@@ -576,13 +582,11 @@ def top_per_group(text: str, parse: Parse, today: date) -> Query | None:
         return None
     if ranked is None or not ranked.get("order_by") or ranked.get("limit") is None:
         return None
-    grouping = parse(tidy(f"how many {ranked['table_name']} by {group_noun}"))
-    keys = groups(grouping) if grouping else []
-    if not keys and group_noun in ("customer", "product"):
-        keys = [{"column": f"{group_noun}s.id", "aggregate": None, "time_grain": None}]
-    if not keys:
+    column = _group_column(ranked["table_name"], group_noun, parse)
+    if column is None and group_noun in ("customer", "product"):
+        column = ENTITY_KEYS[group_noun]
+    if column is None:
         return None
-    column = keys[0]["column"]
     if ranked["table_name"] == "products" and column.startswith("orders"):
         return None
     limit = ranked["limit"]
@@ -632,11 +636,9 @@ def above_average(text: str, parse: Parse, today: date) -> Query | None:
         return None
     value: dict[str, Any] = {"column_name": column, "aggregate": "avg"}
     if match["scope"]:
-        grouping = parse(tidy(f"how many {base['table_name']} by {match['scope']}"))
-        keys = groups(grouping) if grouping else []
-        if not keys:
+        value["within"] = _group_column(base["table_name"], match["scope"], parse)
+        if value["within"] is None:
             return None
-        value["within"] = keys[0]["column"]
     base["conditions"].append(
         {"column": column, "aggregate": None, "operator": operator, "value": value}
     )

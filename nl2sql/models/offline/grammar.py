@@ -17,6 +17,7 @@ Behaviour lives in the tables; the functions only combine them.
 
 from __future__ import annotations
 
+import copy
 import re
 from datetime import timedelta
 from typing import Any
@@ -140,12 +141,16 @@ def understand(
 def analyst_query(question: str, context: Context, values: ValueIndex) -> dict[str, Any] | None:
     """A share, a date difference, a period comparison, ... read through simpler questions."""
     plain = Context(today=context.today, scoped=context.scoped)
+    parsed: dict[str, dict[str, Any] | None] = {}  # the rules ask some questions twice
 
     def parse(text: str) -> dict[str, Any] | None:
-        try:
-            return understand(text, plain, values, analyst=False)
-        except (NotUnderstood, Inexpressible):
-            return None
+        if text not in parsed:
+            try:
+                parsed[text] = understand(text, plain, values, analyst=False)
+            except (NotUnderstood, Inexpressible):
+                parsed[text] = None
+        found = parsed[text]
+        return copy.deepcopy(found) if found is not None else None  # each rule edits its own
 
     try:
         return understand_analyst(question, parse, context.today)
