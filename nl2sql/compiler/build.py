@@ -8,7 +8,7 @@ inflated. Every table is its tenant-scoped source when the plan names a customer
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -51,7 +51,6 @@ from nl2sql.query import Aggregate, ColumnInfo, Operator
 from nl2sql.values import DayRange
 
 Expr = ColumnElement[Any]
-Resolve = Callable[[Term], Expr]  # a term's row value in the FROM the select reads
 
 
 def build(plan: Plan, catalog: Catalog) -> Select[Any]:
@@ -60,8 +59,8 @@ def build(plan: Plan, catalog: Catalog) -> Select[Any]:
 
 
 def select_of(plan: Plan, catalog: Catalog, rank_by: Term | None = None) -> Select[Any]:
-    """The plan's SELECT without its page limit. `rank_by`: add each row's rank within its
-    value of that term, the value and the sort keys (for per_group_select)."""
+    """The plan's SELECT without its page limit. `rank_by`: add each row's value of that term
+    and its sort keys, which per_group_select ranks the rows by."""
     if plan.per_group is not None:
         return per_group_select(plan, catalog)
     if plan.average_per is not None:
@@ -72,9 +71,7 @@ def select_of(plan: Plan, catalog: Catalog, rank_by: Term | None = None) -> Sele
     if plan.distinct_owner:
         return distinct_rows_select(catalog, plan, rows, rank_by)
     columns = Columns(catalog, rows.sources)
-    return grouped_select(
-        plan, columns.row_value, plan.repeated, rows.from_clause, rows.where, columns, rank_by
-    )
+    return grouped_select(plan, columns, plan.repeated, rows.from_clause, rows.where, rank_by)
 
 
 @dataclass(frozen=True)
@@ -142,10 +139,6 @@ class Columns:
         if term.days_from:
             expression = DaysBetween(self.column(term.days_from), expression)
         return DateBucket(expression, term.grain) if term.grain else expression
-
-
-def row_expression(catalog: Catalog, term: Term, sources: Sources) -> Expr:
-    return Columns(catalog, sources).row_value(term)
 
 
 def ordered(expression: Expr, descending: bool) -> Expr:
@@ -270,17 +263,14 @@ def rank_columns(group: Expr, keys: list[tuple[Expr, bool]]) -> list[Expr]:
 class Measures:
     """The SQL of a grouped query's aggregates, and of what is made of them."""
 
-    def __init__(
-        self, plan: Plan, resolve: Resolve, repeated: frozenset[str], columns: Columns
-    ) -> None:
+    def __init__(self, plan: Plan, columns: Columns, repeated: frozenset[str]) -> None:
         self.plan = plan
-        self.resolve = resolve
-        self.repeated = repeated
         self.columns = columns
-        self.groups = {t.slot: resolve(t) for t in plan.groups}
+        self.repeated = repeated
+        self.groups = {t.slot: columns.row_value(t) for t in plan.groups}
 
     def aggregate(self, term: Term, *, filtered: bool = True) -> Expr:
-        argument = self.resolve(term.row_value)
+        argument = self.columns.row_value(term.row_value)
         value: Any
         if term.aggregate is Aggregate.count and term.info.table in self.repeated:
             value = func.count(distinct(argument))  # a key repeated by the join: count it once
@@ -313,24 +303,27 @@ class Measures:
         return value
 
     def grouped(self, term: Term) -> Expr:
-        """A grouped column at whichever grain it is grouped by (for ORDER BY, PARTITION BY)."""
-        return next(e for (q, _, _), e in self.groups.items() if q == term.info.qualified)
+        return grouped_as(self.groups, term)
 
     def sort_key(self, term: Term) -> Expr:
         return self.aggregate(term) if term.aggregate else self.grouped(term)
 
 
+def grouped_as(groups: Mapping[Any, Expr], term: Term) -> Expr:
+    """A grouped column at whichever grain it is grouped by (for ORDER BY, PARTITION BY)."""
+    return next(e for (q, _, _), e in groups.items() if q == term.info.qualified)
+
+
 def grouped_select(
     plan: Plan,
-    resolve: Resolve,
+    columns: Columns,
     repeated: frozenset[str],
     select_from: FromClause,
     where: list[ColumnElement[bool]],
-    columns: Columns,
     rank_by: Term | None = None,
 ) -> Select[Any]:
     """GROUP BY the plain fields, measuring the aggregated ones, with HAVING and ORDER BY."""
-    measures = Measures(plan, resolve, repeated, columns)
+    measures = Measures(plan, columns, repeated)
     selected: list[Expr] = [
         (measures.value(t) if t.aggregate else measures.groups[t.slot]).label(t.label)
         for t in plan.fields
@@ -399,7 +392,7 @@ def distinct_rows_select(
     ).subquery()
     slots = {slot: inner.c[name] for slot, name in names.items()}
     on_inner = Columns(catalog, {}, slots)
-    return grouped_select(plan, on_inner.row_value, frozenset(), inner, [], on_inner, rank_by)
+    return grouped_select(plan, on_inner, frozenset(), inner, [], rank_by)
 
 
 def averaged_select(plan: Plan, catalog: Catalog) -> Select[Any]:
@@ -421,12 +414,7 @@ def averaged_select(plan: Plan, catalog: Catalog) -> Select[Any]:
             match = next(t for t in measures if t.measure_only == term)
             order.append(ordered(averages[match.label], descending))
         else:
-            order.append(
-                ordered(
-                    next(e for (q, _, _), e in groups.items() if q == term.info.qualified),
-                    descending,
-                )
-            )
+            order.append(ordered(grouped_as(groups, term), descending))
     return select(*selected).select_from(inner).group_by(*groups.values()).order_by(*order)
 
 

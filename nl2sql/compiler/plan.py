@@ -464,18 +464,8 @@ class _Planner:
         days_from = self._days_from(item, info, where)
         kind = "number" if days_from else info.kind
         aggregate = item.aggregate
-        if aggregate in NUMERIC_ONLY and kind not in ("integer", "number"):
-            self.problems.add(
-                where,
-                f"{aggregate.value} needs a numeric column; "
-                f"{info.qualified} is {info.kind}. Use count or min/max.",
-            )
-        if aggregate in PERCENTILES and self.limits.dialect in NO_PERCENTILES:
-            self.problems.add(
-                where,
-                f"{aggregate.value} needs percentiles, which {self.limits.dialect} does not "
-                "compute; ask on PostgreSQL or DuckDB, or use avg, min or max.",
-            )
+        for problem in self._aggregate_problems(aggregate, info, kind):
+            self.problems.add(where, problem)
         if grain is not None and kind not in DATE_KINDS:
             self.problems.add(
                 where,
@@ -488,6 +478,25 @@ class _Planner:
                 where, "use either time_grain (to group by it) or an aggregate, not both."
             )
         return Term(info, aggregate, grain, days_from)
+
+    def _aggregate_problems(
+        self, aggregate: Aggregate | None, info: ColumnInfo, kind: str
+    ) -> list[str]:
+        """Why an aggregate cannot be taken of a column's values (of `kind`) here, if it cannot."""
+        problems: list[str] = []
+        if aggregate is None:
+            return problems
+        if aggregate in NUMERIC_ONLY and kind not in ("integer", "number"):
+            problems.append(
+                f"{aggregate.value} needs a numeric column; "
+                f"{info.qualified} is {info.kind}. Use count or min/max."
+            )
+        if aggregate in PERCENTILES and self.limits.dialect in NO_PERCENTILES:
+            problems.append(
+                f"{aggregate.value} needs percentiles, which {self.limits.dialect} does not "
+                "compute; ask on PostgreSQL or DuckDB, or use avg, min or max."
+            )
+        return problems
 
     def _draft_fields(self) -> list[tuple[int, Any]]:
         """The columns whose tables must be joined (checked in full once the joins are known)."""
@@ -933,14 +942,8 @@ class _Planner:
         aggregate: Aggregate = value.aggregate
         if other is None or other.table not in self.paths:
             raise ValueProblem(f"{value.column_name} cannot be reached from {self.base}.")
-        if aggregate in NUMERIC_ONLY and other.kind not in ("integer", "number"):
-            raise ValueProblem(
-                f"{aggregate.value} needs a numeric column; {other.qualified} is {other.kind}."
-            )
-        if aggregate in PERCENTILES and self.limits.dialect in NO_PERCENTILES:
-            raise ValueProblem(
-                f"{aggregate.value} needs percentiles; {self.limits.dialect} has none."
-            )
+        for problem in self._aggregate_problems(aggregate, other, other.kind):
+            raise ValueProblem(problem)
         within = self._within(term, other, value, reachable)
         kind = aggregate_value_kind(other, aggregate)
         if kind_family(kind) != kind_family(aggregate_value_kind(term.info, term.aggregate)):
