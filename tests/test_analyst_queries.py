@@ -889,3 +889,23 @@ def test_top_row_per_group_among_groups_above_the_average(
     )
     found = {r[0]: r[1] for r in rows(sample_reader, spec)}
     assert found == {country: customer for country, (_, customer) in best.items()}
+
+
+def test_a_percentile_of_whole_numbers_keeps_its_fraction(
+    sample_reader: ReadOnlyDatabase, sample_backend: str, sample_engine: Engine
+) -> None:
+    # percentile_cont interpolates: the 90th percentile of whole quantities is often not whole.
+    if sample_backend == "sqlite":
+        pytest.skip("SQLite has no percentiles (refused: test_percentiles_of_order_value_...)")
+    quantities: dict[str, list[float]] = defaultdict(list)
+    for product, quantity in fetch(sample_engine, "SELECT product_id, quantity FROM order_items"):
+        quantities[product].append(float(quantity))
+    expected = {p: percentile_cont(values, 0.9) for p, values in quantities.items()}
+    assert any(not value.is_integer() for value in expected.values())
+    spec = query(
+        "order_items",
+        [field("order_items.product_id"), field("order_items.quantity", "p90")],
+        limit=1000,
+    )
+    found = {r[0]: r[1] for r in rows(sample_reader, spec)}
+    assert found == {p: to_the_cent(value) for p, value in expected.items()}

@@ -93,6 +93,12 @@ class Term:
         return Term(self.info, self.aggregate, self.grain, self.days_from, self.filter)
 
     @property
+    def value_kind(self) -> str:
+        """The kind of the term's values before a share or change is made of them: the
+        column's (a number of days with days_from), as its aggregate leaves it."""
+        return aggregate_value_kind("number" if self.days_from else self.info.kind, self.aggregate)
+
+    @property
     def counts_keys(self) -> bool:
         """count of a table's key: a join repeats it, but counting it distinctly is exact."""
         return self.aggregate is Aggregate.count and self.info.key and not self.days_from
@@ -566,7 +572,7 @@ class _Planner:
         if term.aggregate is None:
             self.problems.add(where, f"{needs[0]} needs an aggregate on this column.")
             return
-        kind = "number" if term.days_from else aggregate_value_kind(term.info, term.aggregate)
+        kind = term.value_kind
         made = [n for n in needs if n != "filter"]
         if made and kind not in ("integer", "number"):
             self.problems.add(
@@ -869,7 +875,7 @@ class _Planner:
         self, term: Term, operator: Operator, value: Any, reachable: set[str], inside: bool
     ) -> Operand:
         info = term.info
-        kind = "number" if term.days_from else aggregate_value_kind(info, term.aggregate)
+        kind = term.value_kind
         if operator in NULL_OPERATORS:
             return None
         if hasattr(value, "column_name"):
@@ -945,8 +951,8 @@ class _Planner:
         for problem in self._aggregate_problems(aggregate, other, other.kind):
             raise ValueProblem(problem)
         within = self._within(term, other, value, reachable)
-        kind = aggregate_value_kind(other, aggregate)
-        if kind_family(kind) != kind_family(aggregate_value_kind(term.info, term.aggregate)):
+        kind = aggregate_value_kind(other.kind, aggregate)
+        if kind_family(kind) != kind_family(term.value_kind):
             raise ValueProblem(
                 f"cannot compare {term.info.qualified} with {aggregate.value} of "
                 f"{other.qualified} ({kind})."
@@ -994,12 +1000,14 @@ def kind_family(kind: str) -> str:
     return {"integer": "number", "datetime": "date"}.get(kind, kind)
 
 
-def aggregate_value_kind(info: ColumnInfo, aggregate: Aggregate | None) -> str:
+def aggregate_value_kind(kind: str, aggregate: Aggregate | None) -> str:
+    """What an aggregate of values of `kind` is: counts are whole numbers; averages and
+    percentiles (interpolated: the median of 1 and 2 is 1.5) are numbers; the rest keep it."""
     if aggregate in (Aggregate.count, Aggregate.count_distinct):
         return "integer"
-    if aggregate is Aggregate.avg:
+    if aggregate is Aggregate.avg or aggregate in PERCENTILES:
         return "number"
-    return info.kind
+    return kind
 
 
 def result_kind(term: Term) -> str:
@@ -1009,8 +1017,4 @@ def result_kind(term: Term) -> str:
         return "number"
     if term.grain:
         return "date"
-    if term.days_from:
-        return (
-            "integer" if term.aggregate in (Aggregate.count, Aggregate.count_distinct) else "number"
-        )
-    return aggregate_value_kind(term.info, term.aggregate)
+    return term.value_kind
