@@ -909,3 +909,22 @@ def test_a_percentile_of_whole_numbers_keeps_its_fraction(
     )
     found = {r[0]: r[1] for r in rows(sample_reader, spec)}
     assert found == {p: to_the_cent(value) for p, value in expected.items()}
+
+
+def test_an_average_inside_any_of_is_over_the_rows_the_other_conditions_keep(
+    sample_reader: ReadOnlyDatabase, sample_engine: Engine
+) -> None:
+    # "priced above average, or a book": the average is over every product, not over books
+    # (the OR group holding the comparison is not one of the "other" conditions).
+    expected = scalar(
+        sample_engine,
+        "SELECT count(*) FROM products WHERE category = 'Books'"
+        " OR price > (SELECT avg(price) FROM products)",
+    )
+    above = {"column_name": "products.price", "aggregate": "avg"}
+    spec = query(
+        "products",
+        [field("products.id", "count")],
+        any_of=[cond("products.price", ">", above), cond("products.category", "=", "Books")],
+    )
+    assert one(sample_reader, spec) == expected

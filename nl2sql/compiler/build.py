@@ -95,17 +95,20 @@ def rows_of(plan: Plan, catalog: Catalog, alias: str = "") -> Rows:
         sources[plan.base], plan.joined[1:], plan.paths, sources, outer_to_many=True
     )
     columns = Columns(catalog, sources)
+    # The copy keeps the rows the *other* conditions keep: not a comparison with an aggregate,
+    # nor an any_of group holding one (its alternatives are one condition together).
     inner = bool(alias)
     where = [
         test_sql(columns, plan, t) for t in plan.where if not (inner and _compares_aggregate(t))
     ]
     where += [branch_sql(catalog, plan, branch, sources) for branch in plan.branches]
-    alternatives = [
-        test_sql(columns, plan, t) if isinstance(t, Test) else branch_sql(catalog, plan, t, sources)
-        for t in plan.any_rows
-        if not (inner and isinstance(t, Test) and _compares_aggregate(t))
-    ]
-    if alternatives:
+    if plan.any_rows and not (inner and any(_compares_aggregate(t) for t in plan.any_rows)):
+        alternatives = [
+            test_sql(columns, plan, t)
+            if isinstance(t, Test)
+            else branch_sql(catalog, plan, t, sources)
+            for t in plan.any_rows
+        ]
         where.append(or_(*alternatives) if len(alternatives) > 1 else alternatives[0])
     return Rows(sources, from_clause, where)
 
@@ -114,8 +117,8 @@ def _aliased(source: FromClause, name: str, alias: str) -> FromClause:
     return source.alias(f"{name}_{alias}") if alias else source
 
 
-def _compares_aggregate(test: Test) -> bool:
-    return isinstance(test.operand, AggregateOf)
+def _compares_aggregate(test: Test | Branch) -> bool:
+    return isinstance(test, Test) and isinstance(test.operand, AggregateOf)
 
 
 class Columns:
