@@ -529,6 +529,18 @@ def test_too_many_conditions_or_list_values_are_one_clear_error() -> None:
     values = list(range(MAX_LIST_VALUES + 1))
     with pytest.raises(QueryValidationError, match=r"conditions\[0\].value: lists 501 values"):
         Compiler().compile(query("orders", [field("orders.id")], [cond("orders.id", "in", values)]))
+    # A field's filter holds conditions too: the same bounds.
+    counted = field("orders.id", "count", filter=many)
+    with pytest.raises(QueryValidationError, match=r"columns\[0\].filter: has 31 items"):
+        Compiler().compile(query("orders", [counted]))
+    counted = field("orders.id", "count", filter=[cond("orders.id", "in", values)])
+    with pytest.raises(
+        QueryValidationError, match=r"columns\[0\].filter\[0\].value: lists 501 values"
+    ):
+        Compiler().compile(query("orders", [counted]))
+    alternatives = [cond("orders.id", ">", i) for i in range(QUERY_LIMITS["any_of"] + 1)]
+    with pytest.raises(QueryValidationError, match=r"any_of: has 31 items"):
+        Compiler().compile(query("orders", [field("orders.id")], any_of=alternatives))
 
 
 def test_oversized_arguments_are_refused_before_parsing() -> None:

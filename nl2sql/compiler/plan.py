@@ -374,12 +374,17 @@ class _Planner:
 
     def _check_sizes(self) -> None:
         """Bounds on what one Query may ask: each a clear problem, never a huge statement."""
-        for part, most in QUERY_LIMITS.items():
-            items = getattr(self.query, part, None) or []
+        filters = [(f"columns[{i}].filter", f.filter) for i, f in enumerate(self.query.columns)]
+        sized = [
+            (part, getattr(self.query, part) or [], most) for part, most in QUERY_LIMITS.items()
+        ]
+        sized += [(where, items, QUERY_LIMITS["conditions"]) for where, items in filters]
+        for where, items, most in sized:
             if len(items) > most:
-                self.problems.add(part, f"has {len(items)} items; at most {most} are allowed.")
-        for part in ("conditions", "any_of"):
-            for index, condition in enumerate(getattr(self.query, part, None) or []):
+                self.problems.add(where, f"has {len(items)} items; at most {most} are allowed.")
+        tested = [("conditions", self.query.conditions), ("any_of", self.query.any_of), *filters]
+        for part, conditions in tested:
+            for index, condition in enumerate(conditions):
                 if isinstance(condition.value, list) and len(condition.value) > MAX_LIST_VALUES:
                     self.problems.add(
                         f"{part}[{index}].value",
