@@ -412,14 +412,11 @@ def _query_model(
         conditions=_described(list[condition_model], "Filters, ANDed."),  # type: ignore[valid-type]
         order_by=_described(list[sort_model], "Sort order."),  # type: ignore[valid-type]
         limit=_described(int | None, "Maximum rows to return, or null for the default."),
-        via=(
+        via=_optional(
             list[column_enum],  # type: ignore[valid-type]
-            PydanticField(
-                default_factory=list,
-                description="Foreign-key columns the joins must pass through, when a table is "
-                "reached more than one way and the shortest way is not the one meant; [] for the "
-                "shortest joins.",
-            ),
+            "Foreign-key columns the joins must pass through, when a table is reached more than "
+            "one way and the shortest way is not the one meant; [] for the shortest joins.",
+            empty=[],
         ),
         any_of=_optional(
             list[condition_model],  # type: ignore[valid-type]

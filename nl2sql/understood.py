@@ -247,8 +247,7 @@ class _Reader:
         return f"{self.phrase(column)} {OPERATORS[operator].words}"
 
     def date_range(self, column: str, bounds: dict[Operator, Any]) -> str:
-        info = self.info(column)
-        subject = (info.verb or info.phrase) if info else column
+        subject = self.moment(column)
         if Operator.eq in bounds:
             return f"{subject} on {day(bounds[Operator.eq])}"
         start = _bound(bounds, Operator.ge, Operator.gt, 1, max)  # after the 4th: from the 5th

@@ -16,7 +16,7 @@ from nl2sql.models.offline.sample_columns import (
     PRODUCTS__ID,
     PRODUCTS__PRICE,
 )
-from nl2sql.operators import AGGREGATES
+from nl2sql.operators import AGGREGATES, PERCENTILES
 from nl2sql.query import Aggregate, ColumnInfo, QueryTool
 from nl2sql.understood import describe, describe_filters
 
@@ -187,15 +187,12 @@ def uses_analyst_parts(query: dict[str, Any]) -> bool:
     conditions = query.get("conditions") or []
     return bool(
         any(f.get(part) for f in fields for part in FIELD_PARTS)
-        or any(f.get("aggregate") in PERCENTILE_NAMES for f in fields)
+        or any(f.get("aggregate") in PERCENTILES for f in fields)
         or any(c.get("days_from") or c.get("operator") == "between" for c in conditions)
         or any(isinstance(c.get("value"), dict) and c["value"].get("aggregate") for c in conditions)
         or query.get("any_of")
         or query.get("per_group_limit")
     )
-
-
-PERCENTILE_NAMES = ("median", "p25", "p75", "p90", "p95", "p99")
 
 
 def _analyst_answer(query: dict[str, Any], result: dict[str, Any], tool: QueryTool) -> str:
@@ -221,9 +218,9 @@ def _analyst_answer(query: dict[str, Any], result: dict[str, Any], tool: QueryTo
 def _cell(tool: QueryTool, label: str, value: Any) -> str:
     if value is not None and label.startswith(FRACTION_LABELS):
         return f"{float(value):.1%}"
-    _, _, column = _label_column(label)
-    money = label.startswith(("sum(", "avg(", "min(", "max(", "median(", "p")) or "(" not in label
-    return fmt(tool.columns.get(column) if money else None, value)
+    aggregate, _, column = _label_column(label)
+    counted = aggregate in ("count", "count_distinct")  # a count of amounts is not money
+    return fmt(None if counted else tool.columns.get(column), value)
 
 
 # "did we make over $1k?", "was revenue above 5000?": a total compared, answered yes or no.
