@@ -9,6 +9,7 @@ fetched with hand-written SQL: never from the compiler's own output.
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from datetime import date, datetime
 from typing import Any
@@ -928,3 +929,23 @@ def test_an_average_inside_any_of_is_over_the_rows_the_other_conditions_keep(
         any_of=[cond("products.price", ">", above), cond("products.category", "=", "Books")],
     )
     assert one(sample_reader, spec) == expected
+
+
+@pytest.mark.parametrize(
+    ("question", "shown"),
+    [
+        ("average spend per customer in Germany", r"\$[\d,]+\.\d\d\."),
+        ("what fraction of Brazilian orders were returned?", r": \d+\.\d%\."),
+        ("average days from shipment to delivery", r": \d+\.\d\d\."),
+    ],
+)
+def test_the_offline_answer_shows_money_shares_and_days_as_such(
+    sample_url: str, question: str, shown: str
+) -> None:
+    asked = CliRunner().invoke(
+        app,
+        ["ask", question, "--db", sample_url, "--today", "2026-11-28", "--format", "json"],
+        env={"OPENAI_API_KEY": "", "NL2SQL_API_KEY": ""},
+    )
+    assert asked.exit_code == 0, asked.output
+    assert re.search(shown, json.loads(asked.stdout)["answer"])

@@ -179,7 +179,6 @@ def answer(
 # Parts of a Query the sentence templates below do not know: shares, days between dates,
 # changes, averages of per-entity totals, ORs, per-group limits, aggregates to compare with.
 FIELD_PARTS = ("filter", "share", "change", "average_per", "days_from")
-FRACTION_LABELS = ("share(", "share_of_total(", "percent_change(")
 
 
 def uses_analyst_parts(query: dict[str, Any]) -> bool:
@@ -200,7 +199,9 @@ def _analyst_answer(query: dict[str, Any], result: dict[str, Any], tool: QueryTo
     columns: list[str] = result.get("columns", [])
     rows: list[list[Any]] = result.get("rows", [])
     understood = describe(query, tool)
-    shown = [[_cell(tool, c, v) for c, v in zip(columns, row, strict=False)] for row in rows]
+    # The fields in the order of the columns; none asked: every column of the base table.
+    fields = query.get("columns") or [{"column": c} for c in columns]
+    shown = [[_cell(tool, f, v) for f, v in zip(fields, row, strict=False)] for row in rows]
     if len(rows) == 1 and len(columns) == 1:
         return f"{understood[:1].upper()}{understood[1:]}: {shown[0][0]}."
     if not rows:
@@ -215,12 +216,15 @@ def _analyst_answer(query: dict[str, Any], result: dict[str, Any], tool: QueryTo
     )
 
 
-def _cell(tool: QueryTool, label: str, value: Any) -> str:
-    if value is not None and label.startswith(FRACTION_LABELS):
+def _cell(tool: QueryTool, field: dict[str, Any], value: Any) -> str:
+    """One value of an answer row, read against the field that computed it: shares as %,
+    amounts of money in dollars (not counts of them, nor days between dates)."""
+    if value is None:
+        return fmt(None, value)
+    if field.get("share") or field.get("change") == "percent":
         return f"{float(value):.1%}"
-    aggregate, _, column = _label_column(label)
-    counted = aggregate in ("count", "count_distinct")  # a count of amounts is not money
-    return fmt(None if counted else tool.columns.get(column), value)
+    counted = field.get("aggregate") in ("count", "count_distinct") or field.get("days_from")
+    return fmt(None if counted else tool.columns.get(field["column"]), value)
 
 
 # "did we make over $1k?", "was revenue above 5000?": a total compared, answered yes or no.
