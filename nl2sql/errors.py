@@ -71,7 +71,8 @@ class QueryValidationError(NL2SQLError):
         """One line naming each problem's field (the first six), all of them kept in `problems`."""
         unique = list({(p["field"], p["message"]): p for p in problems}.values())
         text = "; ".join(f"{p['field']}: {p['message'].rstrip('.')}" for p in unique[:6])
-        return cls(f"Invalid query: {text}.", unique)
+        end = "" if text.endswith("?") else "."  # a closing "Did you mean ...?" is its own end
+        return cls(f"Invalid query: {text}{end}", unique)
 
 
 class QueryTimeoutError(DatabaseError):

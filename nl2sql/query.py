@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field as dc_field
@@ -525,11 +526,14 @@ def _unknown_name(given: str, item: dict[str, Any], tool: QueryTool) -> str:
         message = f"unknown column '{given}'."
         if same_table:
             message += f" Columns of {table}: {', '.join(same_table)}."
-        guess = process.extractOne(given, list(tool.columns), scorer=fuzz.ratio, score_cutoff=75)
-        if guess:
-            message += f" Did you mean '{guess[0]}'?"
-        return message
-    return f"'{given}' is not allowed here. Expected {expected}."
+        return message + _did_you_mean(given, list(tool.columns))
+    allowed = re.findall(r"'([^']*)'", expected)  # pydantic lists them quoted: "'a', 'b' or 'c'"
+    return f"'{given}' is not allowed here. Expected {expected}.{_did_you_mean(given, allowed)}"
+
+
+def _did_you_mean(given: str, names: list[str]) -> str:
+    guess = process.extractOne(given, names, scorer=fuzz.ratio, score_cutoff=75)
+    return f" Did you mean '{guess[0]}'?" if guess else ""
 
 
 TOOL_NAME = "Query"

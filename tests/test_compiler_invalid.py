@@ -281,7 +281,7 @@ CASES: dict[str, tuple[Any, str, list[str]]] = {
     "a misspelt share": (
         query(columns=[field("orders.id", "count", share="grup")]),
         "columns[0].share",
-        ["'group'", "'total'"],
+        ["'group'", "'total'", "Did you mean 'group'?"],
     ),
     "a filter with an aggregate": (
         query(columns=[field("orders.id", "count", filter=[cond("orders.id", ">", 3, "count")])]),
