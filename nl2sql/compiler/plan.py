@@ -310,7 +310,7 @@ class _Planner:
 
     def plan(self) -> Plan:
         conditions = self._read_conditions(self.query.conditions, "conditions")
-        alternatives = self._read_conditions(getattr(self.query, "any_of", None) or [], "any_of")
+        alternatives = self._read_conditions(self.query.any_of, "any_of")
         row_filters = [f for f in conditions if not f[1].aggregate]
         group_filters = [f for f in conditions if f[1].aggregate]
         any_rows = [f for f in alternatives if not f[1].aggregate]
@@ -530,11 +530,10 @@ class _Planner:
             return None
         tests = tuple(
             t
-            for n, condition in enumerate(getattr(item, "filter", None) or [])
+            for n, condition in enumerate(item.filter)
             if (t := self._filter_test(condition, f"{where}.filter[{n}]", term, visible))
         )
-        share, change = getattr(item, "share", None), getattr(item, "change", None)
-        per = getattr(item, "average_per", None)
+        share, change, per = item.share, item.change, item.average_per
         average_per = self._info(per, f"{where}.average_per") if per is not None else None
         finished = Term(
             term.info, term.aggregate, term.grain, term.days_from, tests, share, change, average_per
@@ -624,7 +623,7 @@ class _Planner:
         return min(limit, self.limits.max_rows)
 
     def _per_group_column(self) -> ColumnInfo | None:
-        per_group = getattr(self.query, "per_group_limit", None)
+        per_group = self.query.per_group_limit
         if per_group is None:
             return None
         if per_group.limit < 1:
@@ -686,7 +685,7 @@ class _Planner:
             for name in (
                 getattr(condition.value, "column_name", None),
                 getattr(condition.value, "within", None),
-                getattr(condition, "days_from", None),
+                condition.days_from,
             ):
                 other = self._lookup(name)
                 if other is None or other.table not in self.paths:
@@ -711,9 +710,9 @@ class _Planner:
     @staticmethod
     def _field_columns(item: Any) -> list[Any]:
         """Every column a field names: its own, its days_from, its average_per, its filter's."""
-        names = [item.column, getattr(item, "days_from", None), getattr(item, "average_per", None)]
-        for condition in getattr(item, "filter", None) or []:
-            names += [condition.column, getattr(condition, "days_from", None)]
+        names = [item.column, item.days_from, item.average_per]
+        for condition in item.filter:
+            names += [condition.column, condition.days_from]
         return [n for n in names if n is not None]
 
     def _place(
@@ -752,7 +751,7 @@ class _Planner:
         paths = self.catalog.reach(edge.target).paths
         names = {edge.target}
         for _, condition, info, _ in [*tested, *markers]:
-            for column in (info, self._lookup(getattr(condition, "days_from", None))):
+            for column in (info, self._lookup(condition.days_from)):
                 if column is None:
                     continue
                 if column.table not in paths:  # only a tie from the branch start lands here
@@ -884,9 +883,9 @@ class _Planner:
         if operator in NULL_OPERATORS:
             return None
         if hasattr(value, "column_name"):
-            if getattr(value, "aggregate", None) is not None:
+            if value.aggregate is not None:
                 return self._aggregate_of(term, operator, value, reachable, inside)
-            if getattr(value, "within", None) is not None:
+            if value.within is not None:
                 raise ValueProblem("within needs an aggregate in the DynamicValue (e.g. avg).")
             if term.days_from:
                 raise ValueProblem("days_from compares with a number of days, not a column.")
@@ -967,7 +966,7 @@ class _Planner:
     def _within(
         self, term: Term, other: ColumnInfo, value: Any, reachable: set[str]
     ) -> ColumnInfo | None:
-        name = getattr(value, "within", None)
+        name = value.within
         if name is None:
             return None
         within = self._lookup(name)
