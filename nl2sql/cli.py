@@ -222,9 +222,8 @@ def make_agent(
 def database_url(db: str | None, config: Config | None) -> str:
     """--db, else NL2SQL_DATABASE_URL, else the config's `database`, else the local sample
     (created and filled on first use)."""
-    if db is None and not os.environ.get(database.DATABASE_URL_ENV) and config is not None:
-        db = config.database
-    return database.ensure_database(db, on_create=announce_new_database)
+    configured = config.database if config is not None else None
+    return database.choose_url(db, configured, on_create=announce_new_database)
 
 
 def announce_new_database(path: str) -> None:
@@ -276,6 +275,66 @@ def run_command(
         print(json.dumps({"query": result.query, **result.to_json()}, default=str))
     else:
         render.result(stdout, result)
+
+
+@app.command("test")
+def test_command(
+    suites: Annotated[
+        list[Path], typer.Argument(help="Suite files (YAML: cases with expectations)")
+    ],
+    db: DbOption = None,
+    config: ConfigOption = None,
+    model: ModelOption = None,
+    junit: Annotated[
+        Path | None, typer.Option("--junit", metavar="FILE", help="Also write JUnit XML here.")
+    ] = None,
+    record: Annotated[
+        Path | None,
+        typer.Option("--record", metavar="DIR", help="Keep every model exchange as a cassette."),
+    ] = None,
+    replay: Annotated[
+        Path | None,
+        typer.Option("--replay", metavar="DIR", help="Answer from cassettes; no model needed."),
+    ] = None,
+    output: FormatOption = OutputFormat.text,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            min=1,
+            help="Cases run at once [default: 1 for the offline model and replays, else 4]",
+            show_default=False,
+        ),
+    ] = None,
+    timeout: TimeoutOption = None,
+    max_retries: RetriesOption = None,
+    api: ApiOption = None,
+) -> None:
+    """Run scripted query tests: each case's question through the agent, checked against its
+    expectations (value, rows, sql, query, answer_contains, refused).
+
+    Exit codes: 0 every case passed, 1 any failed, 2 bad usage or a bad suite file.
+    """
+    from nl2sql.suite import report
+    from nl2sql.suite.run import RunOptions, load_suites, opened, run_all
+
+    with reporting_errors(output):
+        if record is not None and replay is not None:
+            raise ConfigError("Give --record DIR or --replay DIR, not both.")
+        options = RunOptions(
+            db, config, model, record, replay, jobs, timeout, max_retries, api
+        )
+        loaded = load_suites(suites)
+        with opened(loaded, options) as runs:
+            with session.progress(stderr, sum(len(s.cases) for s in loaded)) as advance:
+                outcomes = run_all(runs, options, on_done=advance)
+        if junit is not None:
+            report.write_junit(outcomes, junit)
+    if output is OutputFormat.json:
+        print(report.dumps(outcomes))
+    else:
+        report.table(stdout, outcomes)
+    raise typer.Exit(0 if all(outcome.passed for outcome in outcomes) else 1)
 
 
 @app.command("schema")

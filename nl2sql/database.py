@@ -330,6 +330,16 @@ def ensure_database(db: str | None, on_create: Callable[[str], None] | None = No
     return url
 
 
+def choose_url(
+    db: str | None, configured: str | None, on_create: Callable[[str], None] | None = None
+) -> str:
+    """--db, else NL2SQL_DATABASE_URL, else the config's (or suite's) `database`, else the
+    local sample (created and filled on first use)."""
+    if db is None and not os.environ.get(DATABASE_URL_ENV):
+        db = configured
+    return ensure_database(db, on_create=on_create)
+
+
 # -- bulk load (benchmarks) ------------------------------------------------------------------
 
 

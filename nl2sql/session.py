@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from nl2sql import database, render
@@ -51,6 +53,24 @@ def answer(agent: Agent, question: str, console: Console) -> Turn:
         console.print(render.shown(f"understood: {turn.understood}", "dim"))
         render.result(console, run.result)
     return turn
+
+
+@contextmanager
+def progress(console: Console, total: int) -> Iterator[Callable[[Any], None]]:
+    """A progress bar on a terminal (nothing elsewhere); yields the callback a finished item
+    calls. Safe to call from worker threads."""
+    bar = Progress(
+        TextColumn("running cases"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
+    task = bar.add_task("cases", total=total)
+    with bar:
+        yield lambda _item: bar.advance(task)
 
 
 def print_error(console: Console, error: NL2SQLError, *, suffix: str = "") -> None:

@@ -39,6 +39,7 @@ class Backend:
     endpoint: str
     strict_tools: bool = True
     api: str = "chat"  # "chat" (Chat Completions) or "responses" (the Responses API)
+    transport: Any = None  # the httpx2 transport under the client (a cassette wraps it)
 
     def describe(self) -> str:
         return f"{self.kind} model '{self.model}' at {masked(self.endpoint)}"
@@ -113,6 +114,19 @@ def choose_backend(
     return backend
 
 
+def endpoint_configured() -> bool:
+    env = os.environ
+    return bool(
+        env.get("OPENAI_API_KEY") or env.get("AZURE_OPENAI_ENDPOINT") or env.get("OPENAI_BASE_URL")
+    )
+
+
+def answers_offline(model: str | None) -> bool:
+    """Whether `model` (else NL2SQL_MODEL, else the environment) is the built-in model."""
+    model = model or os.environ.get("NL2SQL_MODEL")
+    return model == OFFLINE or (not model and not endpoint_configured())
+
+
 def _choose(
     model: str | None,
     db: ReadOnlyDatabase | None,
@@ -132,16 +146,13 @@ def _choose(
             else max_retries
         ),
     }
-    endpoint_configured = bool(
-        env.get("OPENAI_API_KEY") or env.get("AZURE_OPENAI_ENDPOINT") or env.get("OPENAI_BASE_URL")
-    )
-    if model and model != OFFLINE and not endpoint_configured:
+    if model and model != OFFLINE and not endpoint_configured():
         # Never answer with a different model than the one asked for.
         raise ConfigError(
             f"Model '{model}' needs an endpoint: set OPENAI_API_KEY, AZURE_OPENAI_ENDPOINT or "
             "OPENAI_BASE_URL, or use --model offline for the built-in model."
         )
-    if model == OFFLINE or not endpoint_configured:
+    if answers_offline(model):
         from nl2sql.models.offline import offline_backend
 
         return offline_backend(db, today=today, customer_id=customer_id, asynchronous=asynchronous)
@@ -165,8 +176,9 @@ def openai_backend(
     # Local servers (vLLM, Ollama, llama.cpp) usually need no key, but the SDK insists on one.
     key = api_key or os.environ.get("OPENAI_API_KEY") or ("not-needed" if base_url else None)
     factory = openai.AsyncOpenAI if asynchronous else openai.OpenAI
+    transport = http_transport(asynchronous)
     client = factory(
-        api_key=key, base_url=base_url, http_client=http_client(asynchronous), **options
+        api_key=key, base_url=base_url, http_client=http_client(transport), **options
     )
     kind = "compatible" if base_url and "api.openai.com" not in base_url else "openai"
     if kind == "compatible" and not model:
@@ -174,7 +186,8 @@ def openai_backend(
             f"Name the model served at {base_url}: pass --model NAME or set "
             "NL2SQL_MODEL (e.g. llama3.1 for Ollama)."
         )
-    return Backend(kind, client, model or DEFAULT_OPENAI_MODEL, str(client.base_url), strict)
+    model = model or DEFAULT_OPENAI_MODEL
+    return Backend(kind, client, model, str(client.base_url), strict, transport=transport)
 
 
 def azure_backend(
@@ -205,22 +218,28 @@ def azure_backend(
     if api_key is None and token_provider is None:
         token_provider = entra_token_provider(asynchronous)
     factory = openai.AsyncAzureOpenAI if asynchronous else openai.AzureOpenAI
+    transport = http_transport(asynchronous)
     client = factory(
-        http_client=http_client(asynchronous),
+        http_client=http_client(transport),
         azure_endpoint=endpoint,
         api_key=api_key,
         azure_ad_token_provider=token_provider,
         api_version=api_version or env.get("OPENAI_API_VERSION") or DEFAULT_AZURE_API_VERSION,
         **options,
     )
-    return Backend("azure", client, deployment, str(endpoint), strict)
+    return Backend("azure", client, deployment, str(endpoint), strict, transport=transport)
 
 
-def http_client(asynchronous: bool) -> Any:
-    """The SDK's own HTTP client, over a transport that stops at the question's deadline."""
-    if asynchronous:
-        return openai.DefaultAsyncHttpx2Client(transport=AsyncDeadlineTransport())
-    return openai.DefaultHttpx2Client(transport=DeadlineTransport())
+def http_transport(asynchronous: bool) -> Any:
+    """A network transport that stops at the question's deadline."""
+    return AsyncDeadlineTransport() if asynchronous else DeadlineTransport()
+
+
+def http_client(transport: Any) -> Any:
+    """The SDK's own HTTP client over `transport`."""
+    if isinstance(transport, AsyncDeadlineTransport):
+        return openai.DefaultAsyncHttpx2Client(transport=transport)
+    return openai.DefaultHttpx2Client(transport=transport)
 
 
 def entra_token_provider(asynchronous: bool) -> Any:

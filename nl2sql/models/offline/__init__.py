@@ -33,14 +33,21 @@ def offline_backend(
     from nl2sql.models.offline.model import OfflineModel
 
     model = OfflineModel(db, today=today, customer_id=customer_id)
+    transport: object
     if asynchronous:
-        async_client = httpx2.AsyncClient(transport=AsyncOfflineTransport(model))
+        transport = AsyncOfflineTransport(model)
         client: object = openai.AsyncOpenAI(
-            api_key=OFFLINE, base_url=OFFLINE_BASE_URL, http_client=async_client, max_retries=0
+            api_key=OFFLINE,
+            base_url=OFFLINE_BASE_URL,
+            http_client=httpx2.AsyncClient(transport=transport),
+            max_retries=0,
         )
     else:
-        sync_client = httpx2.Client(transport=OfflineTransport(model))
+        transport = OfflineTransport(model)
         client = openai.OpenAI(
-            api_key=OFFLINE, base_url=OFFLINE_BASE_URL, http_client=sync_client, max_retries=0
+            api_key=OFFLINE,
+            base_url=OFFLINE_BASE_URL,
+            http_client=httpx2.Client(transport=transport),
+            max_retries=0,
         )
-    return Backend("offline", client, OFFLINE, "built-in (in-process)")
+    return Backend("offline", client, OFFLINE, "built-in (in-process)", transport=transport)
