@@ -129,8 +129,9 @@ def _read_yaml(path: Path) -> Any:
 
 def _first_problem(error: ValidationError, data: dict[str, Any]) -> str:
     """The first validation problem, said as where it is (which case, which key) and what."""
-    problem = dict(error.errors()[0])
-    location = list(problem["loc"])
+    details = error.errors()[0]
+    problem: dict[str, Any] = dict(details)
+    location: list[Any] = list(details["loc"])
     prefix = ""
     if len(location) >= 2 and location[0] == "cases" and isinstance(location[1], int):
         index = location[1]
