@@ -169,17 +169,23 @@ def _value(expected: Any, got: Got) -> list[Mismatch]:
     return [Mismatch("value", shown(expected), shown(actual), detail)]
 
 
-def _rows(
-    key: str, expected: list[list[Any]], got: list[list[Any]], ordered: bool
-) -> list[Mismatch]:
-    if ordered:
-        diff = _ordered_diff(expected, got)
-    else:
-        diff = _unordered_diff(expected, got)
+def _rows(key: str, expected: list[list[Any]], got: list[list[Any]], ordered: bool) -> list[Mismatch]:
+    diff = _ordered_diff(expected, got) if ordered else _unordered_diff(expected, got)
     if not diff:
         return []
-    source = "the reference SQL's rows" if key == "sql" else "rows"
-    return [Mismatch(key, f"{len(expected)} {source}", f"{len(got)} rows", diff)]
+    source = " (the reference SQL's)" if key == "sql" else ""
+    widths = _widths(expected), _widths(got)
+    if widths[0] and widths[1] and widths[0] != widths[1]:
+        diff = f"  the rows have {widths[0]} column(s), the answer's {widths[1]}\n{diff}"
+    return [Mismatch(key, f"{_count(expected)}{source}", _count(got), diff)]
+
+
+def _count(rows: list[list[Any]]) -> str:
+    return f"{len(rows)} row" + ("" if len(rows) == 1 else "s")
+
+
+def _widths(rows: list[list[Any]]) -> str:
+    return "/".join(sorted({str(len(row)) for row in rows}))
 
 
 def _ordered_diff(expected: list[list[Any]], got: list[list[Any]]) -> str:
