@@ -169,7 +169,9 @@ def _value(expected: Any, got: Got) -> list[Mismatch]:
     return [Mismatch("value", shown(expected), shown(actual), detail)]
 
 
-def _rows(key: str, expected: list[list[Any]], got: list[list[Any]], ordered: bool) -> list[Mismatch]:
+def _rows(
+    key: str, expected: list[list[Any]], got: list[list[Any]], ordered: bool
+) -> list[Mismatch]:
     diff = _ordered_diff(expected, got) if ordered else _unordered_diff(expected, got)
     if not diff:
         return []
