@@ -212,6 +212,7 @@ def test_a_recorded_suite_replays_with_the_server_stopped(
     sample_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     suite, tapes = write(tmp_path, MIXED), tmp_path / "tapes"
+    # one case at a time: the scripted server answers requests in the order they arrive
     with ChatServer() as server:
         scripted_env(monkeypatch, server)
         for _case in range(2):
@@ -220,7 +221,19 @@ def test_a_recorded_suite_replays_with_the_server_stopped(
                 text_reply(f"There are many delivered orders. {SECRET}"),
             )
         recorded = runner.invoke(
-            app, ["test", str(suite), "--db", sample_db, "--record", str(tapes), "--format", "json"]
+            app,
+            [
+                "test",
+                str(suite),
+                "--db",
+                sample_db,
+                "--record",
+                str(tapes),
+                "--format",
+                "json",
+                "--jobs",
+                "1",
+            ],
         )
         assert server.remaining == 0
         assert all(request.headers.get("authorization") for request in server.requests)
