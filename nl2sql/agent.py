@@ -1,16 +1,21 @@
 """The conversation: question -> model -> Query tool calls -> rows -> model -> answer.
 
-``Agent`` (sync, ``OpenAI``) and ``AsyncAgent`` (``AsyncOpenAI``) share one ``Conversation``
-that builds requests and absorbs replies; they differ only in how they wait for the model.
-Errors meant for the model (a bad tool call, a query the database refused) go back as the
-``tool`` message so it can try again, up to ``max_tool_errors`` in a row.
+``Conversation`` is the sans-IO core: it says which model call to make next (``ModelCall``, a
+request as data), absorbs the reply, and hands back the tool calls to run. ``Agent`` (sync,
+``OpenAI``) and ``AsyncAgent`` (``AsyncOpenAI``) are thin drivers around it; the async one
+runs the SQL in a worker thread, never on the event loop. Errors meant for the model (a bad
+tool call, a query the database refused) go back as the ``tool`` message so it can try again,
+up to ``max_tool_errors`` in a row.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import operator
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -143,8 +148,32 @@ def system_prompt(today: date, customer_id: int | None) -> str:
     return "\n".join(lines)
 
 
+@dataclass
+class ModelCall:
+    """One request to the model, as data: the SDK method (a dotted path on the client), its
+    arguments, and how to read what comes back (a whole reply, or a stream's events)."""
+
+    method: str
+    arguments: dict[str, Any]
+    read: Callable[[Any], ChatCompletion] | None = None  # a whole reply -> the completion
+    reader: Any = None  # a stream's accumulator: add(event) for each event, then completion()
+
+    def endpoint(self, client: Any) -> Callable[..., Any]:
+        return operator.attrgetter(self.method)(client)  # type: ignore[no-any-return]
+
+
+@dataclass
+class ToolCall:
+    """A tool call the model asked for, waiting to run (its outcome lands on `run`)."""
+
+    run: ToolRun
+    name: str | None
+    parsed: BaseModel | None  # the SDK's parse of the arguments, under strict tools
+
+
 class Conversation:
-    """Messages and bookkeeping shared by the sync and async agents."""
+    """The sans-IO core both agents drive: messages, the next model call, what a reply
+    means, and running the tool calls it asked for. It does no waiting of its own."""
 
     def __init__(
         self,
@@ -173,6 +202,24 @@ class Conversation:
         instructions = system_prompt(self.today, self.customer_id)
         self.messages = [{"role": self.backend.system_role, "content": instructions}]
 
+    @contextmanager
+    def question(self, text: str, seconds: float | None) -> Iterator[Turn]:
+        """One question under its deadline; on any failure the messages go back to how they
+        were before it, and an NL2SQLError carries the turn so far."""
+        turn = Turn(text)
+        saved = len(self.messages)
+        self.messages.append({"role": "user", "content": text})
+        try:
+            with deadline.question_deadline(seconds):
+                yield turn
+        except NL2SQLError as error:
+            error.turn = error.turn or turn
+            del self.messages[saved:]
+            raise
+        except BaseException:
+            del self.messages[saved:]
+            raise
+
     def request(self) -> dict[str, Any]:
         request: dict[str, Any] = {
             "model": self.backend.model,
@@ -190,15 +237,79 @@ class Conversation:
             request["timeout"] = max(left, 0.001)  # a request never outlives the question
         return request
 
-    def reply_builder(self, on_text: TextCallback | None) -> ReplyBuilder:
-        return ReplyBuilder(self.backend.describe(), MAX_CALLS_PER_REPLY, on_text)
+    def next_call(self, turn: Turn, on_text: TextCallback | None) -> ModelCall:
+        """The model call to make now; streamed when someone is waiting for the text."""
+        if turn.model_calls >= self.max_steps:
+            raise self.step_limit()
+        text = self.gate(turn, on_text)
+        if self.backend.api == responses_api.RESPONSES:
+            return self._responses_call(responses_api.request_of(self.request()), text)
+        return self._chat_call(self.request(), text)
+
+    def _chat_call(self, request: dict[str, Any], on_text: TextCallback | None) -> ModelCall:
+        if not self.strict:
+            # The SDK only parses strict tools; without them, read the plain reply (not
+            # streamed) and validate the arguments with the same models.
+            return ModelCall(
+                "chat.completions.create", request, read=lambda reply: emit(reply, on_text)
+            )
+        if on_text is None:
+            return ModelCall("chat.completions.with_raw_response.parse", request, read=parsed)
+        streamed = request | {"stream": True, "stream_options": {"include_usage": True}}
+        reader = ReplyBuilder(self.backend.describe(), MAX_CALLS_PER_REPLY, on_text)
+        return ModelCall("chat.completions.create", streamed, reader=reader)
+
+    def _responses_call(self, request: dict[str, Any], on_text: TextCallback | None) -> ModelCall:
+        describe = self.backend.describe()
+        if on_text is None:
+            read = lambda reply: responses_api.completion_of(reply, describe)  # noqa: E731
+            return ModelCall("responses.create", request, read=read)
+        reader = responses_api.EventReader(describe, MAX_CALLS_PER_REPLY, on_text)
+        return ModelCall("responses.create", request | {"stream": True}, reader=reader)
+
+    @contextmanager
+    def model_time(self, turn: Turn) -> Iterator[None]:
+        """Around one model call: its time on the turn, and whatever the SDK raised as one
+        ModelError (or the question's timeout, when that is what cut the reply off)."""
+        started = time.perf_counter()
+        try:
+            yield
+        except (openai.OpenAIError, ValueError) as error:
+            raise self._model_error(error) from error
+        except UNREADABLE_REPLY as error:  # the SDK tripped on what the server sent
+            raise unreadable_reply(self.backend, error) from error
+        finally:
+            turn.model_ms += (time.perf_counter() - started) * 1000
+
+    def _model_error(self, error: Exception) -> NL2SQLError:
+        if deadline.expired():
+            return deadline.timed_out()  # whatever the SDK made of the cut-off reply
+        if isinstance(error, openai.OpenAIError):
+            return ModelError(describe_api_error(error, self.backend))
+        # ValueError: a body that is not a Chat Completions reply.
+        return ModelError(
+            f"{self.backend.describe()} sent an unreadable reply: {first_line(error)}"
+        )
+
+    def drop_strict(self, error: openai.APIStatusError) -> bool:
+        """Whether the server refused strict tools (then the next call goes without them),
+        read from what it said, whatever the status: some answer with 500, not 400."""
+        if self.strict and mentions_strict(error):
+            self.strict = False
+            self.strict_dropped = (
+                f"the server refused them: HTTP {error.status_code}, "
+                f"{first_line(error.message)[:120]}"
+            )
+            return True
+        return False
 
     def _tool(self) -> Any:
         # Built once per conversation: the JSON schema takes ~2 ms, more than an offline answer.
         return self.strict_tool if self.strict else as_definition(self.strict_tool, strict=False)
 
-    def absorb(self, turn: Turn, completion: ChatCompletion) -> bool:
-        """Take one model reply; True when the model has answered in text."""
+    def absorb(self, turn: Turn, completion: ChatCompletion) -> list[ToolCall] | None:
+        """Take one model reply: None when the model has answered in text, else the tool
+        calls to run (then `finish_tools`) before the next model call."""
         turn.model_calls += 1
         turn.tools_mode = self.tools_mode()
         count_usage(turn, completion)
@@ -213,23 +324,37 @@ class Conversation:
             self.messages.append({"role": "assistant", "content": turn.answer})
             if not turn.grounded:
                 turn.status = REFUSED
-            return True
+            return None
         if len(calls) > MAX_CALLS_PER_REPLY:
             raise ModelError(
                 f"The model asked for {len(calls)} queries in one reply; nl2sql runs at most "
                 f"{MAX_CALLS_PER_REPLY}. Try a simpler question."
             )
         self.messages.append(assistant_with_calls(message))
+        return [self._pending(turn, call) for call in calls]
+
+    @staticmethod
+    def _pending(turn: Turn, call: Any) -> ToolCall:
+        function: Any = getattr(call, "function", None)  # custom tool calls have none
+        run = ToolRun(call_id=call.id, arguments=getattr(function, "arguments", "") or "")
+        turn.tool_runs.append(run)  # before it runs: a failure that ends the turn keeps it
+        parsed = getattr(function, "parsed_arguments", None)
+        return ToolCall(run, getattr(function, "name", None), parsed)
+
+    def run_tools(self, turn: Turn, calls: list[ToolCall]) -> None:
+        """Run the SQL (the blocking part: the async driver calls this in a worker thread).
+        It touches only the turn's runs, never the messages."""
         for call in calls:
-            function: Any = getattr(call, "function", None)  # custom tool calls have none
-            run = ToolRun(call_id=call.id, arguments=getattr(function, "arguments", "") or "")
-            turn.tool_runs.append(run)  # before it runs: a failure that ends the turn keeps it
-            self._run_tool(function, run, turn.question)
-            content = tool_message(run, self.db.locations())
-            self.messages.append({"role": "tool", "tool_call_id": call.id, "content": content})
+            self._run_tool(call, turn.question)
+
+    def finish_tools(self, turn: Turn, calls: list[ToolCall]) -> None:
+        """Give the model what came of its calls; stop after too many failures in a row."""
+        for call in calls:
+            content = tool_message(call.run, self.db.locations())
+            message = {"role": "tool", "tool_call_id": call.run.call_id, "content": content}
+            self.messages.append(message)
         turn.tools_mode = self.tools_mode()  # a call that broke the schema says strict was ignored
         self._check_error_streak(turn)
-        return False
 
     def tools_mode(self) -> str:
         if not self.strict:
@@ -238,16 +363,15 @@ class Conversation:
             return "strict requested, not enforced by the server (arguments broke the schema)"
         return "strict"
 
-    def _run_tool(self, function: Any, run: ToolRun, question: str) -> None:
-        started = time.perf_counter()
+    def _run_tool(self, call: ToolCall, question: str) -> None:
+        run, started = call.run, time.perf_counter()
         try:
-            name = getattr(function, "name", None)
-            if name != TOOL_NAME:
-                raise QueryValidationError(f"Unknown tool '{name}'; the only tool is {TOOL_NAME}.")
-            parsed = getattr(function, "parsed_arguments", None)
-            query = parsed if isinstance(parsed, BaseModel) else run.arguments  # run() parses
+            if call.name != TOOL_NAME:
+                raise QueryValidationError(
+                    f"Unknown tool '{call.name}'; the only tool is {TOOL_NAME}."
+                )
             run.result = self.db.run(
-                query,
+                call.parsed if isinstance(call.parsed, BaseModel) else run.arguments,
                 customer_id=self.customer_id,
                 deadline=deadline.current(),
                 question=question,
@@ -293,19 +417,28 @@ class Conversation:
             return None
         return lambda delta: on_text(delta) if turn.grounded else None
 
-    @staticmethod
-    def emit(completion: ChatCompletion, on_text: TextCallback | None) -> ChatCompletion:
-        """Hand a whole (unstreamed) answer to the text callback at once."""
-        if on_text is not None and completion.choices and completion.choices[0].message.content:
-            if not completion.choices[0].message.tool_calls:
-                on_text(completion.choices[0].message.content)
-        return completion
-
     def step_limit(self) -> AgentStepLimitError:
         return AgentStepLimitError(
             f"The model made {self.max_steps} calls without answering; stopped. Try a simpler "
             "or more specific question."
         )
+
+
+def emit(completion: ChatCompletion, on_text: TextCallback | None) -> ChatCompletion:
+    """Hand a whole (unstreamed) answer to the text callback at once."""
+    if on_text is not None and completion.choices and completion.choices[0].message.content:
+        if not completion.choices[0].message.tool_calls:
+            on_text(completion.choices[0].message.content)
+    return completion
+
+
+def parsed(raw: Any) -> ChatCompletion:
+    """A strict reply with its tool arguments parsed by the SDK; read as sent when they do
+    not parse (then the arguments go back to the model as an error)."""
+    try:
+        return raw.parse()  # type: ignore[no-any-return]
+    except (ValidationError, ValueError):
+        return ChatCompletion.model_validate_json(raw.text)
 
 
 # What the SDK raises (rather than an OpenAIError) on a reply it cannot read, e.g. a plain JSON
@@ -367,11 +500,6 @@ def tool_message(run: ToolRun, locations: tuple[str, ...] = ()) -> str:
             error = error.replace(location, "the database")
         return json.dumps({"error": error, "hint": "Fix the arguments and call Query again."})
     return json.dumps(run.result.to_json(max_rows=TOOL_RESULT_ROWS) | {"sql": None})
-
-
-def unparsed(text: str) -> ChatCompletion:
-    """A completion read without tool-argument parsing (the arguments failed the model)."""
-    return ChatCompletion.model_validate_json(text)
 
 
 class _AgentBase:
@@ -446,28 +574,6 @@ class _AgentBase:
         self.conversation.reset()
         self.turns.clear()
 
-    def _model_error(self, error: Exception) -> NL2SQLError:
-        if deadline.expired():
-            return deadline.timed_out()  # whatever the SDK made of the cut-off reply
-        if isinstance(error, openai.OpenAIError):
-            return ModelError(describe_api_error(error, self.backend))
-        # ValueError: a body that is not a Chat Completions reply.
-        return ModelError(
-            f"{self.backend.describe()} sent an unreadable reply: {first_line(error)}"
-        )
-
-    def _should_drop_strict(self, error: openai.APIStatusError) -> bool:
-        """Whether the server refused strict tools, read from what it said, whatever the
-        status: some answer a request they cannot validate with 500, not 400."""
-        if self.conversation.strict and mentions_strict(error):
-            self.conversation.strict = False  # a server without strict tools: fall back
-            self.conversation.strict_dropped = (
-                f"the server refused them: HTTP {error.status_code}, "
-                f"{first_line(error.message)[:120]}"
-            )
-            return True
-        return False
-
 
 class Agent(_AgentBase):
     """Answers questions about the orders database; keeps the conversation for follow-ups.
@@ -479,153 +585,70 @@ class Agent(_AgentBase):
 
     def ask(self, question: str, *, on_text: TextCallback | None = None) -> Turn:
         """Answer one question; `on_text` receives the answer as it streams in."""
-        turn = Turn(question)
-        saved = len(self.messages)
-        self.messages.append({"role": "user", "content": question})
-        try:
-            with deadline.question_deadline(self.question_seconds):
-                for _ in range(self.conversation.max_steps):
-                    text = self.conversation.gate(turn, on_text)
-                    if self.conversation.absorb(turn, self._complete(turn, text)):
-                        self.turns.append(turn)
-                        return turn
-                raise self.conversation.step_limit()
-        except NL2SQLError as error:
-            error.turn = error.turn or turn
-            del self.messages[saved:]  # keep the conversation as it was before this question
-            raise
-        except BaseException:
-            del self.messages[saved:]  # keep the conversation as it was before this question
-            raise
+        core = self.conversation
+        with core.question(question, self.question_seconds) as turn:
+            while (calls := core.absorb(turn, self._complete(turn, on_text))) is not None:
+                core.run_tools(turn, calls)
+                core.finish_tools(turn, calls)
+        self.turns.append(turn)
+        return turn
 
     def _complete(self, turn: Turn, on_text: TextCallback | None) -> ChatCompletion:
-        started = time.perf_counter()
-        try:
+        core = self.conversation
+        with core.model_time(turn):
             try:
-                return self._call_model(on_text)
+                return self._send(core.next_call(turn, on_text))
             except STRICT_REFUSALS as error:
-                if not self._should_drop_strict(error):
+                if not core.drop_strict(error):
                     raise
-                return self._call_model(on_text)
-        except (openai.OpenAIError, ValueError) as error:
-            raise self._model_error(error) from error
-        except UNREADABLE_REPLY as error:  # the SDK tripped on what the server sent
-            raise unreadable_reply(self.backend, error) from error
-        finally:
-            turn.model_ms += (time.perf_counter() - started) * 1000
+                return self._send(core.next_call(turn, on_text))
 
-    def _call_model(self, on_text: TextCallback | None) -> ChatCompletion:
-        if self.backend.api == responses_api.RESPONSES:
-            return self._call_responses(on_text)
-        completions = self.backend.client.chat.completions
-        request = self.conversation.request()
-        if not self.conversation.strict:
-            # The SDK only parses strict tools; without them, read the plain reply (not
-            # streamed) and validate the arguments with the same models.
-            completion: ChatCompletion = completions.create(**request)
-            return self.conversation.emit(completion, on_text)
-        if on_text is None:
-            raw = completions.with_raw_response.parse(**request)
-            try:
-                return raw.parse()
-            except (ValidationError, ValueError):
-                return unparsed(raw.text)
-        reply = self.conversation.reply_builder(on_text)
-        stream = completions.create(**request, stream=True, stream_options={"include_usage": True})
-        with stream:
-            for chunk in stream:
-                reply.add(chunk)
-        return reply.completion()
-
-    def _call_responses(self, on_text: TextCallback | None) -> ChatCompletion:
-        responses = self.backend.client.responses
-        request = responses_api.request_of(self.conversation.request())
-        describe = self.backend.describe()
-        if on_text is None:
-            return responses_api.completion_of(responses.create(**request), describe)
-        reader = responses_api.EventReader(describe, MAX_CALLS_PER_REPLY, on_text)
-        with responses.create(**request, stream=True) as stream:
-            for event in stream:
-                reader.add(event)
-        return reader.completion()
+    def _send(self, call: ModelCall) -> ChatCompletion:
+        reply = call.endpoint(self.backend.client)(**call.arguments)
+        if call.reader is None:
+            assert call.read is not None
+            return call.read(reply)
+        with reply:
+            for event in reply:
+                call.reader.add(event)
+        return call.reader.completion()  # type: ignore[no-any-return]
 
 
 class AsyncAgent(_AgentBase):
-    """The same agent on ``AsyncOpenAI``: for web apps and other async code."""
+    """The same agent on ``AsyncOpenAI``, for web apps and other async code: the SQL runs in
+    a worker thread, so a slow query never holds up the event loop."""
 
     asynchronous = True
 
     async def ask(self, question: str, *, on_text: TextCallback | None = None) -> Turn:
-        turn = Turn(question)
-        saved = len(self.messages)
-        self.messages.append({"role": "user", "content": question})
-        try:
-            with deadline.question_deadline(self.question_seconds):
-                for _ in range(self.conversation.max_steps):
-                    text = self.conversation.gate(turn, on_text)
-                    if self.conversation.absorb(turn, await self._complete(turn, text)):
-                        self.turns.append(turn)
-                        return turn
-                raise self.conversation.step_limit()
-        except NL2SQLError as error:
-            error.turn = error.turn or turn
-            del self.messages[saved:]  # keep the conversation as it was before this question
-            raise
-        except BaseException:
-            del self.messages[saved:]
-            raise
+        """Answer one question; `on_text` receives the answer as it streams in."""
+        core = self.conversation
+        with core.question(question, self.question_seconds) as turn:
+            while (calls := core.absorb(turn, await self._complete(turn, on_text))) is not None:
+                await asyncio.to_thread(core.run_tools, turn, calls)  # copies the deadline
+                core.finish_tools(turn, calls)
+        self.turns.append(turn)
+        return turn
 
     async def _complete(self, turn: Turn, on_text: TextCallback | None) -> ChatCompletion:
-        started = time.perf_counter()
-        try:
+        core = self.conversation
+        with core.model_time(turn):
             try:
-                return await self._call_model(on_text)
+                return await self._send(core.next_call(turn, on_text))
             except STRICT_REFUSALS as error:
-                if not self._should_drop_strict(error):
+                if not core.drop_strict(error):
                     raise
-                return await self._call_model(on_text)
-        except (openai.OpenAIError, ValueError) as error:
-            raise self._model_error(error) from error
-        except UNREADABLE_REPLY as error:  # the SDK tripped on what the server sent
-            raise unreadable_reply(self.backend, error) from error
-        finally:
-            turn.model_ms += (time.perf_counter() - started) * 1000
+                return await self._send(core.next_call(turn, on_text))
 
-    async def _call_model(self, on_text: TextCallback | None) -> ChatCompletion:
-        if self.backend.api == responses_api.RESPONSES:
-            return await self._call_responses(on_text)
-        completions = self.backend.client.chat.completions
-        request = self.conversation.request()
-        if not self.conversation.strict:
-            completion: ChatCompletion = await completions.create(**request)
-            return self.conversation.emit(completion, on_text)
-        if on_text is None:
-            raw = await completions.with_raw_response.parse(**request)
-            try:
-                return raw.parse()  # type: ignore[no-any-return]
-            except (ValidationError, ValueError):
-                return unparsed(raw.text)
-        reply = self.conversation.reply_builder(on_text)
-        stream = await completions.create(
-            **request, stream=True, stream_options={"include_usage": True}
-        )
-        async with stream:
-            async for chunk in stream:
-                reply.add(chunk)
-        return reply.completion()
-
-    async def _call_responses(self, on_text: TextCallback | None) -> ChatCompletion:
-        responses = self.backend.client.responses
-        request = responses_api.request_of(self.conversation.request())
-        describe = self.backend.describe()
-        if on_text is None:
-            return responses_api.completion_of(await responses.create(**request), describe)
-        reader = responses_api.EventReader(describe, MAX_CALLS_PER_REPLY, on_text)
-        stream = await responses.create(**request, stream=True)
-        async with stream:
-            async for event in stream:
-                reader.add(event)
-        return reader.completion()
+    async def _send(self, call: ModelCall) -> ChatCompletion:
+        reply = await call.endpoint(self.backend.client)(**call.arguments)
+        if call.reader is None:
+            assert call.read is not None
+            return call.read(reply)
+        async with reply:
+            async for event in reply:
+                call.reader.add(event)
+        return call.reader.completion()  # type: ignore[no-any-return]
 
 
 # How servers refuse a request they cannot take (strict tools among them): 400, 422, or 500.

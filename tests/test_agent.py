@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import openai
 import pytest
@@ -25,6 +28,7 @@ from sqlalchemy import create_engine, text
 from nl2sql import database
 from nl2sql.agent import Agent, AsyncAgent
 from nl2sql.errors import ModelError
+from nl2sql.execute import ReadOnlyDatabase
 from nl2sql.models.backends import Backend, azure_backend, openai_backend
 
 TODAY = date(2026, 11, 28)
@@ -422,6 +426,47 @@ def test_async_agent_with_the_offline_model(sample_db: str) -> None:
     )
     assert f" {late} orders" in first and len(deltas) > 1 and "".join(deltas) == first
     assert "Germany" in second
+
+
+class SlowDatabase(ReadOnlyDatabase):
+    """The real database, each query held up for a while and the thread that ran it noted."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.threads: list[int] = []
+
+    def run(self, *args: Any, **kwargs: Any) -> Any:
+        self.threads.append(threading.get_ident())
+        time.sleep(0.3)
+        return super().run(*args, **kwargs)
+
+
+def test_async_agent_runs_sql_off_the_event_loop(sample_db: str) -> None:
+    """While a slow query runs, the loop keeps serving other tasks (the SQL is in a thread)."""
+
+    async def scenario() -> tuple[int, int, str]:
+        db = SlowDatabase(sample_db)
+        agent = AsyncAgent(db, model="offline", today=TODAY)
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        task = asyncio.create_task(ticker())
+        turn = await agent.ask("how many orders were shipped?")
+        task.cancel()
+        await agent.backend.client.close()
+        db.close()
+        return ticks, db.threads[0], turn.answer
+
+    loop_thread = threading.get_ident()  # asyncio.run runs the loop in this thread
+    ticks, sql_thread, answer = asyncio.run(scenario())
+    assert sql_thread != loop_thread
+    assert ticks >= 10, f"the loop ticked {ticks} times during a 0.3 s query"
+    assert "orders" in answer
 
 
 @pytest.mark.parametrize(
