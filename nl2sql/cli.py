@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -335,6 +335,115 @@ def test_command(
     else:
         report.table(stdout, outcomes)
     raise typer.Exit(0 if all(outcome.passed for outcome in outcomes) else 1)
+
+
+HostOption = Annotated[str, typer.Option("--host", help="Address to listen on")]
+ConversationsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--conversations",
+        metavar="PATH",
+        help="SQLite file the server keeps conversations in [default: beside the local "
+        "sample database]",
+        show_default=False,
+    ),
+]
+
+
+@app.command("serve")
+def serve_command(
+    db: DbOption = None,
+    config: ConfigOption = None,
+    host: HostOption = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port")] = 8000,
+    model: ModelOption = None,
+    today: TodayOption = None,
+    conversations: ConversationsOption = None,
+) -> None:
+    """Serve the HTTP API (/v1/ask, /v1/query, /v1/schema), its web page at / and OpenAPI at
+    /docs. Keys come from the config's [[api_keys]] (nl2sql new-key makes one)."""
+    from nl2sql.server.serve import serve
+
+    with reporting_errors():
+        service = open_server_service(db, config, model, today, conversations, require_keys=True)
+        stderr.print(Text(f"nl2sql serving {database.display_url(service.db.url)}", style="dim"))
+        try:
+            serve(service, host, port)
+        finally:
+            service.close()
+            service.db.close()
+
+
+@app.command("mcp")
+def mcp_command(
+    db: DbOption = None,
+    config: ConfigOption = None,
+    http: Annotated[
+        int | None,
+        typer.Option(
+            "--http",
+            metavar="PORT",
+            min=1,
+            max=65535,
+            help="Serve streamable HTTP at http://127.0.0.1:PORT/mcp instead of stdio",
+        ),
+    ] = None,
+    model: ModelOption = None,
+    today: TodayOption = None,
+    conversations: ConversationsOption = None,
+) -> None:
+    """Serve the MCP tools ask, query and schema (stdio by default). Over stdio the key is
+    $NL2SQL_API_KEY (needed when the config lists [[api_keys]]); over HTTP each request's
+    Authorization: Bearer KEY."""
+    from nl2sql.server.mcp_server import run_mcp
+
+    with reporting_errors():
+        service = open_server_service(
+            db, config, model, today, conversations, require_keys=http is not None
+        )
+        try:
+            run_mcp(service, http_port=http)
+        finally:
+            service.close()
+            service.db.close()
+
+
+def open_server_service(
+    db: str | None,
+    config_path: str | None,
+    model: str | None,
+    today: str | None,
+    conversations: str | None,
+    *,
+    require_keys: bool,
+) -> Any:
+    from nl2sql.server.serve import open_service
+
+    loaded = load_config(config_path)
+    return open_service(
+        database_url(db, loaded),
+        loaded,
+        model=model,
+        conversations=conversations,
+        today=parse_today(today),
+        require_keys=require_keys,
+    )
+
+
+@app.command("new-key")
+def new_key_command(
+    customer: CustomerOption = None,
+    name: Annotated[str, typer.Option("--name", help="A name for the key, shown in logs")] = "",
+) -> None:
+    """Make an API key: the key is printed once (give it to the client); the config gets only
+    its SHA-256, as the [[api_keys]] table printed below it."""
+    from nl2sql.server.keys import config_entry, new_key
+
+    with reporting_errors():
+        key, digest = new_key()
+        print(key)
+        print()
+        print(config_entry(digest, parse_customer(customer), name))
 
 
 @app.command("schema")

@@ -28,6 +28,7 @@ TOP_LEVEL_KEYS: dict[str, type] = {
     "tenant": dict,
     "tables": dict,
     "columns": dict,
+    "api_keys": list,
 }
 TENANT_KEYS: dict[str, type] = {"column": str, "shared": list}
 JOIN_KEYS: dict[str, type] = {"from": str, "to": str}
@@ -51,6 +52,15 @@ COLUMN_KEYS: dict[str, type] = {
     "type": str,
     "derived_from": list,
 }
+API_KEY_KEYS: dict[str, type] = {
+    "key_sha256": str,
+    "customer": int,
+    "name": str,
+    "requests_per_minute": int,
+    "concurrent": int,
+}
+DEFAULT_REQUESTS_PER_MINUTE = 60
+DEFAULT_CONCURRENT = 4
 UNITS = ("money",)
 TYPES = ("date", "datetime")  # for dates a database keeps as text
 
@@ -61,6 +71,23 @@ class Join:
 
     source: str  # "orders.customer_id"
     target: str  # "customers.id"
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A key the HTTP API and MCP server accept, known only by its SHA-256, and the tenant it
+    answers for (None: unscoped, it may ask anything)."""
+
+    key_sha256: str
+    customer: int | None = None
+    name: str = ""
+    requests_per_minute: int = DEFAULT_REQUESTS_PER_MINUTE
+    concurrent: int = DEFAULT_CONCURRENT
+
+    @property
+    def label(self) -> str:
+        """How logs and messages name the key: its name, else the start of its hash."""
+        return self.name or f"key {self.key_sha256[:8]}"
 
 
 @dataclass(frozen=True)
@@ -76,6 +103,7 @@ class Config:
     shared: tuple[str, ...] = ()
     tables: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     columns: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    api_keys: tuple[ApiKey, ...] = ()
 
     @property
     def hidden_tables(self) -> frozenset[str]:
@@ -150,6 +178,7 @@ def parse_config(data: Mapping[str, Any], path: str = "config") -> Config:
         shared=tuple(_strings(tenant.get("shared", []), path, "[tenant] shared")),
         tables=tables,
         columns=columns,
+        api_keys=_api_keys(data.get("api_keys", []), path),
     )
 
 
@@ -166,7 +195,7 @@ def _check_keys(section: Any, allowed: dict[str, type], path: str, where: str) -
                 f"{path}: {where}: {key} must be {_type_name(allowed[key])}, "
                 f"not {type(value).__name__}."
             )
-        if allowed[key] is list and key != "joins":
+        if allowed[key] is list and key not in ("joins", "api_keys"):
             _strings(value, path, f"{where} {key}")
 
 
@@ -192,5 +221,40 @@ def _join(item: Any, path: str, index: int) -> Join:
     return Join(item["from"], item["to"])
 
 
+def _api_keys(items: list[Any], path: str) -> tuple[ApiKey, ...]:
+    keys = tuple(_api_key(item, path, index) for index, item in enumerate(items))
+    seen: set[str] = set()
+    for index, key in enumerate(keys):
+        if key.key_sha256 in seen:
+            raise ConfigError(f"{path}: api_keys[{index}]: the same key_sha256 is listed twice.")
+        seen.add(key.key_sha256)
+    return keys
+
+
+def _api_key(item: Any, path: str, index: int) -> ApiKey:
+    where = f"api_keys[{index}]"
+    if not isinstance(item, dict):
+        raise ConfigError(f'{path}: {where} must be a table: [[api_keys]] key_sha256 = "...".')
+    _check_keys(item, API_KEY_KEYS, path, where)
+    digest = item.get("key_sha256", "")
+    if len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest.lower()):
+        raise ConfigError(
+            f"{path}: {where}: key_sha256 must be the 64 hex digits of the key's SHA-256 "
+            "(nl2sql new-key prints a key and its hash)."
+        )
+    for name in ("customer", "requests_per_minute", "concurrent"):
+        value = item.get(name)
+        if value is not None and (isinstance(value, bool) or value < 1):
+            raise ConfigError(f"{path}: {where}: {name} must be a positive whole number.")
+    return ApiKey(
+        key_sha256=digest.lower(),
+        customer=item.get("customer"),
+        name=item.get("name", ""),
+        requests_per_minute=item.get("requests_per_minute", DEFAULT_REQUESTS_PER_MINUTE),
+        concurrent=item.get("concurrent", DEFAULT_CONCURRENT),
+    )
+
+
 def _type_name(kind: type) -> str:
-    return {str: "text", list: "a list", dict: "a table", bool: "true or false"}[kind]
+    names = {str: "text", list: "a list", dict: "a table", bool: "true or false"}
+    return names.get(kind, "a whole number")

@@ -85,3 +85,26 @@ class ModelError(NL2SQLError):
 
 class AgentStepLimitError(ModelError):
     """The model kept calling the tool without answering, past the agent's step limit."""
+
+
+class AuthError(NL2SQLError):
+    """A request to the HTTP API or the MCP server came without a key the config lists."""
+
+    exit_code = 2
+
+
+class LimitError(NL2SQLError):
+    """A key went past its requests per minute or its concurrent questions; `retry_after`
+    says in how many seconds to try again."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ConversationNotFoundError(NL2SQLError):
+    """A conversation id that is unknown, expired, or another key's (they look the same)."""
+
+
+class ConversationBusyError(NL2SQLError):
+    """A follow-up to a conversation that is still answering, or that is full."""

@@ -18,6 +18,7 @@ from nl2sql.models.offline.transport import AsyncOfflineTransport, OfflineTransp
 
 if TYPE_CHECKING:
     from nl2sql.execute import ReadOnlyDatabase
+    from nl2sql.models.offline.model import OfflineModel
 
 OFFLINE_BASE_URL = "http://offline.nl2sql.invalid/v1"  # never resolved: the transport answers
 
@@ -33,6 +34,11 @@ def offline_backend(
     from nl2sql.models.offline.model import OfflineModel
 
     model = OfflineModel(db, today=today, customer_id=customer_id)
+    return serving(model, asynchronous=asynchronous)
+
+
+def serving(model: OfflineModel, *, asynchronous: bool = False) -> Backend:
+    """A backend answered by `model`, one already built (the server shares one per tenant)."""
     transport: object
     if asynchronous:
         transport = AsyncOfflineTransport(model)

@@ -8,6 +8,7 @@ Query arguments, which carry everything it understood.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import uuid
@@ -52,6 +53,12 @@ class OfflineModel:
             first_line = str(error).splitlines()[0]
             log.info("offline model: could not read values from the database: %s", first_line)
             self.values = ValueIndex.build({})
+
+    def on_day(self, today: date) -> OfflineModel:
+        """The same model (the same value index, read once) answering as of `today`."""
+        model = copy.copy(self)
+        model.today = today
+        return model
 
     def reply(self, body: dict[str, Any]) -> dict[str, Any]:
         messages: list[dict[str, Any]] = body.get("messages", [])
