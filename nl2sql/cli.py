@@ -587,3 +587,7 @@ def main() -> None:
     except NL2SQLError as error:  # raised outside a command's own handler
         stderr.print(f"error: {error}", highlight=False, markup=False)
         sys.exit(error.exit_code)
+
+
+if __name__ == "__main__":  # python -m nl2sql.cli: what MCP clients and tests spawn
+    main()

@@ -30,10 +30,11 @@ KEYS = {
 
 
 def api_keys() -> tuple[ApiKey, ...]:
+    roomy = {"requests_per_minute": 100_000, "concurrent": 100}
     return (
-        ApiKey(digest(KEYS["unscoped"]), name="analytics", requests_per_minute=100_000),
-        ApiKey(digest(KEYS["customer_13"]), customer=13, requests_per_minute=100_000),
-        ApiKey(digest(KEYS["customer_7"]), customer=7, requests_per_minute=100_000),
+        ApiKey(digest(KEYS["unscoped"]), name="analytics", **roomy),
+        ApiKey(digest(KEYS["customer_13"]), customer=13, **roomy),
+        ApiKey(digest(KEYS["customer_7"]), customer=7, **roomy),
         ApiKey(digest(KEYS["limited"]), name="limited", requests_per_minute=2, concurrent=1),
     )
 
@@ -61,15 +62,17 @@ def start_service(db_url: str, store_path: Path, limits: StoreLimits | None = No
     return service
 
 
-@pytest.fixture(scope="module")
-def served_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+@pytest.fixture(scope="module", name="served_db")
+def served_db_fixture(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = f"sqlite:///{tmp_path_factory.mktemp('served') / 'orders.sqlite3'}"
     database.init_database(url)
     return url
 
 
-@pytest.fixture(scope="module")
-def live_server(served_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+@pytest.fixture(scope="module", name="live_server")
+def live_server_fixture(
+    served_db: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
     """The API over the sample SQLite database, offline model, today 2026-11-28."""
     store = tmp_path_factory.mktemp("conversations") / "conversations.sqlite3"
     service = start_service(served_db, store)
@@ -77,3 +80,7 @@ def live_server(served_db: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         yield LiveServer(running.url, service, served_db)
     service.close()
     service.db.close()
+
+
+live_server = live_server_fixture  # either name imports the fixture
+served_db = served_db_fixture
