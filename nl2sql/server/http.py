@@ -203,6 +203,10 @@ def add_routes(app: FastAPI, service: Service) -> None:
     for route, name in PAGE_FILES.items():
         app.add_api_route(route, page_file(name), methods=["GET"], include_in_schema=False)
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> Response:
+        return Response(status_code=204)  # no icon; a browser asks on every load
+
 
 def reply_response(reply: Reply) -> JSONResponse:
     return JSONResponse(reply.to_json(), status_code=200 if reply.answered else 422)

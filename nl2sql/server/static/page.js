@@ -57,10 +57,11 @@ function finishTurn(turn, state) {
   turn.removeAttribute("aria-busy");
 }
 
-function showError(turn, message) {
+// `refused`: the model declined or asked something back; shown as an error, but calmer.
+function showError(turn, message, refused = false) {
   const answer = turn.querySelector(".answer");
   if (!answer.textContent) answer.remove(); // nothing streamed: no empty answer box
-  turn.append(element("p", "error", message));
+  turn.append(element("p", refused ? "error refused" : "error", message));
   finishTurn(turn, "failed");
 }
 
@@ -68,7 +69,9 @@ function showResult(turn, result) {
   const answer = turn.querySelector(".answer");
   // The result's answer is the authoritative text; it normally equals what streamed in.
   if (answer.textContent !== result.answer) answer.textContent = result.answer ?? "";
-  if (result.understood) turn.append(element("p", "understood", "understood: " + result.understood));
+  if (result.understood) {
+    turn.append(element("p", "understood", "understood: " + result.understood));
+  }
   const columns = Array.isArray(result.columns) ? result.columns : [];
   if (columns.length) {
     turn.append(rowCount(result));
@@ -120,8 +123,8 @@ function table(columns, rows) {
 // ---------------------------------------------------------------- talking to the server
 
 // An answer that failed before the stream started: a plain JSON response {"error": ...}.
-// Returns the one line to show, and whether the question counts as asked (a refusal does:
-// its conversation is kept, so the user can answer the model's question back).
+// Returns the one line to show, and whether it is a refusal (the question was heard: its
+// conversation is kept, so the user can answer the model's question back).
 async function responseError(response) {
   let body = {};
   try {
@@ -132,25 +135,25 @@ async function responseError(response) {
   const message = typeof body.error === "string" ? body.error : "";
   if (body.refused) {
     if (body.conversation_id) conversationId = body.conversation_id;
-    return { message: message || "The question was not answered.", asked: true };
+    return { message: message || "The question was not answered.", refused: true };
   }
   switch (response.status) {
     case 401:
-      return { message: "The API key was refused.", asked: false };
+      return { message: "The API key was refused." };
     case 404:
       if (conversationId !== null) {
         conversationId = null; // the server forgot it; the next question starts afresh
-        return { message: "This conversation expired; ask again to start a new one.", asked: false };
+        return { message: "This conversation expired; ask again to start a new one." };
       }
       break;
     case 429: {
       const wait = response.headers.get("Retry-After");
       const later = wait ? ` Try again in ${wait} s.` : " Try again shortly.";
-      return { message: (message || "Too many requests.") + later, asked: false };
+      return { message: (message || "Too many requests.") + later };
     }
   }
   const status = `The server answered ${response.status} ${response.statusText}`.trim();
-  return { message: message || status, asked: false };
+  return { message: message || status };
 }
 
 // Read a text/event-stream body, calling onEvent(name, data) for each complete event.
@@ -219,10 +222,10 @@ async function ask(question) {
       body: JSON.stringify({ question, conversation_id: conversationId, today: null }),
     });
     if (!response.ok) {
-      const { message, asked } = await responseError(response);
-      showError(turn, message);
+      const { message, refused } = await responseError(response);
+      showError(turn, message, refused);
       // Nothing was answered: put the question back so it can be asked again as it was.
-      if (!asked && !$("question").value) $("question").value = question;
+      if (!refused && !$("question").value) $("question").value = question;
       return;
     }
     let ended = false;
@@ -238,7 +241,7 @@ async function ask(question) {
       } else if (name === "error") {
         // A refusal keeps the conversation: the user can answer the model's question back.
         if (payload.conversation_id) conversationId = payload.conversation_id;
-        showError(turn, payload.error || "The question failed.");
+        showError(turn, payload.error || "The question failed.", payload.refused === true);
       } else {
         return true; // an event this page does not know: skip it
       }
