@@ -51,13 +51,13 @@ def open_service(
     return service
 
 
-def listening_socket(host: str, port: int) -> socket.socket:
-    """The bound socket, or one line naming the address and the fix."""
+def listening_socket(host: str, port: int, flag: str = "--port") -> socket.socket:
+    """The bound socket, or one line naming the address and the flag that fixes it."""
     try:
-        sock = socket.create_server((host, port), reuse_port=False)
+        sock = socket.create_server((host, port))
     except OSError as error:
         raise ConfigError(
-            f"Cannot listen on {host}:{port}: {error.strerror}. Choose another --port or --host."
+            f"Cannot listen on {host}:{port}: {error.strerror}. Choose another {flag}."
         ) from None
     # asyncio turns Nagle off only for sockets it made itself; without this, each response's
     # second write waits for the client's delayed ACK: 40 ms on every request.
