@@ -58,6 +58,7 @@ class Tally:
     statuses: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     errors: list[str] = field(default_factory=list)
     cross_tenant_rows: int = 0
+    rows_checked: int = 0  # rows of scoped answers whose tenant was checked
     refusals: int = 0
 
 
@@ -117,17 +118,23 @@ async def wait_healthy(url: str, server: subprocess.Popen[bytes]) -> None:
     raise SystemExit("the server did not become healthy in 60 s")
 
 
-def rows_of_others(body: dict[str, Any], client: Client, owned: dict[int, set[int]]) -> int:
-    """Rows in an answer that belong to another tenant: order ids outside the client's own."""
+def check_tenant(
+    body: dict[str, Any], client: Client, owned: dict[int, set[int]], tally: Tally
+) -> None:
+    """Count rows of a scoped answer that belong to another tenant: a customer id that is not
+    the client's, or an order id outside the client's own orders."""
     if client.customer is None or "rows" not in body:
-        return 0
-    columns = body.get("columns", [])
+        return
+    columns, rows = body.get("columns", []), body["rows"]
     if "orders.customer_id" in columns:
         index = columns.index("orders.customer_id")
-        return sum(1 for row in body["rows"] if row[index] != client.customer)
-    if columns[:1] == ["orders.id"]:
-        return sum(1 for row in body["rows"] if row[0] not in owned[client.customer])
-    return 0
+        foreign = [row for row in rows if row[index] != client.customer]
+    elif columns[:1] == ["orders.id"]:
+        foreign = [row for row in rows if row[0] not in owned[client.customer]]
+    else:
+        return
+    tally.rows_checked += len(rows)
+    tally.cross_tenant_rows += len(foreign)
 
 
 async def one_request(
@@ -185,7 +192,7 @@ async def run_client(
                 tally.refusals += 1
             elif response.status_code != 200 or body.get("_event") == "error":
                 tally.errors.append(f"{kind} {response.status_code}: {body.get('error')}")
-            tally.cross_tenant_rows += rows_of_others(body, client, owned)
+            check_tenant(body, client, owned, tally)
 
 
 def percentile(samples: list[float], share: float) -> float:
@@ -206,7 +213,10 @@ def report(tally: Tally, seconds: float, clients: int) -> None:
     print(f"{'all':<18}{len(everything):>7}{statistics.median(everything):>9.0f}"
           f"{percentile(everything, 0.95):>9.0f}{percentile(everything, 0.99):>9.0f}")
     print(f"statuses: {dict(sorted(tally.statuses.items()))}; refusals (422): {tally.refusals}")
-    print(f"errors: {len(tally.errors)}; rows of another tenant: {tally.cross_tenant_rows}")
+    print(
+        f"errors: {len(tally.errors)}; rows of another tenant: {tally.cross_tenant_rows} "
+        f"(of {tally.rows_checked} scoped rows checked)"
+    )
     for error in tally.errors[:5]:
         print(f"  {error}")
 
