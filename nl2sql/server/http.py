@@ -55,6 +55,7 @@ STATUS: tuple[tuple[type[NL2SQLError], int], ...] = (
     (DatabaseError, 500),
     (NL2SQLError, 500),
 )
+API_DOCS = ("/docs", "/redoc")  # FastAPI's pages load Swagger UI / ReDoc from a CDN
 PAGE_FILES = {"/": "page.html", "/page.js": "page.js", "/page.css": "page.css"}
 PAGE_TYPES = {"html": "text/html", "js": "text/javascript", "css": "text/css"}
 SECURITY_HEADERS = {
@@ -146,7 +147,8 @@ def create_app(service: Service) -> FastAPI:
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         response = await call_next(request)
-        response.headers.update(SECURITY_HEADERS)
+        if request.url.path not in API_DOCS:
+            response.headers.update(SECURITY_HEADERS)
         return response
 
     add_routes(app, service)
