@@ -10,7 +10,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -20,7 +19,6 @@ from typing import Any
 import httpx
 import httpx2
 import pytest
-import uvicorn
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
@@ -33,7 +31,8 @@ from nl2sql.config import ApiKey
 from nl2sql.errors import ConfigError, NL2SQLError
 from nl2sql.execute import ReadOnlyDatabase
 from nl2sql.server.keys import digest
-from nl2sql.server.mcp_server import http_app, listening_socket, run_mcp, stdio_key
+from nl2sql.server.mcp_server import http_app, run_mcp, stdio_key
+from nl2sql.server.serve import app_in_thread
 from nl2sql.server.service import Service
 from nl2sql.tooling import tool_definition
 
@@ -168,20 +167,8 @@ def free_port() -> int:
 @contextmanager
 def mcp_over_http(service: Service) -> Iterator[str]:
     """nl2sql's MCP HTTP app under uvicorn on a free loopback port, in a thread: its URL."""
-    sock = listening_socket("127.0.0.1", 0)
-    config = uvicorn.Config(http_app(service), log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        while not server.started and thread.is_alive():
-            time.sleep(0.01)
-        assert server.started, "the MCP HTTP app did not start"
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}/mcp"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with app_in_thread(http_app(service), lifespan="on") as url:
+        yield f"{url}/mcp"
 
 
 @pytest.fixture(scope="module")

@@ -37,7 +37,7 @@ from nl2sql.errors import (
     RefusedError,
     first_line,
 )
-from nl2sql.server.service import MAX_QUESTION_CHARS, Reply, Service
+from nl2sql.server.service import MAX_QUESTION_CHARS, Answer, QueryResult, Reply, Service
 
 # The status of each error class, most specific first.
 STATUS: tuple[tuple[type[NL2SQLError], int], ...] = (
@@ -71,28 +71,6 @@ class AskBody(BaseModel):
     question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
     conversation_id: str | None = Field(default=None, max_length=100)
     today: date | None = None
-
-
-class Answer(BaseModel):
-    question: str
-    answer: str
-    understood: str
-    query: dict[str, Any] | None
-    sql: str | None
-    columns: list[str]
-    rows: list[list[Any]]
-    row_count: int
-    truncated: bool
-    conversation_id: str
-
-
-class QueryResult(BaseModel):
-    columns: list[str]
-    rows: list[list[Any]]
-    row_count: int
-    truncated: bool
-    sql: str
-    understood: str
 
 
 class ErrorBody(BaseModel):

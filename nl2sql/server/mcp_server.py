@@ -29,7 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from nl2sql.config import DEFAULT_CONCURRENT, ApiKey
 from nl2sql.errors import AuthError, ConfigError, NL2SQLError, first_line
 from nl2sql.server.serve import listening_socket
-from nl2sql.server.service import MAX_QUESTION_CHARS, Service
+from nl2sql.server.service import MAX_QUESTION_CHARS, Answer, QueryResult, Service
 
 KEY_VARIABLE = "NL2SQL_API_KEY"
 MCP_PATH = "/mcp"
@@ -87,32 +87,6 @@ class AskArguments(BaseModel):
     )
 
 
-class Answer(BaseModel):
-    """An answered question (a refusal is a tool error instead)."""
-
-    question: str
-    answer: str
-    understood: str
-    query: dict[str, Any] | None
-    sql: str | None
-    columns: list[str]
-    rows: list[list[Any]]
-    row_count: int
-    truncated: bool
-    conversation_id: str
-
-
-class Rows(BaseModel):
-    """What one Query spec returned."""
-
-    columns: list[str]
-    rows: list[list[Any]]
-    row_count: int
-    truncated: bool
-    sql: str
-    understood: str
-
-
 def build_mcp(service: Service, key_for_request: KeyForRequest) -> MCPServer:
     """The MCP server over `service`; `key_for_request` names the key each call runs as
     (it raises AuthError when the request has none)."""
@@ -132,7 +106,9 @@ def build_mcp(service: Service, key_for_request: KeyForRequest) -> MCPServer:
             )
         return data_result(body)
 
-    async def query(arguments: dict[str, Any], ctx: Context) -> Annotated[CallToolResult, Rows]:
+    async def query(
+        arguments: dict[str, Any], ctx: Context
+    ) -> Annotated[CallToolResult, QueryResult]:
         try:
             key = key_for_request(ctx)
             return data_result(await service.query(key, arguments))

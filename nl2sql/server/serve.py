@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 from nl2sql import database
 from nl2sql.config import Config
@@ -85,19 +85,29 @@ class Running:
 @contextmanager
 def serving_in_thread(service: Service, host: str = "127.0.0.1") -> Iterator[Running]:
     """The API on a free loopback port in a background thread (tests, benchmarks)."""
-    import uvicorn
-
     from nl2sql.server.http import create_app
 
+    with app_in_thread(create_app(service), host) as url:
+        yield Running(url, service)
+
+
+@contextmanager
+def app_in_thread(
+    app: Any, host: str = "127.0.0.1", lifespan: Literal["on", "off"] = "off"
+) -> Iterator[str]:
+    """Any ASGI app under uvicorn on a free port of `host`, in a thread: its base URL."""
+    import uvicorn
+
     sock = listening_socket(host, 0)
-    config = uvicorn.Config(create_app(service), log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan=lifespan))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
         while not server.started and thread.is_alive():
             threading.Event().wait(0.01)
-        yield Running(f"http://{host}:{sock.getsockname()[1]}", service)
+        if not server.started:
+            raise RuntimeError(f"uvicorn did not start on {host}")
+        yield f"http://{host}:{sock.getsockname()[1]}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from pydantic import BaseModel
+
 from nl2sql.agent import ANSWERED, AsyncAgent, TextCallback, Turn
 from nl2sql.config import ApiKey
 from nl2sql.errors import ConfigError, ConversationBusyError, first_line
@@ -26,6 +28,32 @@ from nl2sql.server.models import SharedModels
 from nl2sql.tooling import tool_definition
 
 MAX_QUESTION_CHARS = 2_000
+
+
+class Answer(BaseModel):
+    """An answered question, as the HTTP API and MCP return it (a refusal is an error)."""
+
+    question: str
+    answer: str
+    understood: str
+    query: dict[str, Any] | None
+    sql: str | None
+    columns: list[str]
+    rows: list[list[Any]]
+    row_count: int
+    truncated: bool
+    conversation_id: str
+
+
+class QueryResult(BaseModel):
+    """What one Query spec returned."""
+
+    columns: list[str]
+    rows: list[list[Any]]
+    row_count: int
+    truncated: bool
+    sql: str
+    understood: str
 
 
 @dataclass
