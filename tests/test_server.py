@@ -383,3 +383,52 @@ def test_new_key_prints_a_key_and_only_its_hash_for_the_config(tmp_path: Path) -
     assert loaded is not None and key.strip() not in entry
     found = KeyRing(loaded.api_keys).match(key.strip())
     assert found.customer == 13 and found.name == 'a "b"'
+
+
+def test_nl2sql_serve_answers_curl_as_the_readme_shows(served_db: str, tmp_path: Path) -> None:
+    """The command itself, as a user runs it: a config with a key, `nl2sql serve`, then the
+    README's curl (whose -d sends a form Content-Type with the JSON body)."""
+    import os
+    import socket
+
+    from nl2sql.server.keys import config_entry, new_key
+
+    key, key_sha256 = new_key()
+    config = tmp_path / "nl2sql.toml"
+    config.write_text(config_entry(key_sha256, None, "curl") + "\n")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = os.environ | {"NL2SQL_MODEL": "offline", "XDG_DATA_HOME": str(tmp_path)}
+    command = [sys.executable, "-m", "nl2sql.cli", "serve", "--db", served_db]
+    command += ["--config", str(config), "--port", str(port), "--today", "2026-11-28"]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                httpx.get(f"{url}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        response = httpx.post(
+            f"{url}/v1/ask",
+            content=b'{"question": "how many orders were delivered last month?"}',
+            headers={
+                "Authorization": f"Bearer {key}",
+                "Content-Type": "application/x-www-form-urlencoded",  # what curl -d sends
+            },
+            timeout=30,
+        )
+    finally:
+        server.terminate()
+        _, stderr = server.communicate(timeout=30)
+    assert response.status_code == 200, (response.text, stderr.decode()[-500:])
+    expected = count(
+        served_db,
+        "SELECT count(*) FROM orders WHERE delivered_at >= '2026-10-01' "
+        "AND delivered_at < '2026-11-01'",
+    )
+    assert response.json()["rows"] == [[expected]]
+    assert (tmp_path / "nl2sql" / "conversations.sqlite3").exists()  # beside the local db

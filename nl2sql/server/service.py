@@ -28,6 +28,7 @@ from nl2sql.server.models import SharedModels
 from nl2sql.tooling import tool_definition
 
 MAX_QUESTION_CHARS = 2_000
+WARM_TENANTS = 16  # tenants whose model is built at start-up
 
 
 class Answer(BaseModel):
@@ -112,7 +113,9 @@ class Service:
         for key in self.keys.keys:
             self.db.check_customer(key.customer)
         tenants = sorted({key.customer for key in self.keys.keys}, key=lambda c: c or 0)
-        self.models.warm(list(tenants), self.day())
+        # The first few tenants' models now; with many keys the rest load on first use, so
+        # start-up does not read every tenant's values.
+        self.models.warm(tenants[:WARM_TENANTS], self.day())
 
     def close(self) -> None:
         self.store.close()
