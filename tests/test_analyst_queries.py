@@ -330,6 +330,31 @@ def test_quarter_over_quarter_revenue_change(
         assert found[quarter][1] == approx(expected)
 
 
+def test_change_in_each_quarters_share_of_the_years_revenue(
+    sample_reader: ReadOnlyDatabase, orders: list[dict[str, Any]]
+) -> None:
+    """A change of a share of the total: no window inside another (databases refuse that)."""
+    revenue: dict[int, float] = defaultdict(float)
+    for order in orders:
+        if order["ordered_at"].year == 2025:
+            revenue[(order["ordered_at"].month - 1) // 3] += order["total"]
+    year = sum(revenue.values())
+    spec = query(
+        "orders",
+        [
+            field("orders.ordered_at", grain="quarter"),
+            field("orders.total_amount", "sum", share="total", change="difference"),
+        ],
+        [cond("orders.ordered_at", "between", ["2025-01-01", "2025-12-31"])],
+        [sort("orders.ordered_at")],
+    )
+    found = rows(sample_reader, spec)
+    assert [as_date(r[0]).month for r in found] == [1, 4, 7, 10] and found[0][1] is None
+    for quarter in (1, 2, 3):
+        expected = (revenue[quarter] - revenue[quarter - 1]) / year
+        assert found[quarter][1] == approx(expected)
+
+
 def test_change_is_per_group_of_the_other_columns(
     sample_reader: ReadOnlyDatabase, sample_engine: Engine
 ) -> None:

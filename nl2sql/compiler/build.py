@@ -47,7 +47,7 @@ from nl2sql.compiler.scope import (
 )
 from nl2sql.dialects import AsDate, DateBucket, DaysBetween
 from nl2sql.operators import AGGREGATES, CHANGES, COMPARISONS, DAY_COMPARISONS, SHARES, ratio
-from nl2sql.query import Aggregate, ColumnInfo, Operator
+from nl2sql.query import Aggregate, ColumnInfo, Operator, ShareOf
 from nl2sql.values import DayRange
 
 Expr = ColumnElement[Any]
@@ -293,17 +293,27 @@ class Measures:
 
     def value(self, term: Term) -> Expr:
         """A measured field: its aggregate, as a share or a change when it asks for one."""
-        value = self.aggregate(term)
+        measured = value = self.aggregate(term)
         if term.share is not None:
             whole = SHARES[term.share].whole(value, self.aggregate(term, filtered=False))
             value = ratio(value, whole)
         if term.change is not None:
-            previous = func.lag(value).over(
-                partition_by=[e for (q, g, d), e in self.groups.items() if g is None] or None,
-                order_by=[e for (q, g, d), e in self.groups.items() if g is not None],
-            )
+            if term.share is ShareOf.total:
+                # lag() over a share of the total would nest one window in another, which no
+                # database allows; the total is the same on every row, so the previous
+                # period's share is the previous aggregate over it.
+                previous = ratio(self.previous(measured), whole)
+            else:
+                previous = self.previous(value)
             value = CHANGES[term.change].sql(value, previous)
         return value
+
+    def previous(self, value: Expr) -> Expr:
+        """`value` in the period before, within each group of the other columns."""
+        return func.lag(value).over(
+            partition_by=[e for (q, g, d), e in self.groups.items() if g is None] or None,
+            order_by=[e for (q, g, d), e in self.groups.items() if g is not None],
+        )
 
     def grouped(self, term: Term) -> Expr:
         return grouped_as(self.groups, term)
