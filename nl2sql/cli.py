@@ -10,25 +10,26 @@ from contextlib import contextmanager
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
-from nl2sql import database, render, session
-from nl2sql.agent import Agent
-from nl2sql.catalog import builtin_catalog
-from nl2sql.checks import catalog_problems
-from nl2sql.config import Config, load_config
 from nl2sql.errors import ConfigError, NL2SQLError
-from nl2sql.execute import ReadOnlyDatabase, run_query
-from nl2sql.tooling import tool_definition
+
+if TYPE_CHECKING:
+    from nl2sql.agent import Agent
+    from nl2sql.config import Config
+
+# Each command imports what it needs when it runs: `nl2sql --help` and a typo cost only typer,
+# and `nl2sql ask` never loads Alembic, the server or the test runner.
 
 app = typer.Typer(
     help="Ask plain-English questions about an orders database.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     add_completion=False,
 )
 db_app = typer.Typer(help="Create and fill the orders database.", no_args_is_help=True)
@@ -62,6 +63,8 @@ def reporting_errors(
     try:
         yield
     except NL2SQLError as error:
+        from nl2sql import session
+
         if output is OutputFormat.json:
             print(json.dumps(session.error_object(error, question)))
         else:
@@ -159,6 +162,8 @@ def ask_command(
 
     Exit codes: 0 answered, 1 failed, 2 bad usage, 3 refused or not understood.
     """
+    from nl2sql import session
+
     with reporting_errors(output, question=question, verbose=verbose):
         if not question.strip():
             raise ConfigError(
@@ -188,6 +193,8 @@ def chat_command(
     api: ApiOption = None,
 ) -> None:
     """Interactive conversation: follow-up questions keep their context. /help for commands."""
+    from nl2sql import session
+
     with reporting_errors(output):
         agent = make_agent(db, config, model, today, customer, timeout, max_retries, api)
     with agent:
@@ -206,6 +213,9 @@ def make_agent(
     max_retries: int | None = None,
     api: str | None = None,
 ) -> Agent:
+    from nl2sql.agent import Agent
+    from nl2sql.config import load_config
+
     config = load_config(config_path)
     return Agent(
         database_url(db, config),
@@ -222,6 +232,8 @@ def make_agent(
 def database_url(db: str | None, config: Config | None) -> str:
     """--db, else NL2SQL_DATABASE_URL, else the config's `database`, else the local sample
     (created and filled on first use)."""
+    from nl2sql import database
+
     configured = config.database if config is not None else None
     return database.choose_url(db, configured, on_create=announce_new_database)
 
@@ -264,6 +276,10 @@ def run_command(
     output: FormatOption = OutputFormat.text,
 ) -> None:
     """Run one Query tool call directly, with no model."""
+    from nl2sql import render
+    from nl2sql.config import load_config
+    from nl2sql.execute import run_query
+
     with reporting_errors(output):
         arguments = read_spec(spec)
         customer_id = parse_customer(customer)
@@ -315,6 +331,7 @@ def test_command(
 
     Exit codes: 0 every case passed, 1 any failed, 2 bad usage or a bad suite file.
     """
+    from nl2sql import session
     from nl2sql.suite import report
     from nl2sql.suite.run import RunOptions, load_suites, opened, run_all
 
@@ -362,6 +379,7 @@ def serve_command(
 ) -> None:
     """Serve the HTTP API (/v1/ask, /v1/query, /v1/schema), its web page at / and OpenAPI at
     /docs. Keys come from the config's [[api_keys]] (nl2sql new-key makes one)."""
+    from nl2sql import database
     from nl2sql.server.serve import serve
 
     with reporting_errors():
@@ -417,6 +435,7 @@ def open_server_service(
     *,
     require_keys: bool,
 ) -> Any:
+    from nl2sql.config import load_config
     from nl2sql.server.serve import open_service
 
     loaded = load_config(config_path)
@@ -458,6 +477,13 @@ def schema_command(
 
     With no database named (--db, $NL2SQL_DATABASE_URL, the config), nl2sql's own schema's tool.
     """
+    from nl2sql import database
+    from nl2sql.catalog import builtin_catalog
+    from nl2sql.checks import catalog_problems
+    from nl2sql.config import load_config
+    from nl2sql.execute import ReadOnlyDatabase
+    from nl2sql.tooling import tool_definition
+
     with reporting_errors():
         loaded = load_config(config)
         tool = None
@@ -489,6 +515,8 @@ def read_spec(spec: str) -> str:
 @db_app.command("init")
 def db_init(db: DbOption = None) -> None:
     """Migrate the database to the latest schema and load the sample data (idempotent)."""
+    from nl2sql import database
+
     with reporting_errors():
         url = database.resolve_url(db)
         # nl2sql's own default file gets its folder made; a path you name must have one.
@@ -510,6 +538,8 @@ def db_secure(db: DbOption = None, config: ConfigOption = None) -> None:
     security policies on every table that reaches the tenant key (idempotent)."""
     from sqlalchemy import exc as sa_exc
 
+    from nl2sql import database
+    from nl2sql.config import load_config
     from nl2sql.query import hidden_columns_from_env
     from nl2sql.reflect import load_catalog
     from nl2sql.row_security import READER_ROLE
@@ -554,6 +584,7 @@ def db_tpch(
     scale: Annotated[float, typer.Option(help="TPC-H scale factor (0.01: 15,000 orders)")] = 0.01,
 ) -> None:
     """Build TPC-H (generated offline) into a new database, with its keys declared."""
+    from nl2sql import database
     from nl2sql.tpch import build_tpch
 
     with reporting_errors():

@@ -16,10 +16,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, Index, Table, create_engine, func, inspect, select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
@@ -133,7 +129,15 @@ def describe_database_error(url: str, error: sa_exc.DBAPIError) -> DatabaseError
 # -- migrations -----------------------------------------------------------------------------
 
 
-def alembic_config(url: str) -> Config:
+# Alembic is imported by the functions that migrate: asking a question never needs it.
+
+
+def alembic_config(url: str) -> Any:
+    from alembic.config import Config
+
+    from nl2sql.dialects import register_duckdb_migrations
+
+    register_duckdb_migrations()
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -141,16 +145,22 @@ def alembic_config(url: str) -> Config:
 
 
 def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
     assert head is not None, "migrations folder has no revisions"
     return head
 
 
 def current_revision(connection: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(connection).get_current_revision()
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    from alembic import command
+
     with engine.begin() as connection:
         config = alembic_config(engine.url.render_as_string(hide_password=False))
         config.attributes["connection"] = connection
@@ -158,6 +168,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 
 def downgrade(engine: Engine, revision: str = "base") -> None:
+    from alembic import command
+
     with engine.begin() as connection:
         config = alembic_config(engine.url.render_as_string(hide_password=False))
         config.attributes["connection"] = connection

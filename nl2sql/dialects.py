@@ -7,9 +7,9 @@ as ISO text ``YYYY-MM-DD``.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-from alembic.ddl.impl import DefaultImpl
 from sqlalchemy import Float, String
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import CreateColumn
@@ -126,11 +126,15 @@ def _percentile_default(element: Percentile, compiler: SQLCompiler, **kw: Any) -
     return f"percentile_cont({element.fraction}) WITHIN GROUP (ORDER BY {argument})"
 
 
-class DuckDBMigrations(DefaultImpl):
-    """Lets Alembic migrate DuckDB (duckdb-engine ships no Alembic support of its own)."""
+@cache
+def register_duckdb_migrations() -> None:
+    """Let Alembic migrate DuckDB (duckdb-engine ships no Alembic support of its own). Called
+    before migrating, not at import: a question never needs Alembic."""
+    from alembic.ddl.impl import DefaultImpl
 
-    __dialect__ = "duckdb"
-    transactional_ddl = True
+    class DuckDBMigrations(DefaultImpl):  # registered with Alembic by being defined
+        __dialect__ = "duckdb"
+        transactional_ddl = True
 
 
 @compiles(CreateColumn, "duckdb")

@@ -27,7 +27,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from pydantic import Field as PydanticField
-from rapidfuzz import fuzz, process
 
 from nl2sql.catalog import Catalog, builtin_catalog
 from nl2sql.errors import ConfigError, QueryValidationError
@@ -532,6 +531,8 @@ def _unknown_name(given: str, item: dict[str, Any], tool: QueryTool) -> str:
 
 
 def _did_you_mean(given: str, names: list[str]) -> str:
+    from rapidfuzz import fuzz, process  # only a misspelt name needs it
+
     guess = process.extractOne(given, names, scorer=fuzz.ratio, score_cutoff=75)
     return f" Did you mean '{guess[0]}'?" if guess else ""
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 
 from rich.console import Console
-from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
@@ -76,6 +75,8 @@ def result(console: Console, outcome: Result, *, show_sql: bool = True) -> None:
     more = " (more rows exist; narrow the question or raise the limit)" if outcome.truncated else ""
     console.print(f"{count} of {outcome.row_count} rows{more}", style="dim", highlight=False)
     if show_sql and console.is_terminal:
+        from rich.syntax import Syntax  # with Pygments: only a terminal shows colours
+
         console.print(Syntax(plain(outcome.sql), "sql", word_wrap=True), soft_wrap=False)
     elif show_sql:  # piped or captured: plain text, never cropped to a terminal width
         console.print(shown(outcome.sql), highlight=False, soft_wrap=True)

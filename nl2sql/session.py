@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from nl2sql import database, render
@@ -59,6 +58,14 @@ def answer(agent: Agent, question: str, console: Console) -> Turn:
 def progress(console: Console, total: int) -> Iterator[Callable[[Any], None]]:
     """A progress bar on a terminal (nothing elsewhere); yields the callback a finished item
     calls. Safe to call from worker threads."""
+    from rich.progress import (  # only `nl2sql test` shows one
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     bar = Progress(
         TextColumn("running cases"),
         BarColumn(),
