@@ -251,7 +251,11 @@ order_items = Table(
 
 Index("ix_orders_status", orders.c.status)
 Index("ix_orders_ordered_at", orders.c.ordered_at)
-Index("ix_orders_customer_id", orders.c.customer_id)
+# (customer_id, ordered_at) serves a customer's orders in a period and any lookup by customer.
+Index("ix_orders_customer_id_ordered_at", orders.c.customer_id, orders.c.ordered_at)
+Index("ix_orders_shipped_at", orders.c.shipped_at)
+Index("ix_orders_delivered_at", orders.c.delivered_at)
+Index("ix_orders_canceled_at", orders.c.canceled_at)
 Index("ix_orders_expected_delivery_date", orders.c.expected_delivery_date)
 Index("ix_order_items_order_id", order_items.c.order_id)
 Index("ix_order_items_product_id", order_items.c.product_id)
