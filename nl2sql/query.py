@@ -294,8 +294,8 @@ def _optional(type_: Any, description: str, empty: Any = None) -> tuple[Any, Any
 def _field_model(column_enum: type[Enum], condition_model: type[BaseModel]) -> type[BaseModel]:
     return _closed(
         "Field",
-        "A column to return; with an aggregate it is computed over the groups.",
-        column=_described(column_enum, "Qualified column, e.g. orders.status."),
+        "A column to return (table.column); with an aggregate it is computed over the groups.",
+        column=(column_enum, ...),  # no description of its own: the enum stays one $ref
         aggregate=_described(Aggregate | None, "Aggregate to apply, or null."),
         time_grain=_described(
             TimeGrain | None,
@@ -334,9 +334,7 @@ def _dynamic_model(column_enum: type[Enum]) -> type[BaseModel]:
     return _closed(
         "DynamicValue",
         "Compare with another column instead of a literal value.",
-        column_name=_described(
-            column_enum, "The other column, e.g. orders.expected_delivery_date."
-        ),
+        column_name=(column_enum, ...),  # the other column, e.g. orders.expected_delivery_date
         aggregate=_optional(
             Aggregate,
             "Compare with this aggregate of it over the rows asked about (avg: above "
@@ -354,10 +352,11 @@ def _condition_model(column_enum: type[Enum], dynamic_model: type[BaseModel]) ->
     value_type = str | int | float | bool | None | dynamic_model | list[str | int | float]
     return _closed(
         "Condition",
-        "A filter. Conditions are ANDed; one with an aggregate filters groups (HAVING).",
-        column=_described(column_enum, "Qualified column to filter on."),
+        "A filter: column operator value. Conditions are ANDed; one with an aggregate "
+        "filters groups (HAVING).",
+        column=(column_enum, ...),  # enums keep no description: each stays one $ref
         aggregate=_described(Aggregate | None, "Aggregate to filter groups on, or null."),
-        operator=_described(Operator, "Comparison operator."),
+        operator=(Operator, ...),
         value=_described(
             value_type,
             "A string, number or boolean; a list for 'in'/'not in'; [low, high] for 'between' "
@@ -375,10 +374,10 @@ def _condition_model(column_enum: type[Enum], dynamic_model: type[BaseModel]) ->
 def _sort_model(column_enum: type[Enum]) -> type[BaseModel]:
     return _closed(
         "Sort",
-        "Order the rows by a column, optionally aggregated.",
-        column=_described(column_enum, "Qualified column to sort by."),
+        "Order the rows by a column, optionally aggregated, asc or desc.",
+        column=(column_enum, ...),  # enums keep no description: each stays one $ref
         aggregate=_described(Aggregate | None, "Aggregate to sort by, or null."),
-        direction=_described(OrderBy, "asc or desc."),
+        direction=(OrderBy, ...),
     )
 
 

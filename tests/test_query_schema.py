@@ -283,21 +283,23 @@ def test_enums_in_the_schema_come_from_the_database_schema() -> None:
     defs = tool_definition()["function"]["parameters"]["$defs"]
     expected_columns = [f"{t.name}.{c.name}" for t in schema.TABLES.values() for c in t.columns]
     expected_columns += [f"{c.table}.{c.name}" for c in schema.COMPUTED_COLUMNS]
-    column_enums = [
-        defs[model]["properties"][prop]["enum"]
-        for model, prop in [
-            ("Field", "column"),
-            ("Condition", "column"),
-            ("Sort", "column"),
-            ("DynamicValue", "column_name"),
-        ]
-    ]
-    for values in column_enums:
-        assert sorted(values) == sorted(expected_columns)
-    assert "order_items.line_total" in column_enums[0]
+    # Every column field refers to the one Column enum: the list is in the schema once.
+    for model, prop in [
+        ("Field", "column"),
+        ("Condition", "column"),
+        ("Sort", "column"),
+        ("DynamicValue", "column_name"),
+        ("PerGroupLimit", "column"),
+    ]:
+        assert defs[model]["properties"][prop] == {"$ref": "#/$defs/Column"}, (model, prop)
+    assert sorted(defs["Column"]["enum"]) == sorted(expected_columns)
+    assert "order_items.line_total" in defs["Column"]["enum"]
+    text = json.dumps(tool_definition())
+    assert text.count('"order_items.line_total"') == 1
     parameters = tool_definition()["function"]["parameters"]
     assert sorted(parameters["properties"]["table_name"]["enum"]) == sorted(schema.TABLES)
-    assert defs["Condition"]["properties"]["operator"]["enum"] == [
+    assert defs["Condition"]["properties"]["operator"] == {"$ref": "#/$defs/Operator"}
+    assert defs["Operator"]["enum"] == [
         "=", "!=", ">", ">=", "<", "<=", "in", "not in", "contains", "is null", "is not null",
         "between",
     ]  # fmt: skip
@@ -306,7 +308,8 @@ def test_enums_in_the_schema_come_from_the_database_schema() -> None:
         "median", "p25", "p75", "p90", "p95", "p99",
     ]  # fmt: skip
     assert defs["TimeGrain"]["enum"] == ["day", "week", "month", "quarter", "year"]
-    assert defs["Sort"]["properties"]["direction"]["enum"] == ["asc", "desc"]
+    assert defs["Sort"]["properties"]["direction"] == {"$ref": "#/$defs/OrderBy"}
+    assert defs["OrderBy"]["enum"] == ["asc", "desc"]
 
 
 def test_tool_description_lists_the_status_values() -> None:
