@@ -286,6 +286,9 @@ class ReadOnlyDatabase:
             parsed = query if isinstance(query, BaseModel) else self.tool.parse(query)
             compiled = compiler.compile(parsed)
             result = self.execute(compiled, deadline=deadline)
+            # What was asked, without the newer parts it left at their "not used" defaults.
+            result.query = parsed.model_dump(mode="json", exclude_defaults=True)
+            result.understood = describe(result.query, self.tool, customer_id)
         except NL2SQLError:
             raise
         except Exception as error:  # noqa: BLE001 - the one catch-all at the tool boundary
@@ -294,9 +297,6 @@ class ReadOnlyDatabase:
                 f"{first_line(error, 'no detail')}). This is a bug: please report it with the "
                 "question or the query."
             ) from error
-        # What was asked, without the newer parts it left at their "not used" defaults.
-        result.query = parsed.model_dump(mode="json", exclude_defaults=True)
-        result.understood = describe(result.query, self.tool, customer_id)
         return result
 
     def _audit(

@@ -206,9 +206,11 @@ class _Reader:
         rule = OPERATORS[operator]
         if condition.get("aggregate"):
             measure = self.measure(column, condition["aggregate"])
-            if isinstance(value, dict):  # "with total order value over the average of all groups"
+            if isinstance(value, dict) and value.get("aggregate"):  # "... of all groups"
                 other = AGGREGATES[Aggregate(value["aggregate"])].words
                 return f"with {measure} {rule.words} the {other} of all groups"
+            if isinstance(value, dict):  # "with total order value over the order's price"
+                return f"with {measure} {rule.words} the {self.phrase(value['column_name'])}"
             return f"with {measure} {rule.words} {self.range_or_value(column, value, condition)}"
         if condition.get("days_from"):
             subject = self.days_between(condition["days_from"], column)

@@ -253,3 +253,14 @@ def test_every_operator_renders(operator: Operator) -> None:
     sentence = describe(TOOL.parse(arguments).model_dump(mode="json"), TOOL)
     assert sentence.startswith("count of orders, status ")
     assert OPERATORS[operator].words in sentence
+
+
+def test_a_group_filter_against_another_column_without_an_aggregate() -> None:
+    """A DynamicValue whose aggregate was left out (it defaults to null) is a plain column."""
+    value = {"column_name": "orders.total_amount"}
+    spec = query(
+        "orders",
+        [field("customers.country"), field("orders.total_amount", "sum")],
+        [cond("orders.total_amount", ">", value, "sum")],
+    )
+    assert "with total order value over the order value" in describe(spec, TOOL)
