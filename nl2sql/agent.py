@@ -499,7 +499,7 @@ def tool_message(run: ToolRun, locations: tuple[str, ...] = ()) -> str:
         for location in locations:
             error = error.replace(location, "the database")
         return json.dumps({"error": error, "hint": "Fix the arguments and call Query again."})
-    return json.dumps(run.result.to_json(max_rows=TOOL_RESULT_ROWS) | {"sql": None})
+    return json.dumps(run.result.to_json(max_rows=TOOL_RESULT_ROWS, with_sql=False))
 
 
 class _AgentBase:

@@ -8,14 +8,18 @@ self-check. Nothing here can write to the database.
 
 from __future__ import annotations
 
+import copy
+import json
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -55,16 +59,23 @@ class Result:
     rows: list[list[Any]]
     row_count: int
     truncated: bool
-    sql: str
+    render_sql: Callable[[], str] = field(default=lambda: "", repr=False, compare=False)
     elapsed_ms: float = 0.0
     query: dict[str, Any] = field(default_factory=dict)
     understood: str = ""  # what the query counted or listed, in English (understood.py)
 
-    def to_json(self, max_rows: int | None = None) -> dict[str, Any]:
+    @cached_property
+    def sql(self) -> str:
+        """The SQL with its parameters written in, for people to read. Rendered on first use:
+        writing the values in costs more than running a small query, and a result the model
+        reads (a tool message) never shows it."""
+        return self.render_sql()
+
+    def to_json(self, max_rows: int | None = None, *, with_sql: bool = True) -> dict[str, Any]:
         """JSON-ready fields. `truncated`: the query had more rows than `row_count`.
 
         With `max_rows` (what the model is shown), `rows_shown` says how many of the
-        `row_count` rows are included.
+        `row_count` rows are included; without `with_sql`, `sql` is null.
         """
         rows = self.rows if max_rows is None else self.rows[:max_rows]
         payload = {
@@ -72,7 +83,7 @@ class Result:
             "rows": [[json_value(v) for v in row] for row in rows],
             "row_count": self.row_count,
             "truncated": self.truncated,
-            "sql": self.sql,
+            "sql": self.sql if with_sql else None,
             "understood": self.understood,
         }
         if max_rows is not None:
@@ -109,6 +120,35 @@ def normalize(value: Any, kind: str) -> Any:
     return value
 
 
+PREPARED_KEPT = 256  # distinct tool calls kept compiled, per database
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A tool call ready to run: its statement, what it asked, and that in English."""
+
+    compiled: Compiled
+    asked: dict[str, Any]
+    understood: str
+
+
+def prepared_key(
+    query: BaseModel | str | dict[str, Any], customer: int | None, limit: int | None
+) -> str | None:
+    """The same call for the same tenant and cap: its arguments as canonical JSON (None for
+    arguments that are not plain JSON, which are then never served from the cache)."""
+    if isinstance(query, BaseModel):
+        arguments = query.model_dump_json()
+    elif isinstance(query, str):
+        arguments = query
+    else:
+        try:
+            arguments = json.dumps(query, sort_keys=True)
+        except (TypeError, ValueError):
+            return None
+    return f"{customer}|{limit}|{arguments}"
+
+
 class ReadOnlyDatabase:
     """A read-only view of one database: compile, run and describe Query tool calls."""
 
@@ -130,6 +170,8 @@ class ReadOnlyDatabase:
         self.tool = tool or self._tool(config)
         self._tenant_engine: Engine | None = None  # PostgreSQL: made and checked on first use
         self._tenant_lock = threading.Lock()
+        self._prepared_calls: OrderedDict[str, Prepared] = OrderedDict()
+        self._prepared_lock = threading.Lock()
 
     def _tool(self, config: Config | None) -> QueryTool:
         """The tool for this database: its catalog (built-in or reflected) and the config."""
@@ -279,16 +321,10 @@ class ReadOnlyDatabase:
         deadline: float | None,
     ) -> Result:
         try:
-            options = {"max_rows": limit_cap} if limit_cap else {}
-            compiler = Compiler(
-                self.tool, customer_id=customer_id, dialect=self.engine.dialect.name, **options
-            )
-            parsed = query if isinstance(query, BaseModel) else self.tool.parse(query)
-            compiled = compiler.compile(parsed)
-            result = self.execute(compiled, deadline=deadline)
-            # What was asked, without the newer parts it left at their "not used" defaults.
-            result.query = parsed.model_dump(mode="json", exclude_defaults=True)
-            result.understood = describe(result.query, self.tool, customer_id)
+            prepared = self._prepared(query, customer_id, limit_cap)
+            result = self.execute(prepared.compiled, deadline=deadline)
+            result.query = copy.deepcopy(prepared.asked)
+            result.understood = prepared.understood
         except NL2SQLError:
             raise
         except Exception as error:  # noqa: BLE001 - the one catch-all at the tool boundary
@@ -298,6 +334,34 @@ class ReadOnlyDatabase:
                 "question or the query."
             ) from error
         return result
+
+    def _prepared(
+        self, query: BaseModel | str | dict[str, Any], customer_id: int | None, limit: int | None
+    ) -> Prepared:
+        """The query validated, compiled and put in words: once per distinct call, since the
+        same arguments always make the same statement (its values stay bound parameters)."""
+        key = prepared_key(query, customer_id, limit)
+        with self._prepared_lock:
+            found = self._prepared_calls.get(key) if key is not None else None
+            if found is not None and key is not None:
+                self._prepared_calls.move_to_end(key)
+                return found
+        options = {"max_rows": limit} if limit else {}
+        compiler = Compiler(
+            self.tool, customer_id=customer_id, dialect=self.engine.dialect.name, **options
+        )
+        parsed = query if isinstance(query, BaseModel) else self.tool.parse(query)
+        compiled = compiler.compile(parsed)
+        # What was asked, without the newer parts it left at their "not used" defaults.
+        asked = parsed.model_dump(mode="json", exclude_defaults=True)
+        prepared = Prepared(compiled, asked, describe(asked, self.tool, customer_id))
+        if key is None:
+            return prepared
+        with self._prepared_lock:
+            self._prepared_calls[key] = prepared
+            while len(self._prepared_calls) > PREPARED_KEPT:
+                self._prepared_calls.popitem(last=False)
+        return prepared
 
     def _audit(
         self,
@@ -385,7 +449,7 @@ class ReadOnlyDatabase:
             rows=table,
             row_count=len(table),
             truncated=truncated,
-            sql=display_sql(compiled, self.engine),
+            render_sql=lambda: display_sql(compiled, self.engine),
             elapsed_ms=(time.perf_counter() - started) * 1000,
         )
 

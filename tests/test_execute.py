@@ -323,3 +323,43 @@ def test_run_records_the_parsed_query(reader: ReadOnlyDatabase) -> None:
 def test_limit_cap_option(reader: ReadOnlyDatabase) -> None:
     result = reader.run(query("orders", [field("orders.id")], limit=500), limit_cap=20)
     assert result.row_count == 20 and result.truncated
+
+
+# -- one compile per distinct call ---------------------------------------------------------
+
+
+MY_ORDERS = query("orders", [field("orders.customer_id"), field("orders.id", "count")])
+ALL_ORDERS = query("orders", [field("orders.id", "count")])
+
+
+def test_a_repeated_call_is_compiled_once_and_answers_the_same(
+    reader: ReadOnlyDatabase, sample_engine: Engine
+) -> None:
+    first = reader.run(ALL_ORDERS)
+    first.query["table_name"] = "changed by the caller"  # a result's query is its own copy
+    second = reader.run(json.dumps(ALL_ORDERS))
+    third = reader.run(ALL_ORDERS)
+    assert first.rows == second.rows == third.rows and third.query["table_name"] == "orders"
+    assert len(reader._prepared_calls) == 2  # the dict and the JSON text of it
+    with sample_engine.connect() as connection:
+        orders = connection.execute(select(func.count()).select_from(schema.orders)).scalar()
+    assert third.rows == [[orders]]
+
+
+def test_the_cache_keeps_tenants_and_values_apart(reader: ReadOnlyDatabase) -> None:
+    assert {row[0] for row in reader.run(MY_ORDERS, customer_id=13).rows} == {13}
+    assert {row[0] for row in reader.run(MY_ORDERS, customer_id=7).rows} == {7}
+    count = [field("orders.id", "count")]
+    shipped = query("orders", count, [cond("orders.status", "=", "shipped")])
+    pending = query("orders", count, [cond("orders.status", "=", "pending")])
+    counts = reader.run(shipped).rows, reader.run(pending).rows, reader.run(shipped).rows
+    assert counts[0] == counts[2] != counts[1]
+    assert "'pending'" in reader.run(pending).sql and "'shipped'" in reader.run(shipped).sql
+
+
+def test_arguments_that_are_not_plain_json_are_never_cached(reader: ReadOnlyDatabase) -> None:
+    dated = query("orders", [field("orders.id", "count")], [cond("orders.ordered_at", ">=", "x")])
+    dated["conditions"][0]["value"] = date(2026, 1, 1)
+    with pytest.raises(Exception):  # noqa: B017 - whatever validation says, every time
+        reader.run(dated)
+    assert not reader._prepared_calls
