@@ -601,14 +601,24 @@ def db_tpch(
 
 @db_app.command("generate")
 def db_generate(
-    sqlite: Annotated[Path, typer.Option(help="New SQLite file to create")],
+    sqlite: Annotated[
+        Path | None, typer.Option(help="New SQLite file to create", show_default=False)
+    ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="Empty PostgreSQL or DuckDB database to fill (bulk COPY)"),
+    ] = None,
     orders: Annotated[int, typer.Option(min=1, help="How many orders")] = 1_000_000,
     seed: Annotated[int, typer.Option(help="Random seed")] = 20261128,
 ) -> None:
     """Generate a large database for benchmarks (deterministic for a given seed)."""
     from nl2sql.sample_data import main as generate
 
-    generate(["--sqlite", str(sqlite), "--orders", str(orders), "--seed", str(seed)])
+    with reporting_errors():
+        if (sqlite is None) == (db is None):
+            raise ConfigError("Give one of --sqlite FILE or --db URL.")
+        target = ["--sqlite", str(sqlite)] if sqlite is not None else ["--db", str(db)]
+        generate([*target, "--orders", str(orders), "--seed", str(seed)])
 
 
 def main() -> None:

@@ -381,5 +381,8 @@ def finish_bulk_load(url: str) -> None:
         if sqlite_path(url) is not None:
             with sqlite3.connect(sqlite_path(url)) as raw:  # type: ignore[arg-type]
                 raw.execute("ANALYZE")
+        elif engine.dialect.name == "postgresql":
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                connection.exec_driver_sql("ANALYZE")
     finally:
         engine.dispose()

@@ -15,12 +15,19 @@ import csv
 import random
 import sqlite3
 import sys
+import tempfile
 import time
 from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import inspect
+
+from nl2sql.errors import ConfigError
 
 FIRST_DAY = date(2024, 1, 1)
 LAST_DAY = date(2026, 11, 28)
@@ -403,6 +410,70 @@ def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
 
 
+# Each table in load order (keys before the rows that refer to them), with its columns.
+LOAD_ORDER = (
+    ("customers", CUSTOMER_COLUMNS),
+    ("products", PRODUCT_COLUMNS),
+    ("orders", ORDER_COLUMNS),
+    ("order_items", ITEM_COLUMNS),
+)
+
+
+def write_database(url: str, order_count: int, seed: int = SAMPLE_SEED) -> None:
+    """Build a large database on PostgreSQL or DuckDB: the CSV files are written to a
+    temporary folder as they are generated, then each table is bulk-loaded from its file
+    (PostgreSQL COPY FROM STDIN, DuckDB COPY FROM), so memory stays flat at any size."""
+    from nl2sql.database import describe_database_error
+
+    try:
+        _load_database(url, order_count, seed)
+    except sa_exc.DBAPIError as error:
+        raise describe_database_error(url, error) from None
+
+
+def _load_database(url: str, order_count: int, seed: int) -> None:
+    from nl2sql.database import create_schema_for_bulk_load, finish_bulk_load, make_engine
+
+    engine = make_engine(url)
+    try:
+        if inspect(engine).get_table_names():
+            raise ConfigError(f"{engine.url!r} already has tables; generate into an empty one.")
+        create_schema_for_bulk_load(url)
+        with tempfile.TemporaryDirectory(prefix="nl2sql-generate-") as folder:
+            write_csv(Path(folder), order_count, seed)
+            load = {"postgresql": _copy_postgresql, "duckdb": _copy_duckdb}
+            backend = engine.url.get_backend_name()
+            if backend not in load:
+                raise ConfigError(f"db generate fills SQLite, PostgreSQL or DuckDB, not {backend}.")
+            load[backend](engine, Path(folder))
+    finally:
+        engine.dispose()
+    finish_bulk_load(url)
+
+
+def _copy_postgresql(engine: Any, folder: Path) -> None:
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        for table, columns in LOAD_ORDER:
+            statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, HEADER)"
+            with open(folder / f"{table}.csv", "rb") as rows, cursor.copy(statement) as copy:
+                while chunk := rows.read(1 << 20):
+                    copy.write(chunk)
+        raw.commit()
+    finally:
+        raw.close()
+
+
+def _copy_duckdb(engine: Any, folder: Path) -> None:
+    with engine.begin() as connection:
+        for table, columns in LOAD_ORDER:
+            path = str(folder / f"{table}.csv").replace("'", "''")
+            connection.exec_driver_sql(
+                f"COPY {table} ({', '.join(columns)}) FROM '{path}' (FORMAT csv, HEADER)"
+            )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=SAMPLE_ORDERS, help="how many orders")
@@ -410,10 +481,13 @@ def main(argv: list[str] | None = None) -> None:
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--csv", type=Path, metavar="DIR", help="write the four CSV files here")
     target.add_argument("--sqlite", type=Path, metavar="FILE", help="write a new SQLite database")
+    target.add_argument("--db", metavar="URL", help="fill an empty PostgreSQL or DuckDB database")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     if args.csv:
         write_csv(args.csv, args.orders, args.seed)
+    elif args.db:
+        write_database(args.db, args.orders, args.seed)
     else:
         write_sqlite(args.sqlite, args.orders, args.seed)
     elapsed = time.perf_counter() - started

@@ -13,6 +13,7 @@ from query_builders import reference_engine
 from sqlalchemy import text
 
 from nl2sql import database, sample_data
+from nl2sql.errors import ConfigError
 
 PINNED_COUNTRIES = {
     "United States",
@@ -208,3 +209,38 @@ def test_large_sqlite_build_is_complete_and_indexed(tmp_path: Path) -> None:
 def test_snapshot_is_the_end_of_the_last_day(days: int) -> None:
     moment = sample_data.SNAPSHOT - timedelta(days=days)
     assert moment <= datetime(2026, 11, 28, 23, 59, 59)
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "duckdb"])
+def test_generate_fills_postgresql_and_duckdb_like_sqlite(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The same seed gives the same rows through COPY as through SQLite's inserts, with the
+    indexes built and the schema at the head revision."""
+    from conftest import new_database_url
+    from sqlalchemy import create_engine, inspect
+
+    url = new_database_url(backend, tmp_path, request)
+    sample_data.write_database(url, order_count=3_000, seed=7)
+    sample_data.write_sqlite(tmp_path / "same.sqlite3", order_count=3_000, seed=7)
+    facts = (
+        "SELECT (SELECT count(*) FROM orders), (SELECT count(*) FROM order_items), "
+        "(SELECT sum(total_amount) FROM orders), (SELECT count(delivered_at) FROM orders), "
+        "(SELECT max(ordered_at) FROM orders)"
+    )
+    got, expected = [], []
+    for target, found in ((url, got), (f"sqlite:///{tmp_path / 'same.sqlite3'}", expected)):
+        engine = create_engine(target)
+        with engine.connect() as connection:
+            found.extend(connection.execute(text(facts)).one())
+            if target == url:
+                if backend == "postgresql":  # duckdb-engine does not reflect indexes
+                    indexes = {i["name"] for i in inspect(connection).get_indexes("orders")}
+                    assert "ix_orders_delivered_at" in indexes
+                revision = connection.execute(text("SELECT version_num FROM alembic_version"))
+                assert revision.scalar() == database.head_revision()
+        engine.dispose()
+    assert got[:2] == expected[:2] and float(got[2]) == pytest.approx(float(expected[2]))
+    assert got[3] == expected[3] and str(got[4])[:19] == str(expected[4])[:19]
+    with pytest.raises(ConfigError, match="already has tables"):
+        sample_data.write_database(url, order_count=10)
