@@ -306,13 +306,19 @@ def test_units_in_november_against_october_with_the_change(
     assert november[1:] == [units["november"], change, approx(change / units["october"])]
 
 
+def revenue_by_quarter(orders: list[dict[str, Any]], year: int) -> dict[int, float]:
+    """Quarter (0-3) -> the year's revenue in it, from orders fetched with plain SQL."""
+    revenue: dict[int, float] = defaultdict(float)
+    for order in orders:
+        if order["ordered_at"].year == year:
+            revenue[(order["ordered_at"].month - 1) // 3] += order["total"]
+    return revenue
+
+
 def test_quarter_over_quarter_revenue_change(
     sample_reader: ReadOnlyDatabase, orders: list[dict[str, Any]]
 ) -> None:
-    revenue: dict[int, float] = defaultdict(float)
-    for order in orders:
-        if order["ordered_at"].year == 2025:
-            revenue[(order["ordered_at"].month - 1) // 3] += order["total"]
+    revenue = revenue_by_quarter(orders, 2025)
     spec = query(
         "orders",
         [
@@ -334,10 +340,7 @@ def test_change_in_each_quarters_share_of_the_years_revenue(
     sample_reader: ReadOnlyDatabase, orders: list[dict[str, Any]]
 ) -> None:
     """A change of a share of the total: no window inside another (databases refuse that)."""
-    revenue: dict[int, float] = defaultdict(float)
-    for order in orders:
-        if order["ordered_at"].year == 2025:
-            revenue[(order["ordered_at"].month - 1) // 3] += order["total"]
+    revenue = revenue_by_quarter(orders, 2025)
     year = sum(revenue.values())
     spec = query(
         "orders",
