@@ -80,9 +80,9 @@ GOLDEN: dict[str, tuple[dict[str, Any], dict[str, Any], str, list[Any]]] = {
             [sort("orders.id", "desc", aggregate="count")],
         ),
         {},
-        """SELECT orders.status AS "orders.status", count(orders.id) AS "count(orders.id)"
-        FROM orders GROUP BY orders.status HAVING count(orders.id) > ?
-        ORDER BY count(orders.id) DESC LIMIT ? OFFSET ?""",
+        """SELECT orders.status AS "orders.status", count(*) AS "count(orders.id)"
+        FROM orders GROUP BY orders.status HAVING count(*) > ?
+        ORDER BY count(*) DESC LIMIT ? OFFSET ?""",
         [100, 101, 0],
     ),
     "sum, avg, min, max, count_distinct": (
@@ -240,7 +240,7 @@ GOLDEN: dict[str, tuple[dict[str, Any], dict[str, Any], str, list[Any]]] = {
             ],
         ),
         {},
-        """SELECT count(orders.id) AS "count(orders.id)" FROM orders
+        """SELECT count(*) AS "count(orders.id)" FROM orders
         WHERE date(orders.delivered_at) > orders.expected_delivery_date LIMIT ? OFFSET ?""",
         [101, 0],
     ),
@@ -252,7 +252,7 @@ GOLDEN: dict[str, tuple[dict[str, Any], dict[str, Any], str, list[Any]]] = {
         ),
         {},
         """SELECT strftime('%Y-%m-01', orders.ordered_at) AS "month(orders.ordered_at)",
-        count(orders.id) AS "count(orders.id)" FROM orders
+        count(*) AS "count(orders.id)" FROM orders
         GROUP BY strftime('%Y-%m-01', orders.ordered_at)
         ORDER BY strftime('%Y-%m-01', orders.ordered_at) ASC LIMIT ? OFFSET ?""",
         [101, 0],
@@ -261,7 +261,7 @@ GOLDEN: dict[str, tuple[dict[str, Any], dict[str, Any], str, list[Any]]] = {
         query("orders", [field("orders.ordered_at", grain="week"), field("orders.id", "count")]),
         {},
         """SELECT date(orders.ordered_at, 'weekday 0', '-6 days') AS "week(orders.ordered_at)",
-        count(orders.id) AS "count(orders.id)" FROM orders
+        count(*) AS "count(orders.id)" FROM orders
         GROUP BY date(orders.ordered_at, 'weekday 0', '-6 days') LIMIT ? OFFSET ?""",
         [101, 0],
     ),
@@ -290,7 +290,7 @@ GOLDEN: dict[str, tuple[dict[str, Any], dict[str, Any], str, list[Any]]] = {
     "filter on the many side is a semi-join": (
         query("orders", [field("orders.id", "count")], [cond("products.category", "=", "Books")]),
         {},
-        """SELECT count(orders.id) AS "count(orders.id)" FROM orders
+        """SELECT count(*) AS "count(orders.id)" FROM orders
         WHERE EXISTS (SELECT 1 FROM order_items AS order_items_match
         JOIN products AS products_match ON order_items_match.product_id = products_match.id
         WHERE order_items_match.order_id = orders.id AND products_match.category = ?)
@@ -369,8 +369,8 @@ GOLDEN: dict[str, tuple[dict[str, Any], dict[str, Any], str, list[Any]]] = {
             [cond("customers.country", "=", "Brazil")],
         ),
         {},
-        """SELECT CAST(count(orders.id) FILTER (WHERE orders.status = ?) AS FLOAT) /
-        (nullif(count(orders.id), ?) + 0.0) AS "share(count(orders.id where orders.status =
+        """SELECT CAST(count(*) FILTER (WHERE orders.status = ?) AS FLOAT) /
+        (nullif(count(*), ?) + 0.0) AS "share(count(orders.id where orders.status =
         returned))" FROM orders JOIN customers ON orders.customer_id = customers.id WHERE
         customers.country = ? LIMIT ? OFFSET ?""",
         ["returned", 0, "Brazil", 101, 0],
@@ -395,7 +395,7 @@ GOLDEN: dict[str, tuple[dict[str, Any], dict[str, Any], str, list[Any]]] = {
             [cond("orders.shipped_at", ">", 7, days_from="orders.ordered_at")],
         ),
         {},
-        """SELECT count(orders.id) AS "count(orders.id)" FROM orders WHERE
+        """SELECT count(*) AS "count(orders.id)" FROM orders WHERE
         (julianday(orders.shipped_at) - julianday(orders.ordered_at)) > ? LIMIT ? OFFSET ?""",
         [Decimal("7"), 101, 0],
     ),
@@ -409,7 +409,7 @@ GOLDEN: dict[str, tuple[dict[str, Any], dict[str, Any], str, list[Any]]] = {
         ),
         {},
         """SELECT strftime('%Y-%m-01', orders.ordered_at) AS "month(orders.ordered_at)",
-        count(orders.id) - lag(count(orders.id)) OVER (ORDER BY strftime('%Y-%m-01',
+        count(*) - lag(count(*)) OVER (ORDER BY strftime('%Y-%m-01',
         orders.ordered_at)) AS "change(count(orders.id))" FROM orders GROUP BY strftime('%Y-%m-01',
         orders.ordered_at) LIMIT ? OFFSET ?""",
         [101, 0],
@@ -425,7 +425,7 @@ GOLDEN: dict[str, tuple[dict[str, Any], dict[str, Any], str, list[Any]]] = {
             ],
         ),
         {},
-        """SELECT count(orders.id) AS "count(orders.id)" FROM orders JOIN customers ON
+        """SELECT count(*) AS "count(orders.id)" FROM orders JOIN customers ON
         orders.customer_id = customers.id WHERE customers.country = ? AND (orders.status = ? OR
         (EXISTS (SELECT 1 FROM order_items AS order_items_match JOIN products AS products_match ON
         order_items_match.product_id = products_match.id WHERE order_items_match.order_id =
@@ -439,7 +439,7 @@ GOLDEN: dict[str, tuple[dict[str, Any], dict[str, Any], str, list[Any]]] = {
             [cond("orders.ordered_at", "between", ["2025-01-01", "2025-03-31"])],
         ),
         {},
-        """SELECT count(orders.id) AS "count(orders.id)" FROM orders WHERE
+        """SELECT count(*) AS "count(orders.id)" FROM orders WHERE
         orders.ordered_at >= ? AND
         orders.ordered_at < ? LIMIT ? OFFSET ?""",
         [datetime(2025, 1, 1, 0, 0), datetime(2025, 4, 1, 0, 0), 101, 0],
@@ -508,8 +508,8 @@ GOLDEN: dict[str, tuple[dict[str, Any], dict[str, Any], str, list[Any]]] = {
             ],
         ),
         {"customer_id": 13},
-        """SELECT CAST(count(orders.id) FILTER (WHERE orders.status = ?) AS FLOAT) /
-        (nullif(count(orders.id), ?) + 0.0) AS "share(count(orders.id where orders.status =
+        """SELECT CAST(count(*) FILTER (WHERE orders.status = ?) AS FLOAT) /
+        (nullif(count(*), ?) + 0.0) AS "share(count(orders.id where orders.status =
         returned))" FROM (SELECT orders.id AS id, orders.customer_id AS customer_id, orders.status
         AS status, orders.ordered_at AS ordered_at, orders.shipped_at AS shipped_at,
         orders.expected_delivery_date AS expected_delivery_date, orders.delivered_at AS

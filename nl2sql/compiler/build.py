@@ -45,6 +45,7 @@ from nl2sql.compiler.scope import (
     scoped_source,
     step_link,
 )
+from nl2sql.compiler.shape.count_rows import counts_every_row
 from nl2sql.dialects import AsDate, DateBucket, DaysBetween
 from nl2sql.operators import AGGREGATES, CHANGES, COMPARISONS, DAY_COMPARISONS, SHARES, ratio
 from nl2sql.query import Aggregate, ColumnInfo, Operator, ShareOf
@@ -277,6 +278,8 @@ class Measures:
         value: Any
         if term.aggregate is Aggregate.count and term.info.table in self.repeated:
             value = func.count(distinct(argument))  # a key repeated by the join: count it once
+        elif counts_every_row(self.plan, term, self.repeated):
+            value = func.count()  # count(*): the same number, without reading the key
         else:
             value = AGGREGATES[term.aggregate].sql(argument)  # type: ignore[index]
         if filtered and term.filter:
