@@ -304,7 +304,7 @@ class Conversation:
         return False
 
     def _tool(self) -> Any:
-        # Built once per conversation: the JSON schema takes ~2 ms, more than an offline answer.
+        # Built once per tool (tooling.function_tool); without strict, a copy drops the flag.
         return self.strict_tool if self.strict else as_definition(self.strict_tool, strict=False)
 
     def absorb(self, turn: Turn, completion: ChatCompletion) -> list[ToolCall] | None:

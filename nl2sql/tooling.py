@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from functools import lru_cache
 from typing import Any
 
 import openai
+from pydantic import BaseModel
 
 from nl2sql.query import TOOL_NAME, QueryTool, configured_tool
 
@@ -13,14 +16,22 @@ def function_tool(tool: QueryTool | None = None) -> Any:
     """`openai.pydantic_function_tool(Query)`, named and described.
 
     The SDK object itself, so `chat.completions.parse` can parse the arguments with the model.
+    Built once per tool and shared by every conversation, which only read it.
     """
     tool = tool or configured_tool()
-    return openai.pydantic_function_tool(tool.Query, name=TOOL_NAME, description=tool.description)
+    return _strict_tool(tool.Query, tool.description)
+
+
+@lru_cache(maxsize=32)
+def _strict_tool(query: type[BaseModel], description: str) -> Any:
+    # The strict JSON schema takes ~2 ms to build: a fifth of a served offline answer.
+    return openai.pydantic_function_tool(query, name=TOOL_NAME, description=description)
 
 
 def tool_definition(tool: QueryTool | None = None, *, strict: bool = True) -> dict[str, Any]:
-    """The tool as plain JSON; non-strict on request."""
-    return as_definition(function_tool(tool), strict=strict)
+    """The tool as plain JSON (a copy of its own: the caller may change it); non-strict on
+    request."""
+    return json.loads(json.dumps(as_definition(function_tool(tool), strict=strict)))
 
 
 def as_definition(function: Any, *, strict: bool = True) -> dict[str, Any]:

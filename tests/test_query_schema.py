@@ -484,3 +484,12 @@ def test_tool_definition_matches_the_committed_snapshot() -> None:
         f"and regenerate the snapshot with: {UPDATE_ENV}=1 python -m pytest "
         "tests/test_query_schema.py  (then commit tests/snapshots/query_tool.json)"
     )
+
+
+def test_the_tool_is_built_once_and_its_definition_is_the_callers_own() -> None:
+    from nl2sql.tooling import function_tool
+
+    assert function_tool(TOOL) is function_tool(TOOL)
+    definition = tool_definition(TOOL)
+    definition["function"]["parameters"]["$defs"].clear()
+    assert tool_definition(TOOL)["function"]["parameters"]["$defs"]
