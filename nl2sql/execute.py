@@ -13,7 +13,6 @@ import json
 import math
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from nl2sql.errors import (
     QueryTimeoutError,
     first_line,
 )
+from nl2sql.lru import Recent
 from nl2sql.query import QueryTool, build_tool, configured_tool, hidden_columns_from_env
 from nl2sql.reflect import load_catalog
 from nl2sql.row_security import READER_ROLE
@@ -170,8 +170,7 @@ class ReadOnlyDatabase:
         self.tool = tool or self._tool(config)
         self._tenant_engine: Engine | None = None  # PostgreSQL: made and checked on first use
         self._tenant_lock = threading.Lock()
-        self._prepared_calls: OrderedDict[str, Prepared] = OrderedDict()
-        self._prepared_lock = threading.Lock()
+        self._prepared_calls: Recent[str, Prepared] = Recent(PREPARED_KEPT)
 
     def _tool(self, config: Config | None) -> QueryTool:
         """The tool for this database: its catalog (built-in or reflected) and the config."""
@@ -341,11 +340,13 @@ class ReadOnlyDatabase:
         """The query validated, compiled and put in words: once per distinct call, since the
         same arguments always make the same statement (its values stay bound parameters)."""
         key = prepared_key(query, customer_id, limit)
-        with self._prepared_lock:
-            found = self._prepared_calls.get(key) if key is not None else None
-            if found is not None and key is not None:
-                self._prepared_calls.move_to_end(key)
-                return found
+        if key is None:
+            return self._prepare(query, customer_id, limit)
+        return self._prepared_calls.get(key, lambda: self._prepare(query, customer_id, limit))
+
+    def _prepare(
+        self, query: BaseModel | str | dict[str, Any], customer_id: int | None, limit: int | None
+    ) -> Prepared:
         options = {"max_rows": limit} if limit else {}
         compiler = Compiler(
             self.tool, customer_id=customer_id, dialect=self.engine.dialect.name, **options
@@ -354,14 +355,7 @@ class ReadOnlyDatabase:
         compiled = compiler.compile(parsed)
         # What was asked, without the newer parts it left at their "not used" defaults.
         asked = parsed.model_dump(mode="json", exclude_defaults=True)
-        prepared = Prepared(compiled, asked, describe(asked, self.tool, customer_id))
-        if key is None:
-            return prepared
-        with self._prepared_lock:
-            self._prepared_calls[key] = prepared
-            while len(self._prepared_calls) > PREPARED_KEPT:
-                self._prepared_calls.popitem(last=False)
-        return prepared
+        return Prepared(compiled, asked, describe(asked, self.tool, customer_id))
 
     def _audit(
         self,

@@ -8,11 +8,15 @@ system prompt and, above all, in the compiler's scope).
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from datetime import date
+from typing import TYPE_CHECKING
 
 from nl2sql.execute import ReadOnlyDatabase
+from nl2sql.lru import Recent
 from nl2sql.models.backends import Backend, answers_offline, choose_backend
+
+if TYPE_CHECKING:
+    from nl2sql.models.offline.model import OfflineModel
 
 DAYS_KEPT = 32  # offline backends kept per (tenant, day); each shares its tenant's value index
 
@@ -26,8 +30,8 @@ class SharedModels:
         self.offline = answers_offline(model)
         self.lock = threading.Lock()
         self.remote: Backend | None = None
-        self.tenant_models: dict[int | None, object] = {}
-        self.days: OrderedDict[tuple[int | None, date], Backend] = OrderedDict()
+        self.tenant_models: dict[int | None, OfflineModel] = {}
+        self.days: Recent[tuple[int | None, date], Backend] = Recent(DAYS_KEPT)
 
     def backend(self, customer_id: int | None, today: date) -> Backend:
         """The backend for a tenant on a day (blocking on first use: call it off the loop)."""
@@ -42,21 +46,14 @@ class SharedModels:
         from nl2sql.models.offline import serving
         from nl2sql.models.offline.model import OfflineModel
 
-        found = self.days.get((customer_id, today))
-        if found is not None:
-            self.days.move_to_end((customer_id, today))
-            return found
-        model = self.tenant_models.get(customer_id)
-        if model is None:
-            model = self.tenant_models[customer_id] = OfflineModel(
-                self.db, customer_id=customer_id
-            )
-        assert isinstance(model, OfflineModel)
-        backend = serving(model.on_day(today), asynchronous=True)
-        self.days[(customer_id, today)] = backend
-        while len(self.days) > DAYS_KEPT:
-            self.days.popitem(last=False)
-        return backend
+        def on_the_day() -> Backend:
+            model = self.tenant_models.get(customer_id)
+            if model is None:
+                model = OfflineModel(self.db, customer_id=customer_id)
+                self.tenant_models[customer_id] = model
+            return serving(model.on_day(today), asynchronous=True)
+
+        return self.days.get((customer_id, today), on_the_day)
 
     def warm(self, customers: list[int | None], today: date) -> None:
         """Build each tenant's model now, so the first question does not wait for it."""
