@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date
 from importlib import resources
 from typing import Annotated, Any
@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nl2sql.config import ApiKey
@@ -37,7 +37,14 @@ from nl2sql.errors import (
     RefusedError,
     first_line,
 )
-from nl2sql.server.service import MAX_QUESTION_CHARS, Answer, QueryResult, Reply, Service
+from nl2sql.server.service import (
+    Answer,
+    AskArguments,
+    QueryResult,
+    Reply,
+    Service,
+    describe_problems,
+)
 
 # The status of each error class, most specific first.
 STATUS: tuple[tuple[type[NL2SQLError], int], ...] = (
@@ -65,12 +72,10 @@ SECURITY_HEADERS = {
 }
 
 
-class AskBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
-    conversation_id: str | None = Field(default=None, max_length=100)
-    today: date | None = None
+class AskBody(AskArguments):
+    today: date | None = Field(
+        default=None, description="The day relative dates are read from [default: today]."
+    )
 
 
 class ErrorBody(BaseModel):
@@ -269,20 +274,11 @@ def ask_body(raw: bytes) -> AskBody:
     try:
         return AskBody.model_validate_json(raw)
     except ValidationError as error:
-        raise ConfigError(describe_problems(error.errors())) from None
+        raise ConfigError(describe_problems(error.errors(), "Bad request", "body")) from None
 
 
 def describe_validation(error: RequestValidationError) -> str:
-    return describe_problems(error.errors())
-
-
-def describe_problems(problems: Sequence[Any]) -> str:
-    """One line naming each bad field of a request body."""
-    parts = []
-    for problem in problems[:4]:
-        where = ".".join(str(part) for part in problem.get("loc", ()) if part != "body")
-        parts.append(f"{where or 'body'}: {problem.get('msg', 'invalid')}")
-    return "Bad request: " + "; ".join(parts) + "."
+    return describe_problems(error.errors(), "Bad request", "body")
 
 
 def page_file(name: str) -> Callable[[], Awaitable[Response]]:

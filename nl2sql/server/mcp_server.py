@@ -23,13 +23,19 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
 from mcp.types import INVALID_REQUEST, CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from nl2sql.config import DEFAULT_CONCURRENT, ApiKey
 from nl2sql.errors import AuthError, ConfigError, NL2SQLError, first_line
 from nl2sql.server.serve import listening_socket
-from nl2sql.server.service import MAX_QUESTION_CHARS, Answer, QueryResult, Service
+from nl2sql.server.service import (
+    Answer,
+    AskArguments,
+    QueryResult,
+    Service,
+    describe_problems,
+)
 
 KEY_VARIABLE = "NL2SQL_API_KEY"
 MCP_PATH = "/mcp"
@@ -70,21 +76,6 @@ SCHEMA_DESCRIPTION = (
     "model, or to read its description of every table and column."
 )
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, open_world_hint=False)
-
-
-class AskArguments(BaseModel):
-    """The `ask` tool's arguments."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    question: str = Field(
-        description="The question, in plain English.", min_length=1, max_length=MAX_QUESTION_CHARS
-    )
-    conversation_id: str | None = Field(
-        default=None,
-        max_length=100,
-        description="The conversation_id of an earlier result, to ask a follow-up in it.",
-    )
 
 
 def build_mcp(service: Service, key_for_request: KeyForRequest) -> MCPServer:
@@ -186,11 +177,8 @@ def ask_arguments(arguments: dict[str, Any]) -> AskArguments:
     try:
         return AskArguments.model_validate(arguments)
     except ValidationError as error:
-        problems = []
-        for problem in error.errors()[:4]:
-            where = ".".join(str(part) for part in problem["loc"]) or "arguments"
-            problems.append(f"{where}: {problem['msg']}")
-        raise ConfigError("Bad ask arguments: " + "; ".join(problems) + ".") from None
+        message = describe_problems(error.errors(), "Bad ask arguments", "arguments")
+        raise ConfigError(message) from None
 
 
 def data_result(body: dict[str, Any]) -> CallToolResult:

@@ -9,13 +9,13 @@ worker threads, never on the event loop.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from nl2sql.agent import ANSWERED, AsyncAgent, TextCallback, Turn
 from nl2sql.config import ApiKey
@@ -29,6 +29,21 @@ from nl2sql.tooling import tool_definition
 
 MAX_QUESTION_CHARS = 2_000
 WARM_TENANTS = 16  # tenants whose model is built at start-up
+
+
+class AskArguments(BaseModel):
+    """What one question carries, over HTTP (which adds `today`) and MCP alike."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(
+        description="The question, in plain English.", min_length=1, max_length=MAX_QUESTION_CHARS
+    )
+    conversation_id: str | None = Field(
+        default=None,
+        max_length=100,
+        description="The conversation_id of an earlier result, to ask a follow-up in it.",
+    )
 
 
 class Answer(BaseModel):
@@ -183,6 +198,15 @@ class Service:
             yield
         finally:
             self.answering.discard(conversation_id)
+
+
+def describe_problems(problems: Sequence[Any], lead: str, whole: str) -> str:
+    """One line naming each bad field (pydantic's problems) of a request's `whole`."""
+    parts = []
+    for problem in problems[:4]:
+        where = ".".join(str(part) for part in problem.get("loc", ()) if part != "body")
+        parts.append(f"{where or whole}: {problem.get('msg', 'invalid')}")
+    return f"{lead}: " + "; ".join(parts) + "."
 
 
 def checked_question(question: str) -> str:
