@@ -459,10 +459,11 @@ def new_key_command(
     from nl2sql.server.keys import config_entry, new_key
 
     with reporting_errors():
+        tenant = parse_customer(customer)  # before the key: a bad flag prints nothing
         key, digest = new_key()
         print(key)
         print()
-        print(config_entry(digest, parse_customer(customer), name))
+        print(config_entry(digest, tenant, name))
 
 
 @app.command("schema")

@@ -378,7 +378,7 @@ def write_sqlite(
     from nl2sql.database import create_schema_for_bulk_load, finish_bulk_load
 
     if path.exists():
-        raise SystemExit(f"{path} already exists; remove it or choose another path.")
+        raise ConfigError(f"{path} already exists; remove it or choose another path.")
     url = f"sqlite:///{path}"
     create_schema_for_bulk_load(url)
     gen = Generator(order_count, seed)

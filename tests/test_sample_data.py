@@ -244,3 +244,11 @@ def test_generate_fills_postgresql_and_duckdb_like_sqlite(
     assert got[3] == expected[3] and str(got[4])[:19] == str(expected[4])[:19]
     with pytest.raises(ConfigError, match="already has tables"):
         sample_data.write_database(url, order_count=10)
+
+
+def test_generate_refuses_an_existing_sqlite_file(tmp_path: Path) -> None:
+    existing = tmp_path / "orders.sqlite3"
+    existing.write_bytes(b"")
+    with pytest.raises(ConfigError, match="already exists"):
+        sample_data.write_sqlite(existing, order_count=10)
+    assert existing.read_bytes() == b""

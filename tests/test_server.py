@@ -432,3 +432,11 @@ def test_nl2sql_serve_answers_curl_as_the_readme_shows(served_db: str, tmp_path:
     )
     assert response.json()["rows"] == [[expected]]
     assert (tmp_path / "nl2sql" / "conversations.sqlite3").exists()  # beside the local db
+
+
+def test_new_key_with_a_bad_customer_prints_no_key() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "nl2sql.cli", "new-key", "--customer", "abc"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 2 and done.stdout == "" and "--customer" in done.stderr
