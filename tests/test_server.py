@@ -440,3 +440,20 @@ def test_new_key_with_a_bad_customer_prints_no_key() -> None:
         capture_output=True, text=True, timeout=60,
     )
     assert done.returncode == 2 and done.stdout == "" and "--customer" in done.stderr
+
+
+def test_one_offline_model_per_tenant_serves_every_conversation(
+    served_db: str, tmp_path: Path
+) -> None:
+    """The value index is read once per tenant, not per question or conversation."""
+    service = start_service(served_db, tmp_path / "c.sqlite3")
+    with serving_in_thread(service) as running:
+        server = LiveServer(running.url, service, served_db)
+        models = dict(service.models.tenant_models)
+        for _ in range(3):
+            assert ask(server, "customer_13", DELIVERED_LAST_MONTH).status_code == 200
+            assert ask(server, "unscoped", DELIVERED_LAST_MONTH).status_code == 200
+        # The same objects (models compare by identity), built at start-up, one per tenant.
+        assert service.models.tenant_models == models and set(models) == {None, 13, 7}
+    service.close()
+    service.db.close()
